@@ -1,0 +1,72 @@
+/* safetensors.h - read (mmapped) and write safetensors files.
+ *
+ * Format: 8-byte little-endian header length N, N bytes of JSON
+ * {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
+ *  "__metadata__": {"k": "v"}}, then the data; offsets are relative to the
+ * end of the header. st_open() validates everything before returning: the
+ * header is JSON of that form, every dtype known, every shape's byte size
+ * equal to its offsets' span, every span inside the file, no two spans
+ * overlapping. A failure names the file and the tensor and what was
+ * expected, and is an LF_ERR_INPUT error. */
+#ifndef LORAFIT_SAFETENSORS_H
+#define LORAFIT_SAFETENSORS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lorafit/error.h"
+
+#define ST_MAX_DIMS 8
+
+typedef enum { ST_F64, ST_F32, ST_F16, ST_BF16, ST_I64, ST_I32, ST_I16, ST_I8, ST_U8, ST_BOOL } StDtype;
+
+typedef struct {
+    const char *name;
+    StDtype dtype;
+    int ndim;
+    int64_t shape[ST_MAX_DIMS];
+    int64_t numel;
+    const void *data; /* into the mapping; valid until st_close() */
+    size_t nbytes;
+} StTensor;
+
+typedef struct StFile StFile;
+
+/* Maps and validates the file. NULL on failure. */
+StFile *st_open(const char *path, LfError *err);
+/* Parses and validates an in-memory file (the fuzz target's entry point;
+ * also used by st_open). The buffer must outlive the StFile. */
+StFile *st_open_memory(const void *buf, size_t size, const char *label, LfError *err);
+void st_close(StFile *f);
+
+int st_count(const StFile *f);
+const StTensor *st_tensor(const StFile *f, int i); /* in header order */
+const StTensor *st_find(const StFile *f, const char *name);
+/* A "__metadata__" string value, or NULL. */
+const char *st_metadata(const StFile *f, const char *key);
+const char *st_path(const StFile *f);
+
+const char *st_dtype_name(StDtype d);
+size_t st_dtype_size(StDtype d);
+
+/* Copies t into dst as float32, converting F16/BF16/F64. Fails (naming the
+ * tensor) for integer dtypes or when n != t->numel. */
+bool st_read_f32(const StTensor *t, float *dst, size_t n, LfError *err);
+
+/* The tensor's data as float32 in place, when it is F32 and 4-byte aligned;
+ * else NULL (the caller then converts with st_read_f32). */
+const float *st_f32_view(const StTensor *t);
+
+/* Writing: collect tensors, then save atomically (a temporary file in the
+ * same directory, fsync, rename). Data pointers must stay valid until
+ * st_writer_save() returns. Tensors are written in the order added. */
+typedef struct StWriter StWriter;
+StWriter *st_writer_new(void);
+bool st_writer_add(StWriter *w, const char *name, StDtype dtype, int ndim, const int64_t *shape,
+                   const void *data, LfError *err);
+bool st_writer_metadata(StWriter *w, const char *key, const char *value, LfError *err);
+bool st_writer_save(StWriter *w, const char *path, LfError *err);
+void st_writer_free(StWriter *w);
+
+#endif
