@@ -45,22 +45,24 @@ typedef enum {
     MOD_DROPOUT,
     MOD_ACTIVATION, /* GELU and friends: no parameters */
     MOD_IDENTITY,
-    MOD_LORA,       /* a LoRALayer (labs) or PEFT's lora_A/lora_B pair holder */
+    MOD_LORA_LINEAR, /* the wrapper: LinearWithLoRA (labs) or lora.Linear (PEFT) */
+    MOD_LORA,        /* the labs' LoRALayer: parameters A [in, rank], B [rank, out] */
 } ModuleKind;
 
 typedef struct Module Module;
 struct Module {
     char name[32];     /* attribute name in the parent: "W_query", "0" */
     char type[48];     /* class name as PyTorch prints it: "Linear", "LinearWithLoRA" */
+    char extra[80];    /* what extra_repr() gives: "in_features=768, out_features=768, bias=True" */
     ModuleKind kind;
     int in_features, out_features; /* Linear, Conv1D, LoRA */
     bool bias;                     /* Linear, Conv1D */
     int num_embeddings, dim;       /* Embedding: [num_embeddings, dim]; LayerNorm: dim */
     double dropout_p;              /* Dropout */
     int layer;                     /* block index for modules inside a block, else -1 */
-    LinearSite site;               /* for Linear / Conv1D / LoRA */
-    int rank;                      /* LoRA */
-    double alpha;                  /* LoRA */
+    LinearSite site;               /* for Linear / Conv1D and the LoRA wrapper */
+    int rank;                      /* MOD_LORA_LINEAR, MOD_LORA */
+    double alpha;                  /* MOD_LORA_LINEAR, MOD_LORA */
     bool trainable;                /* its own parameters get gradients */
     bool tied;                     /* its weight is another module's (HF lm_head): counted once */
     Module *parent;
@@ -105,5 +107,15 @@ Module *modtree_block(const ModTree *t, int layer);
 
 /* Prints `m` and its children as print(module) does in PyTorch. */
 void modtree_print(const Module *m, FILE *out);
+
+/* Growing the tree: only the injection pass (lora.c) should need these.
+ * A new module with a NULL parent is an orphan until adopted; `extra` may be
+ * NULL. modtree_swap() puts `replacement` where `old` was in old's parent
+ * and leaves `old` an orphan. All return NULL / false when out of memory. */
+Module *modtree_new_module(Module *parent, const char *name, const char *type, ModuleKind kind,
+                           const char *extra);
+bool modtree_adopt(Module *parent, Module *orphan);
+void modtree_swap(Module *old, Module *replacement);
+void modtree_free_module(Module *m); /* an orphan and its children */
 
 #endif

@@ -1,0 +1,57 @@
+# lib.sh - shared by the tests/cli_*.sh scripts: run lorafit, compare, count.
+# Each script sources this, calls the expect_* helpers, and ends with `finish`,
+# which prints "N passed, N failed" and exits non-zero on any failure.
+set -u
+LORAFIT=${LORAFIT_BIN:-./build/lorafit}
+TMP=${LORAFIT_TMP:-/tmp}/$(basename "$0" .sh).$$
+mkdir -p "$TMP"
+trap 'rm -rf "$TMP"' EXIT
+passed=0
+failed=0
+
+fail() { failed=$((failed + 1)); printf 'FAIL: %s\n' "$*" >&2; }
+pass() { passed=$((passed + 1)); }
+
+# run ARGS...: runs lorafit; sets $out, $err, $rc.
+run() {
+  "$LORAFIT" "$@" >"$TMP/out" 2>"$TMP/err"
+  rc=$?
+  out=$(cat "$TMP/out")
+  err=$(cat "$TMP/err")
+}
+
+# expect_out "WANT" ARGS...: exit 0 and stdout exactly WANT.
+expect_out() {
+  local want=$1; shift
+  run "$@"
+  if [ "$rc" -ne 0 ]; then fail "lorafit $*: exit $rc, stderr: $err"; return; fi
+  if [ "$out" != "$want" ]; then fail "lorafit $*: stdout"$'\n'"got:  $out"$'\n'"want: $want"; return; fi
+  pass
+}
+
+# expect_fail CODE "SUBSTRING" ARGS...: exit CODE and stderr contains SUBSTRING.
+expect_fail() {
+  local code=$1 want=$2; shift 2
+  run "$@"
+  if [ "$rc" -ne "$code" ]; then fail "lorafit $*: exit $rc, want $code (stderr: $err)"; return; fi
+  case "$err" in
+    *"$want"*) pass ;;
+    *) fail "lorafit $*: stderr lacks '$want'"$'\n'"stderr: $err" ;;
+  esac
+}
+
+# expect_contains "SUBSTRING" ARGS...: exit 0 and stdout contains SUBSTRING.
+expect_contains() {
+  local want=$1; shift
+  run "$@"
+  if [ "$rc" -ne 0 ]; then fail "lorafit $*: exit $rc, stderr: $err"; return; fi
+  case "$out" in
+    *"$want"*) pass ;;
+    *) fail "lorafit $*: stdout lacks '$want'"$'\n'"stdout: $out" ;;
+  esac
+}
+
+finish() {
+  printf '%d passed, %d failed\n' "$passed" "$failed"
+  [ "$failed" -eq 0 ]
+}
