@@ -46,6 +46,12 @@ const StTensor *st_find(const StFile *f, const char *name);
 /* A "__metadata__" string value, or NULL. */
 const char *st_metadata(const StFile *f, const char *key);
 const char *st_path(const StFile *f);
+/* The raw JSON header (not NUL-terminated) and its length in *len. */
+const char *st_header(const StFile *f, size_t *len);
+/* Copies n bytes at p (anywhere, usually a tensor's data) into dst; bytes of
+ * the file's mapping are read with pread() so that no page of the mapping is
+ * faulted in -- cheaper for a few bytes from many places (fingerprints). */
+void st_peek(const StFile *f, const void *p, void *dst, size_t n);
 
 const char *st_dtype_name(StDtype d);
 size_t st_dtype_size(StDtype d);
@@ -54,13 +60,21 @@ size_t st_dtype_size(StDtype d);
  * tensor) for integer dtypes or when n != t->numel. */
 bool st_read_f32(const StTensor *t, float *dst, size_t n, LfError *err);
 
+/* Exact conversions of one IEEE half / bfloat16 value (bits as stored). */
+float st_f16_to_f32(uint16_t h);
+float st_bf16_to_f32(uint16_t h);
+
 /* The tensor's data as float32 in place, when it is F32 and 4-byte aligned;
  * else NULL (the caller then converts with st_read_f32). */
 const float *st_f32_view(const StTensor *t);
 
 /* Writing: collect tensors, then save atomically (a temporary file in the
  * same directory, fsync, rename). Data pointers must stay valid until
- * st_writer_save() returns. Tensors are written in the order added. */
+ * st_writer_save() returns. Tensors are written in the order added, in the
+ * header; their data goes in the order added within each element size,
+ * largest size first (as the reference implementation does), so every
+ * tensor is aligned to its element size with no gaps. The header is padded
+ * with spaces to a multiple of 8 bytes. On failure no file is left behind. */
 typedef struct StWriter StWriter;
 StWriter *st_writer_new(void);
 bool st_writer_add(StWriter *w, const char *name, StDtype dtype, int ndim, const int64_t *shape,
