@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # test.sh - everything CI checks, from a fresh clone:
-#   1. dependencies and the Release build (scripts/setup.sh), warnings as errors, and its tests;
+#   1. dependencies (scripts/setup.sh), a gcc Release build with warnings as errors, and its tests;
 #   2. a clang build with AddressSanitizer + UBSan, warnings as errors, and the same tests.
 # Tests that need ../shared (the SMS data) skip with a printed reason when it is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --deps-only
 
 echo "== gcc Release build (-Werror) and tests"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DLORAFIT_WERROR=ON >/dev/null
-cmake --build build -j "$(nproc)"
-ctest --test-dir build --output-on-failure -j 2
+cmake -S . -B build-ci -DCMAKE_BUILD_TYPE=Release -DLORAFIT_WERROR=ON >/dev/null
+cmake --build build-ci -j "$(nproc)"
+ctest --test-dir build-ci --output-on-failure -j 2
 
 echo "== clang ASan+UBSan build (-Werror) and tests"
 CC=clang cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLORAFIT_SANITIZE=ON \

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lorafit/checkpoint.h"
 #include "lorafit/cli.h"
 #include "lorafit/commands.h"
 #include "lorafit/config.h"
@@ -13,7 +14,7 @@
 #include "lorafit/modtree.h"
 
 static const char USAGE[] =
-    "lorafit count-params [--config PRESET] [--rank N] [--alpha X] [--targets LIST] "
+    "lorafit count-params [--config PRESET | --model DIR] [--rank N] [--alpha X] [--targets LIST] "
     "[--num-classes N] [--style labs|peft] [--show-structure] [--tensors] [--json]";
 
 static const char HELP[] =
@@ -37,6 +38,8 @@ static const char HELP[] =
     "options:\n"
     "  --config PRESET    gpt2-small (default), gpt2-medium, gpt2-large, gpt2-xl\n"
     "                     (or 124M, 355M, 774M, 1558M)\n"
+    "  --model DIR        take the shape from a checkpoint (its config.json, or its\n"
+    "                     tensors) instead of a preset\n"
     "  --rank N           LoRA rank, 1 or more (default 8)\n"
     "  --alpha X          LoRA alpha (default 16; does not change the counts)\n"
     "  --targets LIST     comma-separated Linear names, matched as PEFT does (a module\n"
@@ -55,9 +58,11 @@ static const char HELP[] =
 
 typedef struct {
     const char *preset;
+    const char *model; /* a checkpoint to take the shape from, or NULL */
     LoraConfig lora;
     int num_classes;
     bool num_classes_given;
+    bool preset_given;
     int style; /* -1 = from the targets */
     bool show_structure, tensors, json;
 } Options;
@@ -109,6 +114,9 @@ static int parse_options(int argc, char **argv, Options *o) {
             if (!cli_value(&a, &v)) return 2;
             if (!gpt2_config_preset(v, &probe, &err)) return cli_error(&a, "%s", err.msg);
             o->preset = v;
+            o->preset_given = true;
+        } else if (cli_is(&a, "--model")) {
+            if (!cli_value(&a, &o->model)) return 2;
         } else if (cli_is(&a, "--rank")) {
             if (!cli_int(&a, 1, 1 << 20, &o->lora.rank)) return 2;
         } else if (cli_is(&a, "--alpha")) {
@@ -134,6 +142,7 @@ static int parse_options(int argc, char **argv, Options *o) {
             return cli_unknown(&a);
         }
     }
+    if (o->model && o->preset_given) return cli_error(&a, "give --config or --model, not both");
     ModTreeStyle from_targets = lora_targets_style(&o->lora);
     if (o->style == MODTREE_LABS && from_targets == MODTREE_HF)
         return cli_error(&a, "--targets names Hugging Face modules (c_attn, c_fc, c_proj); "
@@ -158,7 +167,7 @@ static cJSON *count_json(ParamCount pc) {
 static void print_json(const Options *o, const ModTree *t, ParamCount lm, const ParamCount *cls) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "style", o->style == MODTREE_HF ? "peft" : "labs");
-    cJSON_AddStringToObject(root, "config", o->preset);
+    cJSON_AddStringToObject(root, o->model ? "model" : "config", o->preset);
     cJSON_AddNumberToObject(root, "n_layer", t->cfg.n_layer);
     cJSON_AddNumberToObject(root, "n_embd", t->cfg.n_embd);
     cJSON_AddNumberToObject(root, "rank", o->lora.rank);
@@ -183,8 +192,19 @@ static void print_json(const Options *o, const ModTree *t, ParamCount lm, const 
     cJSON_Delete(root);
 }
 
+/* The shape: a checkpoint's when --model is given, else the preset's. */
+static bool load_shape(Options *o, Gpt2Config *cfg, LfError *err) {
+    if (!o->model) return gpt2_config_preset(o->preset, cfg, err);
+    Gpt2Checkpoint *ck = checkpoint_open(o->model, err);
+    if (!ck) return false;
+    *cfg = *checkpoint_config(ck);
+    checkpoint_close(ck);
+    o->preset = o->model;
+    return true;
+}
+
 int cmd_count_params(int argc, char **argv) {
-    Options o = {"gpt2-small", lora_config_default(), 2, false, -1, false, false, false};
+    Options o = {"gpt2-small", NULL, lora_config_default(), 2, false, false, -1, false, false, false};
     int rc = parse_options(argc, argv, &o);
     if (rc >= 0) return rc;
 
@@ -192,7 +212,7 @@ int cmd_count_params(int argc, char **argv) {
     Gpt2Config cfg;
     ModTree plain = {0}, tree = {0};
     ModTreeStyle style = (ModTreeStyle)o.style;
-    if (!gpt2_config_preset(o.preset, &cfg, &err) || !modtree_build(&tree, &cfg, style, &err) ||
+    if (!load_shape(&o, &cfg, &err) || !modtree_build(&tree, &cfg, style, &err) ||
         (o.show_structure && !modtree_build(&plain, &cfg, style, &err)) || !lora_inject(&tree, &o.lora, &err)) {
         fprintf(stderr, "lorafit count-params: %s\n", err.msg);
         if (err.kind == LF_ERR_INPUT) fprintf(stderr, "usage: %s\n", USAGE);

@@ -13,6 +13,7 @@
 #include "lorafit/cli.h"
 #include "lorafit/commands.h"
 #include "lorafit/dataset.h"
+#include "lorafit/fsutil.h"
 
 static const char *USAGE = "lorafit split INPUT --out-dir DIR [--balance] [--train 0.7] "
                            "[--val 0.1] [--seed 123] [--label-ids] " DATASET_CLI_USAGE;
@@ -88,6 +89,7 @@ static int parse_args(SplitArgs *s, int argc, char **argv) {
  * removed again on failure). */
 static bool make_out_dir(const char *dir, bool *created, LfError *err) {
     *created = false;
+    if (!fs_make_parents(dir, err)) return false;
     if (mkdir(dir, 0777) == 0) {
         *created = true;
         return true;

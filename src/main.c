@@ -18,6 +18,7 @@ static const Command commands[] = {
     {"tokenize", cmd_tokenize, "show GPT-2 token ids or pieces for a text"},
     {"split", cmd_split, "balance and split a labelled file into train/validation/test CSVs"},
     {"bench", cmd_bench, "time training and inference steps on a random gpt2-small"},
+    {"random-model", cmd_random_model, "write a GPT-2 checkpoint with random weights (to try lorafit)"},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 

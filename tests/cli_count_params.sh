@@ -34,6 +34,19 @@ expect_contains "(base_layer): Conv1D(nf=2304, nx=768)" count-params --style pef
 expect_contains '"trainable":	1328642' count-params --json
 expect_contains '"tensors_frozen":	197' count-params --json
 
+# --model takes the shape from a checkpoint: a small random one here, its
+# expected counts from GPT-2's formula (labs' GPTModel, every block Linear adapted).
+run random-model --out "$TMP/model" --n-layer 2 --n-embd 32 --n-head 2 --n-ctx 128
+V=50257 C=32 P=128 L=2 R=8
+base=$(( V*C + P*C + L*(4*(C*C + C) + (C*4*C + 4*C) + (4*C*C + C) + 4*C) + 2*C + V*C ))
+lora=$(( L*R*(4*2*C + 5*C + 5*C) ))
+pct=$(awk -v t="$lora" -v a="$((base + lora))" 'BEGIN {printf "%.2f", 100 * t / a}')
+line=$("$LORAFIT" count-params --model "$TMP/model" | head -1 | tr -d ,)
+[ "$line" = "trainable params: $lora || all params: $((base + lora)) || trainable%: $pct%" ] && pass ||
+  fail "count-params --model: '$line', want $lora / $((base + lora)) / $pct%"
+expect_fail 2 "give --config or --model, not both" count-params --model "$TMP/model" --config gpt2-xl
+expect_fail 2 "no-such-dir" count-params --model "$TMP/no-such-dir"
+
 # Bad invocations: exit 2, the problem named.
 expect_fail 2 "unknown option '--rnak'" count-params --rnak 8
 expect_fail 2 "usage: lorafit count-params" count-params --rnak 8

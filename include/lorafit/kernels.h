@@ -1,0 +1,91 @@
+/* kernels.h - the GPT-2 layers as pairs of free functions over raw float
+ * arrays, in the manner of llm.c: `<layer>_forward` / `<layer>_backward`.
+ *
+ * Shapes are in the comments; N is a count of rows (packed tokens), C the
+ * width. Matrices are row-major. Weights follow Hugging Face's Conv1D layout
+ * W [in, out] so y = x @ W + b. Backward functions only compute what LoRA
+ * fine-tuning needs: gradients to the inputs of frozen layers, never to
+ * their weights.
+ *
+ * Attention runs over packed sequences: sequence b owns rows
+ * off[b] .. off[b] + len[b] - 1 and attends causally within them.
+ *
+ * Non-GEMM kernels split independent rows over OpenMP threads (static
+ * schedule) and compute each row serially: the bits do not depend on the
+ * thread count. GEMMs (cblas_sgemm) are split by output slices over the
+ * OpenMP threads when OpenBLAS itself runs one thread (see gpt2.h). */
+#ifndef LORAFIT_KERNELS_H
+#define LORAFIT_KERNELS_H
+
+#include <stdint.h>
+
+/* out[off[b] + t, :] = wte[tokens[b*T + t], :] + wpe[t, :] for t < len[b].
+ * out [N, C], tokens [B, T], wte [V, C], wpe [n_ctx, C]. */
+void encoder_forward(float *out, const int *tokens, const int *off, const int *len, int B, int T,
+                     const float *wte, const float *wpe, int C);
+
+/* out = (inp - mean) * rstd * w + b per row, eps 1e-5, biased variance (as
+ * torch.nn.LayerNorm). out, inp [N, C]; mean, rstd [N] (may be NULL when no
+ * backward follows); w, b [C]. */
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
+                       const float *b, int N, int C);
+/* dinp += d(layernorm)/d(inp) applied to dout; no dw/db (frozen).
+ * dinp, dout, inp [N, C]; w [C]; mean, rstd [N] from the forward. */
+void layernorm_backward(float *dinp, const float *dout, const float *inp, const float *w,
+                        const float *mean, const float *rstd, int N, int C);
+
+/* out [N, OC] = inp [N, IC] @ w [IC, OC] + bias [OC] (bias may be NULL). */
+void matmul_forward(float *out, const float *inp, const float *w, const float *bias, int N, int IC,
+                    int OC);
+/* dinp [N, IC] (=, or += when accumulate) dout [N, OC] @ w[IC, OC]^T.
+ * The frozen weight gets no gradient. */
+void matmul_backward(float *dinp, const float *dout, const float *w, int N, int IC, int OC,
+                     int accumulate);
+
+/* LoRA on one Linear, as two thin GEMMs (A @ B is never formed):
+ * h [N, r] = x [N, in] @ A [in, r]; out [N, out] (row stride ldo) += scale * h @ B [r, out].
+ * x has row stride ldx. */
+void lora_forward(float *out, int ldo, float *h, const float *x, int ldx, const float *A,
+                  const float *B, float scale, int N, int in, int r, int out_dim);
+/* Given dout [N, out] (row stride ldo):
+ * dB [r, out] = scale * h^T @ dout; dh [N, r] = scale * dout @ B^T;
+ * dA [in, r] = x^T @ dh; dx [N, in] (row stride ldx) += dh @ A^T unless dx is NULL.
+ * dA and dB are overwritten. */
+void lora_backward(float *dA, float *dB, float *dx, int ldx, float *dh, const float *dout, int ldo,
+                   const float *x, const float *h, const float *A, const float *B, float scale,
+                   int N, int in, int r, int out_dim);
+
+/* Inverted dropout with a mask drawn from seed: out = inp * keep / (1 - p).
+ * Row n's mask comes from its own stream (seed, n), so the bits do not
+ * depend on the thread count. inp, out [N, D] (may alias); p in [0, 1). */
+void dropout_forward(float *out, const float *inp, uint64_t seed, float p, int N, int D);
+
+/* Causal multi-head attention over packed sequences.
+ * qkv [N, 3C] (q | k | v, heads contiguous within each), att [B, NH, T, T]:
+ * softmax probabilities (row t filled for t2 <= t).
+ * last_only = 0: every query; out [N, C].
+ * last_only = 1: only each sequence's last query (all a pooled head reads
+ * from the top block); out [B, C], row b. */
+void attention_forward(float *out, float *att, const float *qkv, const int *off, const int *len,
+                       int B, int T, int C, int NH, int last_only);
+/* dqkv [N, 3C] = gradient through attention (overwritten) from dout ([N, C],
+ * or [B, C] with last_only, as in the forward). scratch [B, NH, T]. */
+void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
+                        const float *att, const int *off, const int *len, int B, int T, int C,
+                        int NH, int last_only);
+
+/* GELU, tanh approximation (torch's approximate='tanh'). out, inp [n]. */
+void gelu_forward(float *out, const float *inp, long n);
+/* dinp [n] = gelu'(inp) * dout; dinp may alias dout. */
+void gelu_backward(float *dinp, const float *inp, const float *dout, long n);
+
+/* out [n] = a + b. */
+void residual_forward(float *out, const float *a, const float *b, long n);
+
+/* Softmax cross-entropy over class logits, as torch.nn.functional.cross_entropy
+ * (mean over the batch). probs, logits [B, K]; labels [B]. Returns the mean loss. */
+float crossentropy_forward(float *probs, const float *logits, const int *labels, int B, int K);
+/* dlogits [B, K] = (probs - onehot(labels)) / B. */
+void crossentropy_backward(float *dlogits, const float *probs, const int *labels, int B, int K);
+
+#endif

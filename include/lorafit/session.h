@@ -1,0 +1,55 @@
+/* session.h - what train, eval and classify share: the base model and its
+ * tokenizer, the module tree with its LoRA adapters, and the engine built
+ * over them; plus batched inference over a TokenSet.
+ *
+ * Lifecycle: session_open_base() (model + tokenizer), then the caller reads
+ * and encodes its data (it needs the tokenizer, and the engine is sized by
+ * the longest text), then session_build_model(), then, for a trained
+ * adapter, adapter_load_weights() with s->slots. session_close() releases
+ * whatever was opened. */
+#ifndef LORAFIT_SESSION_H
+#define LORAFIT_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lorafit/checkpoint.h"
+#include "lorafit/error.h"
+#include "lorafit/gpt2.h"
+#include "lorafit/lora.h"
+#include "lorafit/modtree.h"
+#include "lorafit/tokenizer.h"
+#include "lorafit/tokenset.h"
+
+typedef struct {
+    Gpt2Checkpoint *ck;
+    Tokenizer *tok;
+    ModTree tree;
+    LoraSlot *slots; /* [n_slots] the adapters, named, in the engine's order */
+    int n_slots;
+    Gpt2Model model;
+    bool model_built;
+} Session;
+
+/* Opens the checkpoint (a directory or a .safetensors file) and the
+ * tokenizer (vocab_dir, or next to the model, or lorafit's own copy). */
+bool session_open_base(Session *s, const char *model, const char *vocab_dir, LfError *err);
+
+/* Builds the module tree in `naming`, injects LoRA per lc, swaps in a head
+ * of n_classes, and builds the engine for batches of max_B x max_T. */
+bool session_build_model(Session *s, ModTreeStyle naming, const LoraConfig *lc, int n_classes, int max_B,
+                         int max_T, uint64_t seed, LfError *err);
+
+void session_close(Session *s);
+
+/* Runs the model over every text of ts in batches of at most
+ * s->model.max_B: probs gets [ts->n, n_classes] softmax probabilities, and
+ * *mean_loss (when not NULL and ts has labels) the mean cross-entropy over
+ * all texts. pad_to is the padded length for POOL_LAST_POSITION. */
+bool session_predict(Session *s, const TokenSet *ts, Gpt2Pool pool, int pad_to, float *probs,
+                     double *mean_loss, LfError *err);
+
+/* OpenMP and OpenBLAS threads for this process (n >= 1). */
+void session_set_threads(int n);
+
+#endif

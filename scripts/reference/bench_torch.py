@@ -1,0 +1,118 @@
+"""bench_torch.py - the PyTorch side of scripts/bench-vs-pytorch.sh.
+
+Times the reference model (gpt2_lora_ref.GPTModel, the labs' LoRA on every
+Linear in the blocks, Linear(n_embd, 2) head, AdamW lr 5e-5 / wd 0.1 over
+the trainable parameters only, base frozen) on exactly the cases a
+`lorafit bench --json` run measured: it reads that JSON for the shape, the
+batch size, every batch's padded length and real lengths, the thread count,
+the repetitions and the seed, and times the same steps:
+
+  train-*   forward + cross-entropy + backward + AdamW step + zero_grad
+  infer-*   forward under torch.no_grad()
+  *-padded  [B, T] read at the last position (the labs)
+  *-last    each batch padded to its longest text (as a PyTorch DataLoader
+            with a padding collate does) and read at each text's last token
+
+A repetition runs all of a case's batches; ms/step is its time over the
+batches; the median over the repetitions after the warm-up is reported.
+Prints one JSON object. Run with /usr/bin/python3 (Debian's python3-torch):
+
+  /usr/bin/python3 scripts/reference/bench_torch.py lorafit-bench.json
+"""
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gpt2_lora_ref as ref  # noqa: E402
+
+
+def build(spec, seed):
+    cfg = {"vocab_size": spec["vocab_size"], "context_length": spec["n_ctx"], "emb_dim": spec["n_embd"],
+           "n_heads": spec["n_head"], "n_layers": spec["n_layer"]}
+    gen = torch.Generator().manual_seed(seed)
+    model = ref.GPTModel(cfg)
+    ref.randomize(model, gen)  # also ties out_head to tok_emb (unused by the classifier)
+    rank, alpha = spec["rank"], 16.0
+    ref.inject(model, "labs", rank, alpha / rank)  # freezes the base, wraps every block Linear
+    head = nn.Linear(spec["n_embd"], 2)
+    params = [p for p in model.parameters() if p.requires_grad] + list(head.parameters())
+    opt = torch.optim.AdamW(params, lr=5e-5, weight_decay=0.1)
+    return model, head, opt, sum(p.numel() for p in params)
+
+
+def batches_of(case, vocab, gen):
+    """Token tensors of the case's batches: random ids, the lengths lorafit used."""
+    out = []
+    for b in case["batches"]:
+        lengths = torch.tensor(b["lengths"], dtype=torch.long)
+        tokens = torch.randint(0, vocab, (len(b["lengths"]), b["T"]), generator=gen)
+        labels = torch.randint(0, 2, (len(b["lengths"]),), generator=gen)
+        out.append((tokens, lengths, labels))
+    return out
+
+
+def step(model, head, opt, batch, pool, training):
+    tokens, lengths, labels = batch
+    if not training:
+        with torch.no_grad():
+            return ref.classify(model, head, tokens, lengths, pool)
+    logits = ref.classify(model, head, tokens, lengths, pool)
+    loss = F.cross_entropy(logits, labels)
+    loss.backward()
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    return loss
+
+
+def time_case(model, head, opt, case, batches, warmup, repeat):
+    pool = "last_position" if case["pool"] == "last-position" else "last_token"
+    samples = []
+    for rep in range(-warmup, repeat):
+        t0 = time.perf_counter()
+        for b in batches:
+            step(model, head, opt, b, pool, case["training"])
+        if rep >= 0:
+            samples.append(1e3 * (time.perf_counter() - t0) / len(batches))
+    ms = statistics.median(samples)
+    tokens = case["tokens_per_step"]
+    return {"name": case["name"], "ms_per_step": ms, "ms_min": min(samples), "ms_max": max(samples),
+            "samples_ms": samples, "tokens_per_s": tokens / (ms * 1e-3),
+            "gflops_lorafit_count": case["gflop_per_step"] / (ms * 1e-3)}
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: bench_torch.py LORAFIT_BENCH.json")
+    with open(sys.argv[1]) as f:
+        spec = json.load(f)
+    threads = spec["threads"]
+    torch.set_num_threads(threads)
+    torch.manual_seed(spec["seed"])
+    model, head, opt, n_trainable = build(spec, spec["seed"])
+    gen = torch.Generator().manual_seed(spec["seed"] + 1)
+    results = []
+    rss_after_train_padded = None
+    for case in spec["cases"]:
+        batches = batches_of(case, spec["vocab_size"], gen)
+        results.append(time_case(model, head, opt, case, batches, spec["warmup"], spec["repeat"]))
+        if case["name"] == "train-padded":
+            rss_after_train_padded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(json.dumps({
+        "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "interop_threads": torch.get_num_interop_threads(), "trainable_params": n_trainable,
+        "cases": results,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "peak_rss_after_train_padded_mb": rss_after_train_padded,
+    }, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+/* fsutil.c - see include/lorafit/fsutil.h */
+#include "lorafit/fsutil.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+bool fs_make_parents(const char *path, LfError *err) {
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n >= sizeof buf) {
+        lf_error_set(err, LF_ERR_INPUT, "path too long: %.64s...", path);
+        return false;
+    }
+    memcpy(buf, path, n + 1);
+    while (n > 0 && buf[n - 1] == '/') buf[--n] = '\0'; /* "out/dir/" names out/dir */
+    char *last = strrchr(buf, '/');
+    if (!last || last == buf) return true; /* a parent of "" or "/" always exists */
+    *last = '\0';
+    /* Walk down from the top, creating what is missing. */
+    for (char *p = buf + 1; ; p++) {
+        if (*p == '/' || *p == '\0') {
+            char saved = *p;
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+                lf_error_errno(err, LF_ERR_IO, "cannot create the directory %s", buf);
+                return false;
+            }
+            struct stat st;
+            if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) {
+                errno = ENOTDIR;
+                lf_error_errno(err, LF_ERR_IO, "cannot create the directory %s", buf);
+                return false;
+            }
+            *p = saved;
+            if (saved == '\0') break;
+        }
+    }
+    return true;
+}

@@ -1,0 +1,101 @@
+# cli_train.sh - the labs' workflow end to end on a small random GPT-2 and the
+# real SMS data (issue 6): split, train one epoch, eval, classify; the loss
+# falls, accuracy clearly beats the 50% of a balanced test set, classify
+# agrees with eval, and an interrupted run resumes bitwise.
+. "$(dirname "$0")/lib.sh"
+
+SMS=${LORAFIT_SHARED:-../shared}/data/sms_spam/SMSSpamCollection
+if [ ! -f "$SMS" ]; then
+  echo "SKIP: $SMS is absent (the SMS Spam Collection lives in ../shared beside the checkout)"
+  exit 77
+fi
+
+# A GPT-2 of the published vocabulary but tiny width, so one epoch takes seconds.
+run random-model --out "$TMP/model" --n-layer 2 --n-embd 32 --n-head 2 --n-ctx 128 --seed 7
+[ "$rc" -eq 0 ] && pass || fail "random-model: $err"
+run split "$SMS" --out-dir "$TMP/data" --balance
+[ "$rc" -eq 0 ] && pass || fail "split: $err"
+
+TRAIN=(train --model "$TMP/model" --train "$TMP/data/train.csv" --val "$TMP/data/validation.csv"
+       --lr 2e-3 --threads 1 --log-every 20)
+run "${TRAIN[@]}" --out "$TMP/adapter" --log "$TMP/log.jsonl" --plot "$TMP/plot.svg"
+[ "$rc" -eq 0 ] && pass || fail "train: exit $rc: $err"
+case "$out" in *"Epoch 1 Finished | Avg Loss: "*"| Acc: "*"% | Time: "*) pass ;; *) fail "no epoch summary: $out" ;; esac
+case "$out" in *"Epoch 1 | Batch 0 | Loss: "*) pass ;; *) fail "no batch line: $out" ;; esac
+case "$out" in *"Validation | Loss: "*) pass ;; *) fail "no validation line: $out" ;; esac
+for f in adapter_config.json adapter_model.safetensors training_state.safetensors; do
+  [ -s "$TMP/adapter/$f" ] && pass || fail "adapter file $f missing"
+done
+grep -q '<svg' "$TMP/plot.svg" && pass || fail "no SVG plot"
+
+# The loss falls: the mean of the last 20 steps is below that of the first 20.
+steps=$(wc -l < "$TMP/log.jsonl")
+[ "$steps" -eq 130 ] && pass || fail "log has $steps steps, want 130 (1045 rows / 8, last batch dropped)"
+read -r first last < <(awk -F'"loss": ' '{split($2, a, ","); l[NR] = a[1]}
+  END {for (i = 1; i <= 20; i++) {f += l[i]; t += l[NR - 20 + i]}; print f / 20, t / 20}' "$TMP/log.jsonl")
+echo "training loss: first 20 steps $first, last 20 steps $last"
+awk -v f="$first" -v t="$last" 'BEGIN {exit !(t < f - 0.05)}' && pass || fail "loss did not fall: $first -> $last"
+
+# Eval: accuracy clearly above the balanced test set's 50%.
+run eval --model "$TMP/model" --adapter "$TMP/adapter" --data "$TMP/data/test.csv" --threads 1
+[ "$rc" -eq 0 ] && pass || fail "eval: $err"
+echo "$out" | head -1
+acc=$(echo "$out" | sed -n 's/^Test accuracy: \([0-9.]*\)%$/\1/p')
+awk -v a="$acc" 'BEGIN {exit !(a >= 65)}' && pass || fail "test accuracy $acc% is not clearly above 50%"
+matrix=$(echo "$out" | awk '/^Confusion matrix/ {m = 1; next} m && NF == 3 && $1 != "" {print $2, $3}' | tail -2 | tr '\n' ' ')
+
+# Classify agrees with eval: the same confusion matrix from the test texts.
+# split writes "label,text" with RFC 4180 quoting and SMS texts hold no newline.
+awk 'NR > 1 {i = index($0, ","); lab = substr($0, 1, i - 1); t = substr($0, i + 1)
+  if (t ~ /^"/) {t = substr(t, 2, length(t) - 2); gsub(/""/, "\"", t)}
+  print lab > "'"$TMP"'/labels"; print t}' "$TMP/data/test.csv" > "$TMP/texts"
+"$LORAFIT" classify --model "$TMP/model" --adapter "$TMP/adapter" --threads 1 - < "$TMP/texts" > "$TMP/pred"
+[ "$(wc -l < "$TMP/pred")" -eq 300 ] && pass || fail "classify printed $(wc -l < "$TMP/pred") lines for 300 texts"
+cmatrix=$(paste -d' ' "$TMP/labels" "$TMP/pred" | awk '{c[$1 " " $2]++}
+  END {printf "%d %d %d %d ", c["ham ham"], c["ham spam"], c["spam ham"], c["spam spam"]}')
+[ "$cmatrix" = "$matrix" ] && pass || fail "classify's confusion matrix '$cmatrix' differs from eval's '$matrix'"
+grep -qE '^(ham|spam) \(confidence: (0\.[5-9][0-9]|1\.00)\)$' "$TMP/pred" && pass || fail "classify output format: $(head -2 "$TMP/pred")"
+
+# Resume: stopped by SIGINT mid-epoch and resumed, the adapter is bitwise the
+# uninterrupted one's (same seed, same thread count).
+"$LORAFIT" "${TRAIN[@]}" --out "$TMP/resumed" --log "$TMP/log2.jsonl" >/dev/null 2>"$TMP/err2" &
+pid=$!
+for _ in $(seq 1 600); do
+  [ -f "$TMP/log2.jsonl" ] && [ "$(wc -l < "$TMP/log2.jsonl")" -ge 40 ] && break
+  sleep 0.05
+done
+kill -INT "$pid"
+wait "$pid"
+code=$?
+[ "$code" -eq 130 ] && pass || fail "interrupted train exited $code, want 130: $(cat "$TMP/err2")"
+grep -q "checkpoint saved to" "$TMP/err2" && pass || fail "no checkpoint message: $(cat "$TMP/err2")"
+stopped_at=$(wc -l < "$TMP/log2.jsonl")
+run "${TRAIN[@]}" --resume "$TMP/resumed" --log "$TMP/log2.jsonl"
+[ "$rc" -eq 0 ] && pass || fail "resume: exit $rc: $err"
+echo "interrupted after $stopped_at steps, resumed to $(wc -l < "$TMP/log2.jsonl")"
+for f in adapter_model.safetensors training_state.safetensors adapter_config.json; do
+  cmp -s "$TMP/adapter/$f" "$TMP/resumed/$f" && pass || fail "resumed $f differs from the uninterrupted run's"
+done
+
+# Errors: each names the problem, exits non-zero, writes nothing.
+expect_fail 2 "already exists; pass --force" "${TRAIN[@]}" --out "$TMP/adapter"
+expect_fail 2 "no-such-model" train --model "$TMP/no-such-model" --train "$TMP/data/train.csv" --out "$TMP/x1"
+expect_fail 2 "no-such.csv" train --model "$TMP/model" --train "$TMP/no-such.csv" --out "$TMP/x2"
+printf 'Label,Text\n' > "$TMP/empty.csv"
+expect_fail 2 "empty.csv" train --model "$TMP/model" --train "$TMP/empty.csv" --out "$TMP/x3"
+printf 'Label,Text\nham,"unterminated\n' > "$TMP/bad.csv"
+expect_fail 2 "bad.csv:2:" train --model "$TMP/model" --train "$TMP/bad.csv" --out "$TMP/x4"
+: > "$TMP/a-file"
+expect_fail 1 "a-file/sub" "${TRAIN[@]}" --epochs 1 --out "$TMP/a-file/sub" --log-every 0
+for d in x1 x2 x3 x4; do [ ! -e "$TMP/$d" ] && pass || fail "$d was written despite the error"; done
+expect_fail 2 "--rank differs from the checkpoint" "${TRAIN[@]}" --resume "$TMP/adapter" --rank 4
+expect_fail 2 "no such adapter directory" eval --model "$TMP/model" --adapter "$TMP/none" --data "$TMP/data/test.csv"
+
+# An adapter refuses another base model: another shape, or the same shape with other weights.
+run random-model --out "$TMP/wider" --n-layer 2 --n-embd 64 --n-head 2 --n-ctx 128 --seed 7
+expect_fail 2 "n_embd = 32, but this model has n_embd = 64" classify --model "$TMP/wider" --adapter "$TMP/adapter" "hi"
+run random-model --out "$TMP/other" --n-layer 2 --n-embd 32 --n-head 2 --n-ctx 128 --seed 8
+expect_fail 2 "different base weights" eval --model "$TMP/other" --adapter "$TMP/adapter" --data "$TMP/data/test.csv"
+expect_fail 2 "no message given" classify --model "$TMP/model" --adapter "$TMP/adapter"
+
+finish
