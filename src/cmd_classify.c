@@ -200,7 +200,7 @@ int cmd_classify(int argc, char **argv) {
     o.batch_size = 8;
     int rc = parse_options(argc, argv, &o);
     if (rc < 0) {
-        if (o.threads) session_set_threads(o.threads);
+        session_set_threads(o.threads);
         LfError err = {0};
         rc = run(&o, &err);
         if (rc) fprintf(stderr, "lorafit classify: %s\n", err.msg);

@@ -229,7 +229,7 @@ int cmd_eval(int argc, char **argv) {
         dataset_options_free(&o.dopt);
         return rc;
     }
-    if (o.threads) session_set_threads(o.threads);
+    session_set_threads(o.threads);
     LfError err = {0};
     o.dopt.class_names = NULL;
     rc = run(&o, &err);

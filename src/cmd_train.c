@@ -655,7 +655,7 @@ int cmd_train(int argc, char **argv) {
         }
         if (o.epochs_given) o.ac.training.epochs = given.training.epochs;
     }
-    if (o.threads) session_set_threads(o.threads);
+    session_set_threads(o.threads);
     stop_requested = 0;
     rc = run(&o, &err);
     if (rc != 0 && rc != 130) fprintf(stderr, "lorafit train: %s\n", err.msg);

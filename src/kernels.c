@@ -25,11 +25,16 @@ static inline float dot(const float *a, const float *b, int n) {
  * and tanhf are scalar calls and made GELU cost a fifth of a step).
  * Cephes' expf: x = n ln2 + r with |r| <= ln2/2, e^r by a degree-7
  * polynomial, 2^n through the exponent bits. Max relative error ~2 ulp;
- * inputs are clamped to [-87.3, 88.3], where 2^n stays a normal float. */
+ * inputs are clamped to [-87.3, 88.3], where 2^n stays a normal float;
+ * NaN stays NaN. */
 static inline float exp_fast(float x) {
     x = x < -87.3f ? -87.3f : x > 88.3f ? 88.3f : x;
     /* n = round(x / ln2): adding 1.5 * 2^23 rounds to an integer */
     float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    /* A NaN input must come out NaN (the trainer's guard looks for it) but
+     * must not reach the int conversion below, which would be undefined:
+     * the exponent becomes 0 and r carries the NaN through. */
+    n = n == n ? n : 0.0f;
     float r = x - n * 0.693359375f + n * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;

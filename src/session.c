@@ -100,6 +100,9 @@ bool session_predict(Session *s, const TokenSet *ts, Gpt2Pool pool, int pad_to, 
 }
 
 void session_set_threads(int n) {
-    omp_set_num_threads(n);
-    openblas_set_num_threads(n);
+    /* One pool: the engine splits each GEMM over OpenMP threads, each calling
+     * a single-threaded sgemm. Two pools (OpenBLAS's pthreads and OpenMP's)
+     * spin against each other and run slower than one thread. */
+    openblas_set_num_threads(1);
+    omp_set_num_threads(n > 0 ? n : omp_get_num_procs());
 }

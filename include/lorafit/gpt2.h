@@ -156,8 +156,9 @@ void gpt2_free(Gpt2Model *m);
 /* Forward over a batch (B <= max_B, T <= max_T). Writes the classification
  * logits [B, n_classes] to `logits` when it is not NULL (they are also in
  * m->acts.logits). Returns the mean cross-entropy over the batch when
- * b->labels != NULL, else 0. `training` turns on LoRA dropout and allows a
- * following gpt2_backward(). */
+ * b->labels != NULL, else 0; NaN (nothing computed) when the batch does not
+ * fit the build or a length is outside 1..T. `training` turns on LoRA
+ * dropout and allows a following gpt2_backward(). */
 float gpt2_forward(Gpt2Model *m, const Gpt2Batch *b, Gpt2Pool pool, bool training, float *logits);
 
 /* After a forward with labels: sets m->grads to the gradient of the mean

@@ -49,7 +49,8 @@ void session_close(Session *s);
 bool session_predict(Session *s, const TokenSet *ts, Gpt2Pool pool, int pad_to, float *probs,
                      double *mean_loss, LfError *err);
 
-/* OpenMP and OpenBLAS threads for this process (n >= 1). */
+/* Threads for this process: n, or every core when n is 0. OpenBLAS itself
+ * stays single-threaded (the engine parallelises around it). */
 void session_set_threads(int n);
 
 #endif
