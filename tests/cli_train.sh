@@ -57,11 +57,13 @@ cmatrix=$(paste -d' ' "$TMP/labels" "$TMP/pred" | awk '{c[$1 " " $2]++}
 grep -qE '^(ham|spam) \(confidence: (0\.[5-9][0-9]|1\.00)\)$' "$TMP/pred" && pass || fail "classify output format: $(head -2 "$TMP/pred")"
 
 # Resume: stopped by SIGINT mid-epoch and resumed, the adapter is bitwise the
-# uninterrupted one's (same seed, same thread count).
-"$LORAFIT" "${TRAIN[@]}" --out "$TMP/resumed" --log "$TMP/log2.jsonl" >/dev/null 2>"$TMP/err2" &
+# uninterrupted one's (same seed, same thread count). The interrupted run asks
+# for 1000 epochs so that it is surely still in its first when the signal
+# comes, however fast the machine; the resume then ends it after epoch 1.
+"$LORAFIT" "${TRAIN[@]}" --epochs 1000 --out "$TMP/resumed" --log "$TMP/log2.jsonl" >/dev/null 2>"$TMP/err2" &
 pid=$!
 for _ in $(seq 1 600); do
-  [ -f "$TMP/log2.jsonl" ] && [ "$(wc -l < "$TMP/log2.jsonl")" -ge 40 ] && break
+  [ -f "$TMP/log2.jsonl" ] && [ "$(wc -l < "$TMP/log2.jsonl")" -ge 20 ] && break
   sleep 0.05
 done
 kill -INT "$pid"
@@ -70,7 +72,8 @@ code=$?
 [ "$code" -eq 130 ] && pass || fail "interrupted train exited $code, want 130: $(cat "$TMP/err2")"
 grep -q "checkpoint saved to" "$TMP/err2" && pass || fail "no checkpoint message: $(cat "$TMP/err2")"
 stopped_at=$(wc -l < "$TMP/log2.jsonl")
-run "${TRAIN[@]}" --resume "$TMP/resumed" --log "$TMP/log2.jsonl"
+[ "$stopped_at" -lt 130 ] && pass || fail "the signal came after the first epoch (step $stopped_at)"
+run "${TRAIN[@]}" --resume "$TMP/resumed" --epochs 1 --log "$TMP/log2.jsonl"
 [ "$rc" -eq 0 ] && pass || fail "resume: exit $rc: $err"
 echo "interrupted after $stopped_at steps, resumed to $(wc -l < "$TMP/log2.jsonl")"
 for f in adapter_model.safetensors training_state.safetensors adapter_config.json; do
