@@ -133,36 +133,6 @@ static bool write_text_file(const char *path, const char *text, LfError *err) {
     return ok;
 }
 
-static char *read_text_file(const char *path, LfError *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        lf_error_errno(err, LF_ERR_INPUT, "cannot open %s", path);
-        return NULL;
-    }
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            cap = cap ? 2 * cap : 8192;
-            char *grown = realloc(buf, cap);
-            if (!grown) break;
-            buf = grown;
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0) break;
-    }
-    bool failed = ferror(f) || !buf;
-    fclose(f);
-    if (failed) {
-        free(buf);
-        lf_error_errno(err, LF_ERR_INPUT, "cannot read %s", path);
-        return NULL;
-    }
-    buf[n] = '\0';
-    return buf;
-}
-
 static void join(char *out, size_t size, const char *dir, const char *file) {
     if (snprintf(out, size, "%s/%s", dir, file) < 0) out[0] = '\0';
 }
@@ -487,7 +457,8 @@ bool adapter_load_config(const char *dir, AdapterConfig *ac, LfError *err) {
         lf_error_set(err, LF_ERR_INPUT, "%s: no such adapter directory", dir);
         return false;
     }
-    char *text = read_text_file(path, err);
+    size_t len;
+    char *text = fs_read_file(path, &len, err);
     if (!text) return false;
     cJSON *root = cJSON_Parse(text);
     free(text);

@@ -1,5 +1,6 @@
 /* cmd_classify.c - `lorafit classify`: label messages with a trained adapter. */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include "lorafit/adapter.h"
 #include "lorafit/cli.h"
 #include "lorafit/commands.h"
+#include "lorafit/fsutil.h"
 #include "lorafit/session.h"
 #include "lorafit/tokenset.h"
 
@@ -23,19 +25,13 @@ static const char HELP[] =
     "  spam (confidence: 0.98)\n"
     "With '-' the messages are read from standard input, one per line.\n"
     "\n"
-    "options:\n"
-    "  --model DIR        the base GPT-2 (a directory with model.safetensors, or the file)\n"
-    "  --adapter DIR      the adapter `lorafit train` wrote\n"
+    "options:\n" SESSION_CLI_HELP
     "  --json             one JSON object per line: text, label, confidence, probabilities\n"
-    "  --batch-size N     messages per forward pass (default 8)\n"
-    "  --threads N        threads (default: every core)\n"
-    "  --vocab DIR        the tokenizer files (default: next to the model, else lorafit's copy)\n"
     "  -h, --help         this help\n";
 
 typedef struct {
-    const char *model, *adapter, *vocab;
+    AdapterOptions m;
     bool json, from_stdin;
-    int batch_size, threads;
     char **messages; /* owned array of pointers: into argv, or lines read from stdin */
     size_t n, cap;
     char *stdin_text; /* owned when reading stdin */
@@ -64,28 +60,21 @@ static int parse_options(int argc, char **argv, Options *o) {
             else if (!push_message(o, (char *)arg)) return cli_error(&a, "out of memory");
             continue;
         }
+        int m = session_cli_option(&a, &o->m);
+        if (m < 0) return 2;
+        if (m > 0) continue;
         if (cli_is(&a, "--help") || cli_is(&a, "-h")) {
             fputs(HELP, stdout);
             return 0;
-        } else if (cli_is(&a, "--model")) {
-            if (!cli_value(&a, &o->model)) return 2;
-        } else if (cli_is(&a, "--adapter")) {
-            if (!cli_value(&a, &o->adapter)) return 2;
-        } else if (cli_is(&a, "--vocab")) {
-            if (!cli_value(&a, &o->vocab)) return 2;
         } else if (cli_is(&a, "--json")) {
             if (!cli_flag(&a)) return 2;
             o->json = true;
-        } else if (cli_is(&a, "--batch-size")) {
-            if (!cli_int(&a, 1, 4096, &o->batch_size)) return 2;
-        } else if (cli_is(&a, "--threads")) {
-            if (!cli_int(&a, 1, 1024, &o->threads)) return 2;
         } else {
             return cli_unknown(&a);
         }
     }
-    if (!o->model) return cli_error(&a, "--model is required");
-    if (!o->adapter) return cli_error(&a, "--adapter is required");
+    if (!o->m.model) return cli_error(&a, "--model is required");
+    if (!o->m.adapter) return cli_error(&a, "--adapter is required");
     if (o->from_stdin && o->n) return cli_error(&a, "give messages as arguments or '-' for standard input, not both");
     if (!o->from_stdin && !o->n) return cli_error(&a, "no message given (pass messages, or '-' to read standard input)");
     return -1;
@@ -93,29 +82,12 @@ static int parse_options(int argc, char **argv, Options *o) {
 
 /* Reads stdin whole and splits it into lines (LF or CRLF); blank lines are skipped. */
 static bool read_stdin_messages(Options *o, LfError *err) {
-    size_t n = 0, cap = 0;
-    char *buf = NULL;
-    for (;;) {
-        if (n + 65536 + 1 > cap) {
-            cap = cap ? 2 * cap : 131072;
-            char *grown = realloc(buf, cap);
-            if (!grown) {
-                free(buf);
-                lf_error_set(err, LF_ERR_IO, "out of memory reading standard input");
-                return false;
-            }
-            buf = grown;
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, stdin);
-        n += got;
-        if (got == 0) break;
-    }
-    if (ferror(stdin)) {
-        free(buf);
-        lf_error_errno(err, LF_ERR_INPUT, "cannot read standard input");
+    size_t n;
+    char *buf = fs_read_stream(stdin, &n);
+    if (!buf) {
+        lf_error_errno(err, errno == ENOMEM ? LF_ERR_IO : LF_ERR_INPUT, "cannot read standard input");
         return false;
     }
-    buf[n] = '\0';
     o->stdin_text = buf;
     for (char *line = buf; line < buf + n;) {
         char *nl = memchr(line, '\n', (size_t)(buf + n - line));
@@ -166,15 +138,15 @@ static int run(Options *o, LfError *err) {
     bool ok = false;
     memset(&ac, 0, sizeof ac);
     if (o->from_stdin && !read_stdin_messages(o, err)) return lf_error_exit_code(err);
-    if (!session_open_base(&s, o->model, o->vocab, err)) return lf_error_exit_code(err);
-    if (!adapter_load_config(o->adapter, &ac, err) ||
+    if (!session_open_base(&s, o->m.model, o->m.vocab, err)) return lf_error_exit_code(err);
+    if (!adapter_load_config(o->m.adapter, &ac, err) ||
         !adapter_check_base(&ac, checkpoint_config(s.ck), checkpoint_fingerprint(s.ck), err) ||
         !tokenset_encode(&ts, s.tok, (const char *const *)o->messages, NULL, o->n, ac.max_length, err))
         goto done;
     int max_T = ac.pool == POOL_LAST_POSITION ? ac.max_length : (ts.longest < ac.max_length ? ts.longest : ac.max_length);
-    int B = o->n < (size_t)o->batch_size ? (int)o->n : o->batch_size;
+    int B = o->n < (size_t)o->m.batch_size ? (int)o->n : o->m.batch_size;
     if (!session_build_model(&s, ac.naming, &ac.lora, ac.n_classes, B, max_T, 0, err) ||
-        !adapter_load_weights(o->adapter, &ac, &s.model, s.slots, err))
+        !adapter_load_weights(o->m.adapter, &ac, &s.model, s.slots, err))
         goto done;
     if (ts.n_truncated)
         fprintf(stderr, "lorafit classify: note: %zu message(s) longer than %d tokens were cut\n", ts.n_truncated,
@@ -197,10 +169,10 @@ done:
 
 int cmd_classify(int argc, char **argv) {
     Options o = {0};
-    o.batch_size = 8;
+    o.m.batch_size = 8;
     int rc = parse_options(argc, argv, &o);
     if (rc < 0) {
-        session_set_threads(o.threads);
+        session_set_threads(o.m.threads);
         LfError err = {0};
         rc = run(&o, &err);
         if (rc) fprintf(stderr, "lorafit classify: %s\n", err.msg);

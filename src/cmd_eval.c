@@ -24,20 +24,15 @@ static const char HELP[] =
     "confusion matrix. Labels are read against the adapter's classes: a class name, or a\n"
     "class id written as a number (the labs' 0/1 files).\n"
     "\n"
-    "options:\n"
-    "  --model DIR        the base GPT-2 (a directory with model.safetensors, or the file)\n"
-    "  --adapter DIR      the adapter `lorafit train` wrote\n"
+    "options:\n" SESSION_CLI_HELP
     "  --data FILE        a labelled CSV or TSV file\n"
-    "  --json             print the results as one JSON object\n"
-    "  --batch-size N     texts per forward pass (default 8)\n"
-    "  --threads N        threads (default: every core)\n"
-    "  --vocab DIR        the tokenizer files (default: next to the model, else lorafit's copy)\n" DATASET_CLI_HELP
+    "  --json             print the results as one JSON object\n" DATASET_CLI_HELP
     "  -h, --help         this help\n";
 
 typedef struct {
-    const char *model, *adapter, *data, *vocab;
+    AdapterOptions m;
+    const char *data;
     bool json;
-    int batch_size, threads;
     DatasetOptions dopt;
 } Options;
 
@@ -49,32 +44,23 @@ static int parse_options(int argc, char **argv, Options *o) {
     while ((kind = cli_next(&a, &arg)) != CLI_END) {
         if (kind == CLI_POSITIONAL) return cli_error(&a, "unexpected argument '%s'", arg);
         int d = dataset_cli_option(&a, &o->dopt);
+        if (d == 0) d = session_cli_option(&a, &o->m);
         if (d < 0) return 2;
         if (d > 0) continue;
         if (cli_is(&a, "--help") || cli_is(&a, "-h")) {
             fputs(HELP, stdout);
             return 0;
-        } else if (cli_is(&a, "--model")) {
-            if (!cli_value(&a, &o->model)) return 2;
-        } else if (cli_is(&a, "--adapter")) {
-            if (!cli_value(&a, &o->adapter)) return 2;
         } else if (cli_is(&a, "--data")) {
             if (!cli_value(&a, &o->data)) return 2;
-        } else if (cli_is(&a, "--vocab")) {
-            if (!cli_value(&a, &o->vocab)) return 2;
         } else if (cli_is(&a, "--json")) {
             if (!cli_flag(&a)) return 2;
             o->json = true;
-        } else if (cli_is(&a, "--batch-size")) {
-            if (!cli_int(&a, 1, 4096, &o->batch_size)) return 2;
-        } else if (cli_is(&a, "--threads")) {
-            if (!cli_int(&a, 1, 1024, &o->threads)) return 2;
         } else {
             return cli_unknown(&a);
         }
     }
-    if (!o->model) return cli_error(&a, "--model is required");
-    if (!o->adapter) return cli_error(&a, "--adapter is required");
+    if (!o->m.model) return cli_error(&a, "--model is required");
+    if (!o->m.adapter) return cli_error(&a, "--adapter is required");
     if (!o->data) return cli_error(&a, "--data is required");
     if (o->dopt.class_names)
         return cli_error(&a, "--labels cannot be used with eval: the classes are the adapter's");
@@ -177,8 +163,8 @@ static int run(Options *o, LfError *err) {
     float *probs = NULL;
     int rc = 1;
     memset(&ac, 0, sizeof ac);
-    if (!session_open_base(&s, o->model, o->vocab, err)) return lf_error_exit_code(err);
-    if (!adapter_load_config(o->adapter, &ac, err) ||
+    if (!session_open_base(&s, o->m.model, o->m.vocab, err)) return lf_error_exit_code(err);
+    if (!adapter_load_config(o->m.adapter, &ac, err) ||
         !adapter_check_base(&ac, checkpoint_config(s.ck), checkpoint_fingerprint(s.ck), err))
         goto done;
     o->dopt.class_names = (const char *const *)ac.class_names;
@@ -190,8 +176,8 @@ static int run(Options *o, LfError *err) {
         goto done;
     }
     int max_T = ac.pool == POOL_LAST_POSITION ? ac.max_length : (ts.longest < ac.max_length ? ts.longest : ac.max_length);
-    if (!session_build_model(&s, ac.naming, &ac.lora, ac.n_classes, o->batch_size, max_T, 0, err) ||
-        !adapter_load_weights(o->adapter, &ac, &s.model, s.slots, err))
+    if (!session_build_model(&s, ac.naming, &ac.lora, ac.n_classes, o->m.batch_size, max_T, 0, err) ||
+        !adapter_load_weights(o->m.adapter, &ac, &s.model, s.slots, err))
         goto done;
     if (ts.n_truncated)
         fprintf(stderr, "lorafit eval: note: %zu of %zu texts are longer than %d tokens and were cut\n",
@@ -223,13 +209,13 @@ done:
 
 int cmd_eval(int argc, char **argv) {
     Options o = {0};
-    o.batch_size = 8;
+    o.m.batch_size = 8;
     int rc = parse_options(argc, argv, &o);
     if (rc >= 0) {
         dataset_options_free(&o.dopt);
         return rc;
     }
-    session_set_threads(o.threads);
+    session_set_threads(o.m.threads);
     LfError err = {0};
     o.dopt.class_names = NULL;
     rc = run(&o, &err);

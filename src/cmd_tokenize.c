@@ -11,6 +11,7 @@
 
 #include "lorafit/cli.h"
 #include "lorafit/commands.h"
+#include "lorafit/fsutil.h"
 #include "lorafit/tokenizer.h"
 
 static const char *USAGE =
@@ -45,27 +46,6 @@ typedef struct {
     const char *bench_file; /* --bench FILE */
     double bench_seconds;
 } TokenizeArgs;
-
-/* Reads all of a stream; *len gets its length. NULL with errno on failure. */
-static char *read_stream(FILE *f, size_t *len) {
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) break;
-        char *bigger = realloc(buf, 2 * cap + 1);
-        if (!bigger) free(buf);
-        buf = bigger;
-        cap *= 2;
-    }
-    if (!buf || ferror(f)) {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
 
 /* A token's bytes as a quoted string a terminal can show: complete UTF-8
  * characters as they are, everything else (controls, part of a character
@@ -221,7 +201,7 @@ static bool bench_mode(Tokenizer *t, const char *name, char **texts, const size_
 static int run_bench(Tokenizer *t, const char *path, double seconds) {
     FILE *f = fopen(path, "rb");
     size_t len = 0;
-    char *data = f ? read_stream(f, &len) : NULL;
+    char *data = f ? fs_read_stream(f, &len) : NULL;
     if (f) fclose(f);
     if (!data) {
         fprintf(stderr, "lorafit tokenize: cannot read %s: %s\n", path, strerror(errno));
@@ -324,7 +304,7 @@ int cmd_tokenize(int argc, char **argv) {
     char *stdin_text = NULL;
     const char *text = args.input;
     if (strcmp(args.input, "-") == 0) {
-        stdin_text = read_stream(stdin, &len);
+        stdin_text = fs_read_stream(stdin, &len);
         if (!stdin_text) {
             fprintf(stderr, "lorafit tokenize: cannot read standard input: %s\n", strerror(errno));
             tok_free(t);

@@ -2,6 +2,7 @@
 #include "lorafit/fsutil.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -37,4 +38,45 @@ bool fs_make_parents(const char *path, LfError *err) {
         }
     }
     return true;
+}
+
+char *fs_read_stream(FILE *f, size_t *len) {
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n, f);
+        if (n < cap) break;
+        char *bigger = realloc(buf, 2 * cap + 1);
+        if (!bigger) free(buf);
+        buf = bigger;
+        cap *= 2;
+    }
+    if (!buf) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (ferror(f)) {
+        free(buf);
+        if (!errno) errno = EIO;
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+char *fs_read_file(const char *path, size_t *len, LfError *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        lf_error_errno(err, LF_ERR_INPUT, "cannot open %s", path);
+        return NULL;
+    }
+    errno = 0;
+    char *buf = fs_read_stream(f, len);
+    if (!buf) {
+        if (errno == ENOMEM) lf_error_set(err, LF_ERR_IO, "out of memory reading %s", path);
+        else lf_error_errno(err, LF_ERR_INPUT, "cannot read %s", path);
+    }
+    fclose(f);
+    return buf;
 }

@@ -106,3 +106,12 @@ void session_set_threads(int n) {
     openblas_set_num_threads(1);
     omp_set_num_threads(n > 0 ? n : omp_get_num_procs());
 }
+
+int session_cli_option(CliArgs *a, AdapterOptions *o) {
+    if (cli_is(a, "--model")) return cli_value(a, &o->model) ? 1 : -1;
+    if (cli_is(a, "--adapter")) return cli_value(a, &o->adapter) ? 1 : -1;
+    if (cli_is(a, "--vocab")) return cli_value(a, &o->vocab) ? 1 : -1;
+    if (cli_is(a, "--batch-size")) return cli_int(a, 1, 4096, &o->batch_size) ? 1 : -1;
+    if (cli_is(a, "--threads")) return cli_int(a, 1, 1024, &o->threads) ? 1 : -1;
+    return 0;
+}

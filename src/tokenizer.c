@@ -17,6 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lorafit/fsutil.h"
+
 /* The cache is emptied when it fills up: simpler than LRU, and a text
  * that repeats itself refills it at once. Only short pieces go in: long
  * ones are rare and would crowd out the rest. */
@@ -194,40 +196,11 @@ static long spelled_to_bytes(const int16_t *u2b, const char *s, size_t n, char *
 
 /* ---- loading ---------------------------------------------------------------- */
 
-static char *read_file(const char *path, size_t *len, LfError *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        lf_error_errno(err, LF_ERR_INPUT, "cannot open %s", path);
-        return NULL;
-    }
-    size_t cap = 1 << 20, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) break;
-        char *bigger = realloc(buf, 2 * cap + 1);
-        if (!bigger) free(buf);
-        buf = bigger;
-        cap *= 2;
-    }
-    bool failed = !buf || ferror(f);
-    fclose(f);
-    if (failed) {
-        if (buf) lf_error_set(err, LF_ERR_INPUT, "cannot read %s", path);
-        else lf_error_set(err, LF_ERR_IO, "out of memory reading %s", path);
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 /* Fills t->bytes / t->offset from encoder.json (or vocab.json): an object
  * mapping each spelled token to its id, ids 0..n-1 each once. */
 static bool load_vocab_json(Tokenizer *t, const char *path, const int16_t *u2b, LfError *err) {
     size_t len;
-    char *text = read_file(path, &len, err);
+    char *text = fs_read_file(path, &len, err);
     if (!text) return false;
     cJSON *root = cJSON_ParseWithLength(text, len);
     bool ok = false;
@@ -326,7 +299,7 @@ static bool index_vocab(Tokenizer *t, const char *path, LfError *err) {
  * ranks, as they do in tiktoken; a file that breaks it is not GPT-2's. */
 static bool check_merges(Tokenizer *t, const char *path, const int16_t *u2b, LfError *err) {
     size_t len;
-    char *text = read_file(path, &len, err);
+    char *text = fs_read_file(path, &len, err);
     if (!text) return false;
     char *buf = malloc(len + 1);
     bool ok = buf != NULL;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "lorafit/checkpoint.h"
+#include "lorafit/cli.h"
 #include "lorafit/error.h"
 #include "lorafit/gpt2.h"
 #include "lorafit/lora.h"
@@ -48,6 +49,23 @@ void session_close(Session *s);
  * all texts. pad_to is the padded length for POOL_LAST_POSITION. */
 bool session_predict(Session *s, const TokenSet *ts, Gpt2Pool pool, int pad_to, float *probs,
                      double *mean_loss, LfError *err);
+
+/* The options of the commands that use a trained adapter (eval, classify). */
+typedef struct {
+    const char *model, *adapter, *vocab;
+    int batch_size; /* texts per forward pass; 8 unless given */
+    int threads;    /* 0 = every core */
+} AdapterOptions;
+
+/* Call from the cli_next() loop: 1 when the current option was one of
+ * these (stored in *o), 0 when not, -1 after a usage error was printed. */
+int session_cli_option(CliArgs *a, AdapterOptions *o);
+#define SESSION_CLI_HELP                                                                        \
+    "  --model DIR        the base GPT-2 (a directory with model.safetensors, or the file)\n"   \
+    "  --adapter DIR      the adapter `lorafit train` wrote\n"                                  \
+    "  --batch-size N     texts per forward pass (default 8)\n"                                 \
+    "  --threads N        threads (default: every core)\n"                                      \
+    "  --vocab DIR        the tokenizer files (default: next to the model, else lorafit's copy)\n"
 
 /* Threads for this process: n, or every core when n is 0. OpenBLAS itself
  * stays single-threaded (the engine parallelises around it). */
