@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# bench-vs-pytorch.sh - lorafit against the PyTorch reference, in one run, on
+# the same shapes, seed and thread count (issue 7).
+#
+#   scripts/bench-vs-pytorch.sh [--threads N] [--repeat N] [--warmup N] [--seed N]
+#                               [--data FILE.csv] [--cases LIST] [--model DIR] [--no-classify]
+#                               [--epoch] [--sms FILE] [--quick] [--keep DIR]
+#
+# 1. `lorafit bench --json` times its cases (train-padded 8 x 120, train-last on
+#    SMS lengths, infer-padded, infer-last) and writes the shapes it used;
+# 2. scripts/reference/bench_torch.py times the reference PyTorch model (labs'
+#    GPTModel, LoRA rank 8 / alpha 16 on every block Linear, Linear(768, 2)
+#    head, AdamW over the trainable parameters) on exactly those batches, with
+#    torch.set_num_threads(N) and OMP/MKL_NUM_THREADS=N;
+# 3. the table: both sides' ms/step and the ratio torch / lorafit per case,
+#    lorafit's GFLOP/s against its sgemm ceiling, and both processes' peak RSS
+#    (/usr/bin/time -v);
+# 4. unless --no-classify: `lorafit classify` of one message in a fresh process
+#    (median wall clock of 10, warm page cache) with an adapter made by a
+#    one-epoch run on 16 messages;
+# 5. with --epoch: one epoch of the labs' split (1,045 messages, batch 8,
+#    last-token pooling), wall clock including tokenizing, and its peak RSS.
+# The load average is printed before and after: the machine may be shared.
+#
+# Environment: LORAFIT_BIN (default build/lorafit), PYTHON (default /usr/bin/python3).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+LORAFIT=${LORAFIT_BIN:-$root/build/lorafit}
+PYTHON=${PYTHON:-/usr/bin/python3}
+threads=$(nproc)
+repeat=5
+warmup=2
+seed=123
+data=""
+cases=""
+model=/tmp/gpt2-small-random
+sms=$root/../shared/data/sms_spam/SMSSpamCollection
+classify=1
+epoch=0
+quick=0
+keep=""
+
+usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+while [ $# -gt 0 ]; do
+  case $1 in
+    --threads) threads=$2; shift 2 ;;
+    --repeat) repeat=$2; shift 2 ;;
+    --warmup) warmup=$2; shift 2 ;;
+    --seed) seed=$2; shift 2 ;;
+    --data) data=$2; shift 2 ;;
+    --cases) cases=$2; shift 2 ;;
+    --model) model=$2; shift 2 ;;
+    --sms) sms=$2; shift 2 ;;
+    --no-classify) classify=0; shift ;;
+    --epoch) epoch=1; shift ;;
+    --quick) quick=1; shift ;;
+    --keep) keep=$2; shift 2 ;;
+    -h|--help) usage ;;
+    *) echo "bench-vs-pytorch.sh: unknown option '$1'" >&2; usage ;;
+  esac
+done
+
+[ -x "$LORAFIT" ] || { echo "bench-vs-pytorch.sh: no lorafit at $LORAFIT (build it, or set LORAFIT_BIN)" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "bench-vs-pytorch.sh: /usr/bin/time is missing (apt-get install time)" >&2; exit 1; }
+"$PYTHON" -c 'import torch' 2>/dev/null || { echo "bench-vs-pytorch.sh: $PYTHON has no torch" >&2; exit 1; }
+
+if [ -n "$keep" ]; then work=$keep; mkdir -p "$work"; else work=$(mktemp -d); trap 'rm -rf "$work"' EXIT; fi
+
+# Same threads on both sides. lorafit's OpenMP pool waits passively (its
+# OpenBLAS and OpenMP pools take turns; see include/lorafit/gpt2.h); torch
+# keeps its defaults.
+export OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
+lorafit_env=(env OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive})
+
+# Peak RSS in MB from /usr/bin/time -v's report.
+peak_mb() { awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$1"; }
+wall_s() { awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; printf "%.2f", s }' "$1"; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+echo "== lorafit vs PyTorch: $threads threads, seed $seed, median of $repeat after $warmup warm-up"
+echo "load average at start: $(load)"
+
+bench_args=(--json --threads "$threads" --repeat "$repeat" --warmup "$warmup" --seed "$seed")
+[ -n "$data" ] && bench_args+=(--data "$data")
+[ -n "$cases" ] && bench_args+=(--cases "$cases")
+[ "$quick" = 1 ] && bench_args+=(--quick)
+"${lorafit_env[@]}" /usr/bin/time -v "$LORAFIT" bench "${bench_args[@]}" >"$work/lorafit.json" 2>"$work/lorafit.time" ||
+  { cat "$work/lorafit.time" >&2; exit 1; }
+echo "load average after lorafit: $(load)"
+/usr/bin/time -v "$PYTHON" "$here/reference/bench_torch.py" "$work/lorafit.json" >"$work/torch.json" 2>"$work/torch.time" ||
+  { cat "$work/torch.time" >&2; exit 1; }
+echo "load average after torch:   $(load)"
+echo
+
+"$PYTHON" - "$work/lorafit.json" "$work/torch.json" "$(peak_mb "$work/lorafit.time")" "$(peak_mb "$work/torch.time")" <<'EOF'
+import json, sys
+lf, th = (json.load(open(p)) for p in sys.argv[1:3])
+lf_rss, th_rss = sys.argv[3], sys.argv[4]
+tc = {c["name"]: c for c in th["cases"]}
+print(f"model: {lf['model']} ({lf['n_layer']} layers x {lf['n_embd']}), {lf['adapters']} adapters rank {lf['rank']}; "
+      f"torch {th['torch']} with {th['threads']} threads; lorafit {lf['threads']} threads, OMP_WAIT_POLICY {lf['omp_wait_policy']}")
+print(f"{'case':<13} {'lorafit ms':>10} {'torch ms':>9} {'torch/lorafit':>13} {'lorafit tok/s':>13} {'torch tok/s':>11}"
+      f" {'GFLOP/step':>10} {'lorafit GF/s':>12} {'torch GF/s':>10} {'ceiling':>8} {'of ceil.':>8}")
+for c in lf["cases"]:
+    t = tc[c["name"]]
+    print(f"{c['name']:<13} {c['ms_per_step']:>10.1f} {t['ms_per_step']:>9.1f} {t['ms_per_step'] / c['ms_per_step']:>12.2f}x"
+          f" {c['tokens_per_s']:>13.0f} {t['tokens_per_s']:>11.0f} {c['gflop_per_step']:>10.1f} {c['gflops']:>12.1f}"
+          f" {t['gflops_lorafit_count']:>10.1f} {c['ceiling_gflops']:>8.1f} {100 * c['fraction_of_ceiling']:>7.1f}%")
+print(f"(GFLOP/s of both sides use lorafit's count of the FLOPs a step needs; ceiling = cblas_sgemm alone at the step's"
+      f" GEMM shapes; sgemm {lf['sgemm_square_n']}^3: {lf['sgemm_square_gflops']:.1f} GFLOP/s)")
+print(f"peak RSS (whole process, /usr/bin/time -v): lorafit {lf_rss} MB, torch {th_rss} MB; lorafit's weights"
+      f" {lf['weights_mb']:.1f} MB ({'mmapped' if lf['weights_mmapped'] else 'random, allocated'}), RSS with them"
+      f" {lf['rss_with_weights_mb']:.1f} MB, after train-padded {lf['peak_rss_after_train_padded_mb']:.1f} MB")
+EOF
+
+if [ "$classify" = 1 ]; then
+  echo
+  echo "== lorafit classify, one message, fresh process, warm page cache: $model"
+  if [ ! -f "$model/model.safetensors" ]; then
+    echo "(no $model: writing a random gpt2-small there)"
+    "$LORAFIT" random-model --out "$model" >/dev/null
+  fi
+  # The cheapest adapter: one epoch over 16 messages (2 steps).
+  { echo "Label,Text"
+    for i in 1 2 3 4 5 6 7 8; do
+      echo "ham,See you at the station at $i and I will bring the tickets"
+      echo "spam,WINNER! Claim your free prize $i now: call 0800 555 01$i"
+    done; } >"$work/tiny.csv"
+  "$LORAFIT" train --model "$model" --train "$work/tiny.csv" --out "$work/adapter" --epochs 1 --threads "$threads" \
+    --log-every 0 >/dev/null 2>"$work/train.err" || { cat "$work/train.err" >&2; exit 1; }
+  msg="Congratulations! You have won a free cruise. Text WIN to 80086 to claim."
+  cmd=("$LORAFIT" classify --model "$model" --adapter "$work/adapter" --threads "$threads" "$msg")
+  "${lorafit_env[@]}" "${cmd[@]}" >/dev/null  # warms the page cache
+  times=()
+  for i in $(seq 10); do
+    t0=$(date +%s%N)
+    "${lorafit_env[@]}" "${cmd[@]}" >/dev/null
+    t1=$(date +%s%N)
+    times+=($(( (t1 - t0) / 1000 )))
+  done
+  "${lorafit_env[@]}" /usr/bin/time -v "${cmd[@]}" >"$work/classify.out" 2>"$work/classify.time"
+  printf '%s\n' "${times[@]}" | sort -n | awk -v rss="$(peak_mb "$work/classify.time")" '
+    { t[NR] = $1 / 1000 }
+    END { med = NR % 2 ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
+          printf "classify: median %.1f ms (min %.1f, max %.1f) of %d runs; peak RSS %s MB\n", med, t[1], t[NR], NR, rss }'
+  echo "output: $(cat "$work/classify.out")"
+  echo "load average: $(load)"
+fi
+
+if [ "$epoch" = 1 ]; then
+  echo
+  echo "== one epoch of the labs' split, last-token pooling, batch 8, $threads threads: $model"
+  "$LORAFIT" split "$sms" --out-dir "$work/split" --balance >/dev/null
+  "${lorafit_env[@]}" /usr/bin/time -v "$LORAFIT" train --model "$model" --train "$work/split/train.csv" \
+    --out "$work/epoch-adapter" --epochs 1 --threads "$threads" --log-every 0 >"$work/epoch.out" 2>"$work/epoch.time" ||
+    { cat "$work/epoch.time" >&2; exit 1; }
+  echo "epoch: $(wall_s "$work/epoch.time") s wall clock (process start to exit, tokenizing included); peak RSS $(peak_mb "$work/epoch.time") MB"
+  tail -n 3 "$work/epoch.out"
+  echo "load average: $(load)"
+fi
