@@ -435,10 +435,12 @@ typedef struct {
 
 static EpochStats epoch_stats_from_history(const Run *r) {
     EpochStats es = {0, 0, 0, 0, now_seconds()};
-    long first = r->tr.step - r->tr.batch;
+    long first = r->tr.step - r->tr.batch, batch_size = r->o->ac.training.batch_size;
     for (long i = first; i < r->tr.step; i++) {
         const HistoryPoint *p = &r->history.train[i];
-        int B = r->o->ac.training.batch_size;
+        /* Only the last batch of an epoch can be short (with --keep-last). */
+        long left = (long)r->train.n - (i - first) * batch_size;
+        long B = left < batch_size ? left : batch_size;
         es.loss_sum += p->loss;
         es.batches++;
         es.correct += lround(p->accuracy * B);
