@@ -326,7 +326,8 @@ static bool load_data(Run *r, LfError *err) {
 
 /* Encodes the texts and settles max_length as the labs do: for
  * last-position the longest training text (the padded length), else the
- * model's context; never more than the context. */
+ * model's context; by default never more than the context (longer texts
+ * are cut and counted), and an explicit --max-length beyond it is an error. */
 static bool encode_data(Run *r, LfError *err) {
     Options *o = r->o;
     AdapterConfig *ac = &o->ac;
@@ -336,7 +337,8 @@ static bool encode_data(Run *r, LfError *err) {
         lf_error_prefix(err, "%s", o->train);
         return false;
     }
-    if (!o->resume && !o->max_length_given) ac->max_length = ac->pool == POOL_LAST_POSITION ? r->train.longest : n_ctx;
+    if (!o->resume && !o->max_length_given)
+        ac->max_length = ac->pool == POOL_LAST_POSITION && r->train.longest < n_ctx ? r->train.longest : n_ctx;
     if (ac->max_length > n_ctx) {
         lf_error_set(err, LF_ERR_INPUT, "--max-length %d is longer than the model's context (%d tokens)",
                      ac->max_length, n_ctx);

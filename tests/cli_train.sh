@@ -80,6 +80,18 @@ for f in adapter_model.safetensors training_state.safetensors adapter_config.jso
   cmp -s "$TMP/adapter/$f" "$TMP/resumed/$f" && pass || fail "resumed $f differs from the uninterrupted run's"
 done
 
+# The labs' pooling: every text padded to the longest training text, capped
+# at the model's 128-token context (one SMS is longer: cut and counted).
+run "${TRAIN[@]}" --pool last-position --out "$TMP/padded" --log-every 0
+[ "$rc" -eq 0 ] && pass || fail "train --pool last-position: exit $rc: $err"
+case "$err" in *"1 training and 0 validation texts are longer than 128 tokens"*) pass ;;
+  *) fail "no truncation count: $err" ;; esac
+grep -q '"max_length":	128' "$TMP/padded/adapter_config.json" && pass || fail "padded length not stored"
+run eval --model "$TMP/model" --adapter "$TMP/padded" --data "$TMP/data/test.csv" --threads 1
+acc=$(echo "$out" | sed -n 's/^Test accuracy: \([0-9.]*\)%$/\1/p')
+echo "last-position test accuracy: $acc%"
+awk -v a="$acc" 'BEGIN {exit !(a >= 65)}' && pass || fail "last-position test accuracy $acc%"
+
 # Errors: each names the problem, exits non-zero, writes nothing.
 expect_fail 2 "already exists; pass --force" "${TRAIN[@]}" --out "$TMP/adapter"
 expect_fail 2 "no-such-model" train --model "$TMP/no-such-model" --train "$TMP/data/train.csv" --out "$TMP/x1"
