@@ -202,34 +202,59 @@ void dropout_forward(float *out, const float *inp, uint64_t seed, float p, int N
     }
 }
 
+/* Row t of a causal softmax over s [0..t] (in place), zero beyond t up to n:
+ * the probabilities then serve whole as a GEMM operand. */
+static void causal_softmax_row(float *p, int t, int n) {
+    float maxv = -INFINITY;
+    for (int t2 = 0; t2 <= t; t2++)
+        if (p[t2] > maxv) maxv = p[t2];
+    float sum = 0.0f;
+    for (int t2 = 0; t2 <= t; t2++) p[t2] = exp_fast(p[t2] - maxv);
+    for (int t2 = 0; t2 <= t; t2++) sum += p[t2];
+    float inv = 1.0f / sum;
+    for (int t2 = 0; t2 <= t; t2++) p[t2] *= inv;
+    for (int t2 = t + 1; t2 < n; t2++) p[t2] = 0.0f;
+}
+
+/* Every query of one (sequence, head), L rows: S = scale Q K^T, P = causal
+ * softmax(S), out = P V, as two sgemms (the upper triangle of S is computed
+ * and dropped: cheaper than L dot-product loops). q, k, v: row stride ldq;
+ * att [L, T]; out row stride ldo. */
+static void attention_head_forward(float *out, int ldo, float *att, int T, const float *q,
+                                   const float *k, const float *v, int ldq, int L, int hs,
+                                   float scale) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, hs, scale, q, ldq, k, ldq, 0.0f,
+                att, T);
+    for (int t = 0; t < L; t++) causal_softmax_row(att + (size_t)t * T, t, L);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hs, L, 1.0f, att, T, v, ldq, 0.0f,
+                out, ldo);
+}
+
 void attention_forward(float *out, float *att, const float *qkv, const int *off, const int *len,
                        int B, int T, int C, int NH, int last_only) {
     const int hs = C / NH;
     const float scale = 1.0f / sqrtf((float)hs);
     const int C3 = 3 * C;
+    /* each (b, h) runs serially on one thread: the bits do not depend on the thread count */
 #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++) {
         for (int h = 0; h < NH; h++) {
             const float *base = qkv + (size_t)off[b] * C3 + h * hs;
             float *attbh = att + ((size_t)b * NH + h) * T * T;
-            for (int t = last_only ? len[b] - 1 : 0; t < len[b]; t++) {
-                const float *q = base + (size_t)t * C3;
-                float *p = attbh + (size_t)t * T;
-                float maxv = -INFINITY;
-                for (int t2 = 0; t2 <= t; t2++) {
-                    float s = dot(q, base + (size_t)t2 * C3 + C, hs) * scale;
-                    p[t2] = s;
-                    if (s > maxv) maxv = s;
-                }
-                float sum = 0.0f;
-                for (int t2 = 0; t2 <= t; t2++) p[t2] = exp_fast(p[t2] - maxv);
-                for (int t2 = 0; t2 <= t; t2++) sum += p[t2];
-                float inv = 1.0f / sum;
-                for (int t2 = 0; t2 <= t; t2++) p[t2] *= inv;
-                float *o = out + (size_t)(last_only ? b : off[b] + t) * C + h * hs;
-                memset(o, 0, (size_t)hs * sizeof(float));
-                for (int t2 = 0; t2 <= t; t2++) axpy(o, p[t2], base + (size_t)t2 * C3 + 2 * C, hs);
+            if (!last_only) {
+                attention_head_forward(out + (size_t)off[b] * C + h * hs, C, attbh, T, base,
+                                       base + C, base + 2 * C, C3, len[b], hs, scale);
+                continue;
             }
+            /* only the last query: one row, dot products */
+            const int t = len[b] - 1;
+            const float *q = base + (size_t)t * C3;
+            float *p = attbh + (size_t)t * T;
+            for (int t2 = 0; t2 <= t; t2++) p[t2] = dot(q, base + (size_t)t2 * C3 + C, hs) * scale;
+            causal_softmax_row(p, t, t + 1);
+            float *o = out + (size_t)b * C + h * hs;
+            memset(o, 0, (size_t)hs * sizeof(float));
+            for (int t2 = 0; t2 <= t; t2++) axpy(o, p[t2], base + (size_t)t2 * C3 + 2 * C, hs);
         }
     }
 }
@@ -247,7 +272,9 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
             float *dbase = dqkv + (size_t)off[b] * C3 + h * hs;
             const float *attbh = att + ((size_t)b * NH + h) * T * T;
             float *dp = scratch + ((size_t)b * NH + h) * T;
-            /* this (b, h) owns its columns of its rows: no other iteration writes them */
+            /* this (b, h) owns its columns of its rows: no other iteration writes them.
+             * (Per-head sgemms here, as in the forward, moved the full-size
+             * check's gradients by fp32 noise past its tolerance: kept as loops.) */
             for (int t = 0; t < len[b]; t++)
                 for (int k = 0; k < 3; k++)
                     memset(dbase + (size_t)t * C3 + k * C, 0, (size_t)hs * sizeof(float));

@@ -99,11 +99,19 @@ bool session_predict(Session *s, const TokenSet *ts, Gpt2Pool pool, int pad_to, 
     return true;
 }
 
+/* OpenBLAS's own thread pool (pthreads builds): started when the library
+ * loads, unless OPENBLAS_NUM_THREADS=1. Weak: not every build exports it. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
 void session_set_threads(int n) {
     /* One pool: the engine splits each GEMM over OpenMP threads, each calling
      * a single-threaded sgemm. Two pools (OpenBLAS's pthreads and OpenMP's)
      * spin against each other and run slower than one thread. */
     openblas_set_num_threads(1);
+    /* OpenBLAS's idle threads would spin (sched_yield) for ~0.1 s after
+     * start-up, taking a core from a short run such as classify; nothing
+     * here uses them. OpenBLAS restarts them itself should it need them. */
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
     omp_set_num_threads(n > 0 ? n : omp_get_num_procs());
 }
 

@@ -17,9 +17,11 @@
  * otherwise ignored. Any other tensor is an error naming it: a file with
  * tensors we do not know is probably not the model we think it is.
  *
- * Memory: F32 tensors are used in place from the read-only mapping; the
- * others are converted into one allocation the checkpoint owns. Every
- * pointer in the weights stays valid until checkpoint_close(). */
+ * Memory: wte and wpe in F32 are used in place from the read-only mapping
+ * (read a few rows at a time); every other tensor is read (F32) or
+ * converted into one allocation the checkpoint owns, in huge pages where
+ * the kernel allows. Every pointer in the weights stays valid until
+ * checkpoint_close(). */
 #ifndef LORAFIT_CHECKPOINT_H
 #define LORAFIT_CHECKPOINT_H
 

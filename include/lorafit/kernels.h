@@ -62,7 +62,8 @@ void dropout_forward(float *out, const float *inp, uint64_t seed, float p, int N
 
 /* Causal multi-head attention over packed sequences.
  * qkv [N, 3C] (q | k | v, heads contiguous within each), att [B, NH, T, T]:
- * softmax probabilities (row t filled for t2 <= t).
+ * softmax probabilities (row t filled for t2 <= t; with last_only = 0 also
+ * zeros for t < t2 < len[b], so that P V is one sgemm per sequence and head).
  * last_only = 0: every query; out [N, C].
  * last_only = 1: only each sequence's last query (all a pooled head reads
  * from the top block); out [B, C], row b. */
