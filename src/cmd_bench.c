@@ -42,8 +42,9 @@ static const char HELP[] =
     "  infer-padded  forward only, 8 x 120, last position\n"
     "  infer-last    forward only over the SMS-length batches\n"
     "For each: the median ms/step after warm-up, tokens/s, the GFLOP a step needs and the\n"
-    "GFLOP/s achieved, the sgemm ceiling (cblas_sgemm timed at the same GEMM shapes, same\n"
-    "threads; GFLOP of those GEMMs over their time) and the fraction of it reached. Then a\n"
+    "GFLOP/s achieved, the sgemm ceiling (the same GEMM shapes timed alone through the\n"
+    "engine's gemm: single-threaded cblas_sgemm calls split over the same threads; GFLOP of\n"
+    "those GEMMs over their time) and the fraction of it reached. Then a\n"
     "large square sgemm's GFLOP/s, the weights' memory and the peak RSS.\n"
     "\n"
     "FLOPs counted (2*M*N*K per GEMM, what the step needs): forward QKV, c_proj, fc,\n"
@@ -393,7 +394,7 @@ static bool count_case(const Gpt2Model *m, Case *c, LfError *err) {
     return true;
 }
 
-/* The ceiling: the same GEMMs through cblas_sgemm alone. */
+/* The ceiling: the same GEMMs alone, through the engine's gemm(). */
 static bool ceiling_case(Case *c, int reps, LfError *err) {
     double s = bench_sgemm_time(&c->gemms, reps);
     if (s < 0) {
@@ -507,8 +508,8 @@ static void print_text(const Summary *s, Case *cases, const bool *on, const Opti
     printf("\nms/step: median (min .. max):");
     for (int k = 0; k < N_CASES; k++)
         if (on[k]) printf(" %s %.1f (%.1f .. %.1f);", cases[k].name, cases[k].ms, cases[k].ms_min, cases[k].ms_max);
-    printf("\nceiling = the GFLOP of the step's GEMMs over the time cblas_sgemm alone takes for them\n"
-           "(same shapes and counts, same threads); ceiling ms = the step's FLOPs at that rate.\n");
+    printf("\nceiling = the GFLOP of the step's GEMMs over the time the same GEMMs take alone (same shapes\n"
+           "and counts, same split over the same threads); ceiling ms = the step's FLOPs at that rate.\n");
     printf("sgemm %d x %d x %d: %.1f GFLOP/s\n", s->square_n, s->square_n, s->square_n, s->square_gflops);
     printf("memory: weights %.1f MB (%s), RSS %.1f MB before them, %.1f MB with them; peak RSS %.1f MB",
            s->weights_mb, s->weights_mapped ? "mmapped checkpoint" : "random, allocated", s->rss_before_mb,

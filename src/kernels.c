@@ -58,8 +58,8 @@ static inline void axpy(float *y, float a, const float *x, int n) {
  * calls it on its own slice of C's rows (or columns, for a short wide C):
  * one pool of threads for everything, instead of two that spin while the
  * other works. Slices depend only on the thread count, so the bits do too. */
-static void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda,
-                 const float *B, int ldb, float beta, float *C, int ldc) {
+void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+          int ldb, float beta, float *C, int ldc) {
     const enum CBLAS_TRANSPOSE opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
     const int nt = omp_get_max_threads();
     if (nt < 2 || omp_in_parallel() || openblas_get_num_threads() != 1 ||

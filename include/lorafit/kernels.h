@@ -17,7 +17,15 @@
 #ifndef LORAFIT_KERNELS_H
 #define LORAFIT_KERNELS_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+/* C [M, N] = alpha op(A) op(B) + beta C (row-major, leading dimensions as
+ * BLAS; op transposes when ta / tb): cblas_sgemm, split by output slices
+ * over the OpenMP threads when OpenBLAS runs one thread. Every GEMM of the
+ * engine goes through it, and `lorafit bench` times its ceiling with it. */
+void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+          int ldb, float beta, float *C, int ldc);
 
 /* out[off[b] + t, :] = wte[tokens[b*T + t], :] + wpe[t, :] for t < len[b].
  * out [N, C], tokens [B, T], wte [V, C], wpe [n_ctx, C]. */
