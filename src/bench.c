@@ -44,18 +44,6 @@ static bool add(BenchGemms *g, const char *what, char ta, char tb, int M, int N,
     return true;
 }
 
-/* Bottom-to-top order of the sites in a block, as the engine's backward
- * walks them (QKV 0, c_proj 1, fc 2, fc_proj 3). */
-static int stage_of(LinearSite s) {
-    switch (s) {
-    case SITE_Q: case SITE_K: case SITE_V: case SITE_QKV: return 0;
-    case SITE_ATTN_OUT: return 1;
-    case SITE_FC: return 2;
-    case SITE_FC_PROJ: return 3;
-    default: return -1;
-    }
-}
-
 /* Rows an adapter needs: all packed rows below the top block; in the
  * pooled top block K and V still need every row (the pooled queries attend
  * to them), everything else only the B pooled rows. */
@@ -113,7 +101,7 @@ static bool backward_gemms(const Gpt2Model *m, const int *rows, int B, int N, Be
 
     int low_layer = NL, low_stage = 4;
     for (int i = 0; i < m->n_adapters; i++) {
-        int l = m->adapters[i].layer, s = stage_of(m->adapters[i].site);
+        int l = m->adapters[i].layer, s = linear_site_stage(m->adapters[i].site);
         if (l < low_layer || (l == low_layer && s < low_stage)) low_layer = l, low_stage = s;
     }
     /* frozen Linears: dX only, and only where something below still trains */
@@ -138,7 +126,7 @@ static bool backward_gemms(const Gpt2Model *m, const int *rows, int B, int N, Be
     for (int i = 0; i < m->n_adapters; i++) {
         const Gpt2Adapter *a = &m->adapters[i];
         int r = adapter_rows(a, top, N, B);
-        bool lowest = a->layer == low_layer && stage_of(a->site) == low_stage;
+        bool lowest = a->layer == low_layer && linear_site_stage(a->site) == low_stage;
         bool p = a->layer == top && r == B;
         ok &= add(g, p ? "lora dB (top)" : "lora dB", 'T', 'N', a->rank, a->out, r, 1);
         ok &= add(g, p ? "lora dh (top)" : "lora dh", 'N', 'T', r, a->rank, a->out, 1);

@@ -11,18 +11,6 @@
 /* ---------------------------------------------------------------------------
  * adapters: where each site reads its input and adds its output */
 
-/* Bottom-to-top order of the sites inside a block (the backward stops early
- * below the lowest adapter). */
-static int site_stage(LinearSite s) {
-    switch (s) {
-    case SITE_Q: case SITE_K: case SITE_V: case SITE_QKV: return 0;
-    case SITE_ATTN_OUT: return 1;
-    case SITE_FC: return 2;
-    case SITE_FC_PROJ: return 3;
-    default: return -1;
-    }
-}
-
 /* Column offset of the site's output inside the product it adds to. */
 static int site_col(LinearSite s, int C) {
     return s == SITE_K ? C : s == SITE_V ? 2 * C : 0;
@@ -249,7 +237,7 @@ static void adapters_forward(Gpt2Model *m, int l, int stage, const float *x, flo
     const int C = m->cfg.n_embd;
     for (int i = 0; i < m->n_adapters; i++) {
         const Gpt2Adapter *a = &m->adapters[i];
-        if (a->layer != l || site_stage(a->site) != stage) continue;
+        if (a->layer != l || linear_site_stage(a->site) != stage) continue;
         const float *xa = x;
         if (dropout_on(m)) {
             dropout_forward(m->acts.drop, x, adapter_seed(m, i), m->dropout, rows, a->in);
@@ -362,7 +350,7 @@ static void adapters_backward(Gpt2Model *m, int l, int stage, const float *x, co
     const int C = m->cfg.n_embd;
     for (int i = 0; i < m->n_adapters; i++) {
         const Gpt2Adapter *a = &m->adapters[i];
-        if (a->layer != l || site_stage(a->site) != stage) continue;
+        if (a->layer != l || linear_site_stage(a->site) != stage) continue;
         const float *d = dout + site_col(a->site, C);
         if (!dropout_on(m)) {
             lora_backward(m->grad_A[i], m->grad_B[i], dx, a->in, m->acts.dh, d, ldo, x, lora_h(m, i),
@@ -460,7 +448,7 @@ void gpt2_backward(Gpt2Model *m) {
     /* below the lowest adapter nothing trains: stop there */
     int low_layer = NL, low_stage = 4;
     for (int i = 0; i < m->n_adapters; i++) {
-        int l = m->adapters[i].layer, s = site_stage(m->adapters[i].site);
+        int l = m->adapters[i].layer, s = linear_site_stage(m->adapters[i].site);
         if (l < low_layer || (l == low_layer && s < low_stage)) {
             low_layer = l;
             low_stage = s;

@@ -6,6 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+int linear_site_stage(LinearSite s) {
+    switch (s) {
+    case SITE_Q: case SITE_K: case SITE_V: case SITE_QKV: return 0;
+    case SITE_ATTN_OUT: return 1;
+    case SITE_FC: return 2;
+    case SITE_FC_PROJ: return 3;
+    default: return -1;
+    }
+}
+
 /* ---- building nodes ---------------------------------------------------- */
 
 static Module *node_new(Module *parent, const char *name, const char *type, ModuleKind kind) {

@@ -13,26 +13,10 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "lorafit/fsutil.h"
 #include "lorafit/tokenizer.h"
 
 static const char *const MODE_NAMES[] = {"reject", "allow", "text"};
-
-static char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) buf[n] = '\0';
-    if (len) *len = (size_t)n;
-    return buf;
-}
 
 static bool write_all(const char *path, const char *data, size_t len) {
     FILE *f = fopen(path, "wb");
@@ -51,7 +35,7 @@ static void join_path(char *out, const char *a, const char *b) {
 
 static bool copy_file(const char *from, const char *to) {
     size_t len;
-    char *data = read_all(from, &len);
+    char *data = fs_read_file(from, &len, NULL);
     bool ok = data && write_all(to, data, len);
     free(data);
     return ok;
@@ -159,7 +143,7 @@ static void check_byte(Tokenizer *t, char **f) {
 }
 
 static int run_fixture(Tokenizer *t, const char *path) {
-    char *data = read_all(path, NULL);
+    char *data = fs_read_file(path, &(size_t){0}, NULL);
     CHECK(data != NULL, "cannot read %s", path);
     if (!data) return 0;
     int n_cases = 0;
@@ -262,7 +246,7 @@ static void check_load_errors(const char *src_dir, const char *tmp) {
 
     /* Swap merge lines 2 and 3 (file lines 3 and 4): ranks no longer match ids. */
     size_t len;
-    char *merges = read_all(bpe_path, &len);
+    char *merges = fs_read_file(bpe_path, &len, NULL);
     char *l2 = strchr(merges, '\n') + 1, *l3 = strchr(l2, '\n') + 1, *l4 = strchr(l3, '\n') + 1;
     char *l5 = strchr(l4, '\n') + 1;
     size_t n3 = (size_t)(l4 - l3), n4 = (size_t)(l5 - l4);

@@ -13,26 +13,10 @@
 #include <string.h>
 
 #include "check.h"
+#include "lorafit/fsutil.h"
 #include "lorafit/tokenizer.h"
 
 enum { PATH_CAP = 4096 };
-
-static char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) buf[n] = '\0';
-    if (len) *len = (size_t)n;
-    return buf;
-}
 
 static void join_path(char *out, const char *a, const char *b) {
     int n = snprintf(out, PATH_CAP, "%s/%s", a, b);
@@ -86,13 +70,13 @@ int main(void) {
     join_path(vocab_dir, src, "data/gpt2");
 
     size_t sms_len;
-    char *sms = read_all(sms_path, &sms_len);
+    char *sms = fs_read_file(sms_path, &sms_len, NULL);
     if (!sms) {
         char reason[PATH_CAP + 64];
         snprintf(reason, sizeof reason, "%.4000s not found (the SMS data set lives outside the repo)", sms_path);
         check_skip(reason);
     }
-    char *digests = read_all(digest_path, NULL);
+    char *digests = fs_read_file(digest_path, &(size_t){0}, NULL);
     CHECK(digests != NULL, "cannot read %s", digest_path);
     LfError err = {0};
     Tokenizer *t = tok_load_dir(vocab_dir, &err);

@@ -36,6 +36,12 @@ typedef enum {
     SITE_HEAD, /* out_head / lm_head / the classification head */
 } LinearSite;
 
+/* Where a site sits in the block, bottom to top: the QKV projection 0,
+ * attention's c_proj 1, fc 2, fc_proj 3; -1 for anything else (the head).
+ * The engine's backward walks a block in this order and stops below the
+ * lowest adapter. */
+int linear_site_stage(LinearSite s);
+
 typedef enum {
     MOD_CONTAINER,  /* GPTModel, TransformerBlock, Sequential, ModuleDict ... */
     MOD_EMBEDDING,
