@@ -535,9 +535,10 @@ static bool setup(Run *r, LfError *err) {
         !load_data(r, err) || !encode_data(r, err))
         return false;
     const Gpt2Config *cfg = checkpoint_config(r->s.ck);
-    if (o->resume && !adapter_check_base(ac, cfg, checkpoint_fingerprint(r->s.ck), err)) return false;
+    uint64_t fingerprint = checkpoint_fingerprint(r->s.ck);
+    if (o->resume && !adapter_check_base(ac, cfg, fingerprint, err)) return false;
     ac->base = *cfg;
-    ac->base_fingerprint = checkpoint_fingerprint(r->s.ck);
+    ac->base_fingerprint = fingerprint;
     ac->naming = lora_targets_style(&ac->lora);
     ac->training.train_rows = (long)r->train.n;
     if (!o->resume) ac->training.train_digest = tokenset_digest(&r->train);

@@ -217,7 +217,7 @@ void gpt2_free(Gpt2Model *m) {
     memset(m, 0, sizeof *m);
 }
 
-void gpt2_zero_grad(Gpt2Model *m) { memset(m->grads, 0, m->n_params * sizeof(float)); }
+static void gpt2_zero_grad(Gpt2Model *m) { memset(m->grads, 0, m->n_params * sizeof(float)); }
 
 /* ---------------------------------------------------------------------------
  * forward */

@@ -398,5 +398,3 @@ void modtree_swap(Module *old, Module *replacement) {
     replacement->parent = parent;
     old->parent = NULL;
 }
-
-void modtree_free_module(Module *m) { node_free(m); }

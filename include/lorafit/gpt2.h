@@ -170,9 +170,6 @@ void gpt2_backward(Gpt2Model *m);
  * For tests. */
 uint64_t gpt2_dropout_seed(const Gpt2Model *m, int adapter);
 
-/* Zeroes m->grads (for callers that accumulate by hand). */
-void gpt2_zero_grad(Gpt2Model *m);
-
 /* For tests: the language-model head (tied to wte) at every position,
  * LoRA included. out [B, T, V]; positions >= lengths[b] are set to 0.
  * Uses the backward scratch: a following gpt2_backward needs a new forward. */

@@ -122,6 +122,5 @@ Module *modtree_new_module(Module *parent, const char *name, const char *type, M
                            const char *extra);
 bool modtree_adopt(Module *parent, Module *orphan);
 void modtree_swap(Module *old, Module *replacement);
-void modtree_free_module(Module *m); /* an orphan and its children */
 
 #endif
