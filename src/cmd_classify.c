@@ -156,7 +156,7 @@ static int run(Options *o, LfError *err) {
         lf_error_set(err, LF_ERR_IO, "out of memory");
         goto done;
     }
-    if (!session_predict(&s, &ts, ac.pool, ac.max_length, probs, NULL, err)) goto done;
+    if (!tokenset_predict(&s.model, &ts, ac.pool, ac.max_length, probs, NULL, err)) goto done;
     for (size_t i = 0; i < ts.n; i++) print_result(o, &ac, o->messages[i], probs + i * (size_t)ac.n_classes);
     ok = true;
 done:

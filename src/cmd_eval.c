@@ -191,7 +191,7 @@ static int run(Options *o, LfError *err) {
         free(sc.confusion);
         goto done;
     }
-    if (session_predict(&s, &ts, ac.pool, ac.max_length, probs, &loss, err)) {
+    if (tokenset_predict(&s.model, &ts, ac.pool, ac.max_length, probs, &loss, err)) {
         for (size_t i = 0; i < ts.n; i++) score_row(&sc, ts.labels[i], probs + i * (size_t)ac.n_classes);
         if (o->json) print_json(&sc, ac.class_names, loss);
         else print_text(&sc, ac.class_names, loss);

@@ -101,29 +101,16 @@ bool trainer_step(Trainer *t, StepResult *r, LfError *err) {
 }
 
 bool trainer_evaluate(Trainer *t, const TokenSet *set, double *loss, double *accuracy, LfError *err) {
-    Gpt2Model *m = t->model;
-    int C = m->n_classes;
-    int *rows = malloc((size_t)t->batch_size * sizeof *rows);
-    int *tokens = malloc((size_t)t->batch_size * (size_t)m->max_T * sizeof *tokens);
-    if (!rows || !tokens) {
-        free(rows);
-        free(tokens);
+    int C = t->model->n_classes;
+    float *probs = malloc((set->n + 1) * (size_t)C * sizeof *probs);
+    if (!probs) {
         lf_error_set(err, LF_ERR_IO, "out of memory");
         return false;
     }
-    double sum = 0;
+    bool ok = tokenset_predict(t->model, set, t->pool, t->pad_to, probs, loss, err);
     long correct = 0;
-    for (size_t start = 0; start < set->n; start += (size_t)t->batch_size) {
-        int B = set->n - start < (size_t)t->batch_size ? (int)(set->n - start) : t->batch_size;
-        for (int b = 0; b < B; b++) rows[b] = (int)(start + (size_t)b);
-        int T = tokenset_fill_batch(set, rows, B, t->pool, t->pad_to, tokens, t->lengths, t->labels);
-        Gpt2Batch batch = {tokens, t->lengths, t->labels, B, T};
-        sum += (double)gpt2_forward(m, &batch, t->pool, false, t->logits) * B;
-        for (int b = 0; b < B; b++) correct += argmax(t->logits + (size_t)b * C, C) == t->labels[b];
-    }
-    *loss = set->n ? sum / (double)set->n : 0;
+    for (size_t i = 0; ok && i < set->n; i++) correct += argmax(probs + i * (size_t)C, C) == set->labels[i];
     *accuracy = set->n ? (double)correct / (double)set->n : 0;
-    free(rows);
-    free(tokens);
-    return true;
+    free(probs);
+    return ok;
 }

@@ -43,13 +43,6 @@ bool session_build_model(Session *s, ModTreeStyle naming, const LoraConfig *lc, 
 
 void session_close(Session *s);
 
-/* Runs the model over every text of ts in batches of at most
- * s->model.max_B: probs gets [ts->n, n_classes] softmax probabilities, and
- * *mean_loss (when not NULL and ts has labels) the mean cross-entropy over
- * all texts. pad_to is the padded length for POOL_LAST_POSITION. */
-bool session_predict(Session *s, const TokenSet *ts, Gpt2Pool pool, int pad_to, float *probs,
-                     double *mean_loss, LfError *err);
-
 /* The options of the commands that use a trained adapter (eval, classify). */
 typedef struct {
     const char *model, *adapter, *vocab;

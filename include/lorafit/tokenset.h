@@ -52,4 +52,12 @@ uint64_t tokenset_digest(const TokenSet *ts);
 int tokenset_fill_batch(const TokenSet *ts, const int *rows, int B, Gpt2Pool pool, int pad_to, int *tokens,
                         int *lengths, int *labels);
 
+/* Runs model m (inference: no dropout) over every text of ts in batches of
+ * at most m->max_B: probs gets [ts->n, n_classes] softmax probabilities,
+ * and *mean_loss (when not NULL and ts has labels) the mean cross-entropy
+ * over all texts. pad_to is the padded length for POOL_LAST_POSITION. The
+ * model must have been built for ts's longest text (or pad_to). */
+bool tokenset_predict(Gpt2Model *m, const TokenSet *ts, Gpt2Pool pool, int pad_to, float *probs,
+                      double *mean_loss, LfError *err);
+
 #endif
