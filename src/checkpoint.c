@@ -500,18 +500,42 @@ static bool map_is_huge(const Gpt2Checkpoint *ck) {
 #endif
 }
 
-Gpt2Checkpoint *checkpoint_open(const char *model_dir_or_file, LfError *err) {
+/* Maps the file, reads the shape and checks every tensor's presence and
+ * shape (no weight is read), counting in ld what loading will convert;
+ * with probe_pages, first decides whether F32 weights can stay in place.
+ * NULL on failure. */
+static Gpt2Checkpoint *open_and_check(const char *model_dir_or_file, Loader *ld, bool probe_pages, LfError *err) {
     Gpt2Checkpoint *ck = calloc(1, sizeof *ck);
     if (!ck) {
         lf_error_set(err, LF_ERR_IO, "out of memory");
         return NULL;
     }
-    if (!resolve_paths(ck, model_dir_or_file, err) || !(ck->st = st_open(ck->file, err)) || !read_config(ck, err))
-        goto fail;
+    ld->ck = ck;
+    ld->err = err;
+    bool ok = resolve_paths(ck, model_dir_or_file, err) && (ck->st = st_open(ck->file, err)) && read_config(ck, err);
+    if (ok && probe_pages) ld->in_place = map_is_huge(ck);
+    if (!ok || !load_weights(ld, false) || !check_no_extras(ck, err)) {
+        checkpoint_close(ck);
+        return NULL;
+    }
+    return ck;
+}
+
+bool checkpoint_read_config(const char *model_dir_or_file, Gpt2Config *cfg, LfError *err) {
+    Loader ld = {.in_place = true}; /* nothing is loaded: count no copies */
+    Gpt2Checkpoint *ck = open_and_check(model_dir_or_file, &ld, false, err);
+    if (!ck) return false;
+    *cfg = ck->w.cfg;
+    checkpoint_close(ck);
+    return true;
+}
+
+Gpt2Checkpoint *checkpoint_open(const char *model_dir_or_file, LfError *err) {
     /* First pass: everything present and well-shaped, and how much to convert
      * (bounded by the file: it stops at the first missing tensor). */
-    Loader ld = {.ck = ck, .err = err, .in_place = map_is_huge(ck)};
-    if (!load_weights(&ld, false) || !check_no_extras(ck, err)) goto fail;
+    Loader ld = {.in_place = false};
+    Gpt2Checkpoint *ck = open_and_check(model_dir_or_file, &ld, true, err);
+    if (!ck) return NULL;
     ck->layers = calloc((size_t)ck->w.cfg.n_layer, sizeof *ck->layers);
     if (ld.cursor) ck->owned = alloc_owned(ld.cursor * sizeof(float));
     if (!ck->layers || (ld.cursor && !ck->owned)) {

@@ -195,10 +195,7 @@ static void print_json(const Options *o, const ModTree *t, ParamCount lm, const 
 /* The shape: a checkpoint's when --model is given, else the preset's. */
 static bool load_shape(Options *o, Gpt2Config *cfg, LfError *err) {
     if (!o->model) return gpt2_config_preset(o->preset, cfg, err);
-    Gpt2Checkpoint *ck = checkpoint_open(o->model, err);
-    if (!ck) return false;
-    *cfg = *checkpoint_config(ck);
-    checkpoint_close(ck);
+    if (!checkpoint_read_config(o->model, cfg, err)) return false;
     o->preset = o->model;
     return true;
 }

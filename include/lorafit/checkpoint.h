@@ -43,6 +43,10 @@ typedef struct Gpt2Checkpoint Gpt2Checkpoint;
 Gpt2Checkpoint *checkpoint_open(const char *model_dir_or_file, LfError *err);
 void checkpoint_close(Gpt2Checkpoint *ck);
 
+/* The model's shape, with every check checkpoint_open() makes, but without
+ * loading a weight: for callers that need only the shape (count-params). */
+bool checkpoint_read_config(const char *model_dir_or_file, Gpt2Config *cfg, LfError *err);
+
 const Gpt2Weights *checkpoint_weights(const Gpt2Checkpoint *ck);
 const Gpt2Config *checkpoint_config(const Gpt2Checkpoint *ck);
 /* The directory the model lives in (where vocab.json and merges.txt are
