@@ -28,6 +28,7 @@ struct Gpt2Checkpoint {
     bool has_config;
     float *owned; /* converted F16/BF16/F64 (and unaligned F32) tensors, and copied F32 ones */
     size_t owned_floats; /* of which converted */
+    bool in_place;       /* F32 block weights used from the mapping */
     Gpt2LayerWeights *layers;
     Gpt2Weights w;
 };
@@ -299,25 +300,32 @@ static bool check_limits(const Gpt2Config *cfg, const char *what, LfError *err) 
 
 /* ---- tensors ---------------------------------------------------------- */
 
+enum { HUGE_PAGE_BYTES = 2 << 20, COPY_PIECE_BYTES = HUGE_PAGE_BYTES };
+
+/* Part of an F32 tensor to copy from the mapping into ck->owned. */
+typedef struct {
+    const void *src;
+    void *dst;
+    size_t bytes;
+} CopyPiece;
+
 /* Two passes over the expected weights share this: the first (dst NULL)
- * checks presence, dtype and shape and counts the floats to convert; the
- * second sets the pointers, converting into ck->owned at `cursor`. */
+ * checks presence, dtype and shape and counts what goes into ck->owned;
+ * the second sets the pointers, converting into ck->owned at `cursor` and
+ * listing the F32 tensors to copy there (copy_weights does the copying). */
 typedef struct {
     Gpt2Checkpoint *ck;
     size_t cursor;    /* floats of ck->owned used (or needed, in the first pass) */
     size_t converted; /* of which converted from another dtype */
-    bool in_place;    /* the mapping is in 2 MB pages: no F32 tensor is copied */
+    bool in_place;    /* F32 block weights are read from the mapping (see weights_in_place) */
+    CopyPiece *pieces; /* second pass: the copies to make; NULL in the first */
+    size_t n_pieces;   /* made (or, in the first pass, needed) */
     LfError *err;
 } Loader;
 
-/* `copy`: an F32 tensor is read (pread) into ck->owned rather than used in
- * place from the mapping, unless the mapping is in 2 MB pages (see
- * map_is_huge). Every first touch of a 4 KB page of the mapping costs a
- * fault, ~3 us on this project's VMs even after MADV_POPULATE_READ (the
- * hypervisor's shadow page tables fill one page at a time): touching
- * gpt2-small's blocks (340 MB) that way took 0.2-0.4 s; pread() into huge
- * pages takes ~0.1 s and the copy is then cheap to read. wte and wpe are
- * read a few rows at a time and stay in the mapping. */
+/* `copy`: an F32 block weight goes into ck->owned rather than being used
+ * from the mapping, unless ld->in_place. wte and wpe are read a few rows at
+ * a time and always stay in the mapping. */
 static bool expect(Loader *ld, const char *canon, int ndim, int64_t d0, int64_t d1, bool copy,
                    const float **dst) {
     const StFile *st = ld->ck->st;
@@ -341,20 +349,27 @@ static bool expect(Loader *ld, const char *canon, int ndim, int64_t d0, int64_t 
         return false;
     }
     const float *view = st_f32_view(t);
+    size_t n = (size_t)t->numel, padded = (n + 15) / 16 * 16; /* each owned tensor on a 64-byte line */
+    if (view && copy && !dst) /* first pass: counted whatever in_place turns out to be */
+        ld->n_pieces += (n * sizeof *view + COPY_PIECE_BYTES - 1) / COPY_PIECE_BYTES;
     if (view && (!copy || ld->in_place)) {
         if (dst) *dst = view;
         return true;
     }
-    /* Each owned tensor starts on a 64-byte line, like the mapping's. */
-    size_t n = (size_t)t->numel, at = ld->cursor;
-    ld->cursor += (n + 15) / 16 * 16;
-    if (!view) ld->converted += (n + 15) / 16 * 16;
+    size_t at = ld->cursor;
+    ld->cursor += padded;
+    if (!view) ld->converted += padded;
     if (!dst) return true;
     float *out = ld->ck->owned + at;
-    if (view)
-        st_peek(st, view, out, n * sizeof *out);
-    else if (!st_read_f32(t, out, n, ld->err))
+    if (view) {
+        for (size_t done = 0; done < n * sizeof *view; done += COPY_PIECE_BYTES) {
+            size_t left = n * sizeof *view - done;
+            ld->pieces[ld->n_pieces++] = (CopyPiece){(const char *)view + done, (char *)out + done,
+                                                     left < COPY_PIECE_BYTES ? left : COPY_PIECE_BYTES};
+        }
+    } else if (!st_read_f32(t, out, n, ld->err)) {
         return false;
+    }
     *dst = out;
     return true;
 }
@@ -434,18 +449,22 @@ static bool read_config(Gpt2Checkpoint *ck, LfError *err) {
     return ok;
 }
 
-/* Converted weights go into huge pages where the kernel allows: each first
- * touch of a 4 KB page costs a fault, and on some VMs a fault costs ~25 us
- * (a 500 MB gpt2-small in F16 took 11 s to open with 4 KB pages here). */
-static float *alloc_owned(size_t bytes) {
-    const size_t huge = (size_t)2 << 20;
-    void *p = NULL;
-    if (posix_memalign(&p, bytes >= huge ? huge : 64, bytes) != 0) return NULL;
-#ifdef MADV_HUGEPAGE
-    if (bytes >= huge) madvise(p, (bytes + 4095) & ~(size_t)4095, MADV_HUGEPAGE);
-#endif
-    return p;
-}
+/* ---- where the block weights live -------------------------------------- *
+ *
+ * A fresh process must make gpt2-small's block weights (340 MB) resident,
+ * and on this project's VMs that is most of `lorafit classify`: each 4 KB
+ * page mapped costs ~3 us (the hypervisor checks every page-table entry),
+ * so faulting the blocks in through the mapping took 0.2-0.4 s, and copying
+ * them into fresh huge pages cost 85-390 ms, mostly the kernel zeroing
+ * memory the host has to back anew. When the page cache holds the file in
+ * 2 MB folios, though, each fault maps 2 MB and all the blocks are mapped in
+ * ~5 ms, with nothing copied. So: read in place when the cache is in 2 MB
+ * folios; else, if the filesystem can give 2 MB folios, drop the file's
+ * small cached pages and read it again into 2 MB ones (once: later runs
+ * find them); else copy, over all threads. Measured on gpt2-small here:
+ * 5 ms in place, 114 ms to drop and re-read. Pages not yet written back
+ * (a file just downloaded) cannot be dropped, so such a file is copied
+ * until the kernel has written it. */
 
 /* Bytes of file pages this process maps with 2 MB entries (FilePmdMapped
  * of /proc/self/smaps_rollup), or -1 when unknown. */
@@ -460,51 +479,84 @@ static long file_pmd_kb(void) {
     return kb;
 }
 
-/* Whether the weights can be read in place: the page cache holds the file
- * in 2 MB folios (a file written or read in large pieces, on a kernel with
- * large folios for it), so that each fault maps 2 MB. Then touching
- * gpt2-small's blocks took ~5 ms instead of 0.2-0.4 s, and nothing needs a
- * copy. Asks for huge pages on the mapping (a cold file is then read ahead
- * in 2 MB folios), touches one 2 MB-aligned byte of the largest block
- * weight and sees whether that mapped 2 MB at once. */
-static bool map_is_huge(const Gpt2Checkpoint *ck) {
-#ifdef MADV_HUGEPAGE
-    const size_t huge = (size_t)2 << 20;
-    bool clash;
-    const StTensor *t = find(ck->st, "h.0.mlp.c_fc.weight", NULL, &clash);
-    const float *view = t && !clash ? st_f32_view(t) : NULL;
-    if (!view) return false;
-    uintptr_t lo = (uintptr_t)view, hi = lo + (uintptr_t)t->numel * sizeof(float);
-    uintptr_t probe = (lo + huge - 1) & ~(uintptr_t)(huge - 1);
-    if (probe + huge > hi) return false;
-    /* the whole mapping's tensors: from the first weight to the end of the last */
-    uintptr_t first = lo, last = hi;
+/* The 2 MB-aligned chunks [*lo, *hi) wholly inside the span of the F32
+ * weights that would be copied (every tensor but wte, wpe and lm_head);
+ * returns how many there are. */
+static size_t weight_chunks(const Gpt2Checkpoint *ck, uintptr_t *lo, uintptr_t *hi) {
+    uintptr_t first = UINTPTR_MAX, last = 0;
     for (int i = 0; i < st_count(ck->st); i++) {
-        const StTensor *u = st_tensor(ck->st, i);
-        const float *v = st_f32_view(u);
-        if (!v) continue;
-        uintptr_t a = (uintptr_t)v, b = a + (uintptr_t)u->numel * sizeof(float);
+        const StTensor *t = st_tensor(ck->st, i);
+        const char *canon = canonical(t->name);
+        const float *v = st_f32_view(t);
+        if (!v || !strcmp(canon, "wte.weight") || !strcmp(canon, "wpe.weight") || !strcmp(t->name, "lm_head.weight"))
+            continue;
+        uintptr_t a = (uintptr_t)v, b = a + t->nbytes;
         if (a < first) first = a;
         if (b > last) last = b;
     }
-    first &= ~(uintptr_t)4095;
-    last = (last + 4095) & ~(uintptr_t)4095;
-    if (madvise((void *)first, last - first, MADV_HUGEPAGE) != 0) return false;
+    *lo = (first + HUGE_PAGE_BYTES - 1) & ~(uintptr_t)(HUGE_PAGE_BYTES - 1);
+    *hi = last & ~(uintptr_t)(HUGE_PAGE_BYTES - 1);
+    return first < last && *lo < *hi ? (*hi - *lo) / HUGE_PAGE_BYTES : 0;
+}
+
+/* Touches one byte of each chunk in [lo, hi); returns how many of them
+ * this touch mapped with one 2 MB entry, or -1 when that cannot be known. */
+static long touch_chunks(uintptr_t lo, uintptr_t hi) {
     long before = file_pmd_kb();
-    if (before < 0) return false;
-    (void)*(const volatile char *)probe;
-    return file_pmd_kb() >= before + (long)(huge >> 10);
+    if (before < 0) return -1;
+    for (uintptr_t p = lo; p < hi; p += HUGE_PAGE_BYTES) (void)*(const volatile char *)p;
+    long after = file_pmd_kb();
+    return after < 0 ? -1 : (after - before) / (HUGE_PAGE_BYTES >> 10);
+}
+
+/* Up to 1 chunk in 16 in small pages costs ~10 ms at 3 us a page. */
+static bool mostly_huge(long mapped, size_t chunks) { return mapped >= 0 && (size_t)mapped >= chunks - chunks / 16; }
+
+static bool weights_in_place(const Gpt2Checkpoint *ck) {
+#ifdef MADV_HUGEPAGE
+    uintptr_t lo, hi;
+    size_t chunks = weight_chunks(ck, &lo, &hi);
+    if (chunks < 4) return false; /* a small model: copying it costs nothing */
+    /* A cold file is then read ahead into 2 MB folios on first touch. */
+    if (madvise((void *)lo, hi - lo, MADV_HUGEPAGE) != 0) return false;
+    if (mostly_huge(touch_chunks(lo, hi), chunks)) return true;
+    /* Cached in small folios. Read one chunk afresh first: if that does
+     * not give a 2 MB folio (transparent huge pages off, or a filesystem
+     * without large folios), dropping the rest would only cost a re-read. */
+    if (!st_forget_pages(ck->st, (const void *)lo, HUGE_PAGE_BYTES) || touch_chunks(lo, lo + HUGE_PAGE_BYTES) != 1)
+        return false;
+    if (!st_forget_pages(ck->st, (const void *)lo, hi - lo)) return false;
+    return mostly_huge(touch_chunks(lo, hi), chunks);
 #else
     (void)ck;
     return false;
 #endif
 }
 
+/* Copies go into huge pages where the kernel allows: each first touch of
+ * a 4 KB page costs a fault, and on some VMs a fault costs ~25 us (a 500 MB
+ * gpt2-small in F16 took 11 s to open with 4 KB pages here). */
+static float *alloc_owned(size_t bytes) {
+    void *p = NULL;
+    if (posix_memalign(&p, bytes >= HUGE_PAGE_BYTES ? HUGE_PAGE_BYTES : 64, bytes) != 0) return NULL;
+#ifdef MADV_HUGEPAGE
+    if (bytes >= HUGE_PAGE_BYTES) madvise(p, (bytes + 4095) & ~(size_t)4095, MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
+/* The time goes to the kernel (zeroing fresh pages, copying out of the
+ * page cache), and threads share it out: 85 -> 41 ms on two cores for
+ * gpt2-small's blocks, when the host has the memory at hand. */
+static void copy_weights(const StFile *st, const CopyPiece *pieces, size_t n) {
+#pragma omp parallel for schedule(dynamic, 1)
+    for (long i = 0; i < (long)n; i++) st_peek(st, pieces[i].src, pieces[i].dst, pieces[i].bytes);
+}
+
 /* Maps the file, reads the shape and checks every tensor's presence and
- * shape (no weight is read), counting in ld what loading will convert;
- * with probe_pages, first decides whether F32 weights can stay in place.
- * NULL on failure. */
-static Gpt2Checkpoint *open_and_check(const char *model_dir_or_file, Loader *ld, bool probe_pages, LfError *err) {
+ * shape (no weight is read), counting in ld what loading will convert or
+ * copy. NULL on failure. */
+static Gpt2Checkpoint *open_and_check(const char *model_dir_or_file, Loader *ld, LfError *err) {
     Gpt2Checkpoint *ck = calloc(1, sizeof *ck);
     if (!ck) {
         lf_error_set(err, LF_ERR_IO, "out of memory");
@@ -512,9 +564,8 @@ static Gpt2Checkpoint *open_and_check(const char *model_dir_or_file, Loader *ld,
     }
     ld->ck = ck;
     ld->err = err;
-    bool ok = resolve_paths(ck, model_dir_or_file, err) && (ck->st = st_open(ck->file, err)) && read_config(ck, err);
-    if (ok && probe_pages) ld->in_place = map_is_huge(ck);
-    if (!ok || !load_weights(ld, false) || !check_no_extras(ck, err)) {
+    if (!resolve_paths(ck, model_dir_or_file, err) || !(ck->st = st_open(ck->file, err)) || !read_config(ck, err) ||
+        !load_weights(ld, false) || !check_no_extras(ck, err)) {
         checkpoint_close(ck);
         return NULL;
     }
@@ -522,8 +573,8 @@ static Gpt2Checkpoint *open_and_check(const char *model_dir_or_file, Loader *ld,
 }
 
 bool checkpoint_read_config(const char *model_dir_or_file, Gpt2Config *cfg, LfError *err) {
-    Loader ld = {.in_place = true}; /* nothing is loaded: count no copies */
-    Gpt2Checkpoint *ck = open_and_check(model_dir_or_file, &ld, false, err);
+    Loader ld = {.in_place = true}; /* nothing is loaded */
+    Gpt2Checkpoint *ck = open_and_check(model_dir_or_file, &ld, err);
     if (!ck) return false;
     *cfg = ck->w.cfg;
     checkpoint_close(ck);
@@ -531,23 +582,35 @@ bool checkpoint_read_config(const char *model_dir_or_file, Gpt2Config *cfg, LfEr
 }
 
 Gpt2Checkpoint *checkpoint_open(const char *model_dir_or_file, LfError *err) {
-    /* First pass: everything present and well-shaped, and how much to convert
-     * (bounded by the file: it stops at the first missing tensor). */
+    return checkpoint_open_as(model_dir_or_file, CHECKPOINT_LOAD_AUTO, err);
+}
+
+Gpt2Checkpoint *checkpoint_open_as(const char *model_dir_or_file, CheckpointLoad how, LfError *err) {
+    /* First pass: everything present and well-shaped, and how much to
+     * convert and copy (bounded by the file: it stops at the first missing
+     * tensor). */
     Loader ld = {.in_place = false};
-    Gpt2Checkpoint *ck = open_and_check(model_dir_or_file, &ld, true, err);
+    Gpt2Checkpoint *ck = open_and_check(model_dir_or_file, &ld, err);
     if (!ck) return NULL;
+    ld.in_place = how == CHECKPOINT_LOAD_AUTO && weights_in_place(ck);
+    ck->in_place = ld.in_place;
+    size_t owned = ld.in_place ? ld.converted : ld.cursor;
     ck->layers = calloc((size_t)ck->w.cfg.n_layer, sizeof *ck->layers);
-    if (ld.cursor) ck->owned = alloc_owned(ld.cursor * sizeof(float));
-    if (!ck->layers || (ld.cursor && !ck->owned)) {
-        lf_error_set(err, LF_ERR_IO, "%s: out of memory converting %zu weights to float32", ck->file, ld.cursor);
+    if (owned) ck->owned = alloc_owned(owned * sizeof(float));
+    ld.pieces = ld.in_place ? NULL : malloc((ld.n_pieces + 1) * sizeof *ld.pieces);
+    if (!ck->layers || (owned && !ck->owned) || (!ld.in_place && !ld.pieces)) {
+        lf_error_set(err, LF_ERR_IO, "%s: out of memory loading %zu weights as float32", ck->file, owned);
         goto fail;
     }
     ck->owned_floats = ld.converted;
     ck->w.layers = ck->layers;
-    ld.cursor = ld.converted = 0;
+    ld.cursor = ld.converted = ld.n_pieces = 0;
     if (!load_weights(&ld, true)) goto fail;
+    copy_weights(ck->st, ld.pieces, ld.n_pieces);
+    free(ld.pieces);
     return ck;
 fail:
+    free(ld.pieces);
     checkpoint_close(ck);
     return NULL;
 }
@@ -568,6 +631,7 @@ const char *checkpoint_dir(const Gpt2Checkpoint *ck) { return ck->dir; }
 const char *checkpoint_file(const Gpt2Checkpoint *ck) { return ck->file; }
 bool checkpoint_has_config(const Gpt2Checkpoint *ck) { return ck->has_config; }
 size_t checkpoint_owned_bytes(const Gpt2Checkpoint *ck) { return ck->owned_floats * sizeof(float); }
+bool checkpoint_in_place(const Gpt2Checkpoint *ck) { return ck->in_place; }
 
 /* ---- fingerprint ------------------------------------------------------ */
 

@@ -208,6 +208,7 @@ static bool parse_tensor(const StFile *f, const cJSON *entry, StTensor *t, Span 
     t->numel = (int64_t)numel;
     t->nbytes = (size_t)nbytes;
     t->data = f->base + b;
+    t->file = f;
     span->begin = b;
     span->end = e;
     return true;
@@ -501,6 +502,17 @@ const char *st_header(const StFile *f, size_t *len) {
 /* The first touch of each page of a mapping costs a page fault, which on
  * some VMs costs ~100 us; a few bytes from many places are cheaper to read
  * with pread(), which leaves the mapping alone. */
+bool st_forget_pages(const StFile *f, const void *p, size_t n) {
+    const unsigned char *q = p, *map = f->map;
+    if (f->fd < 0 || !map || q < map || n > f->map_size || (size_t)(q - map) > f->map_size - n) return false;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), off = (size_t)(q - map) / page * page;
+    size_t len = ((size_t)(q - map) + n - off + page - 1) / page * page;
+    if (off + len > f->map_size) len = f->map_size - off; /* the last page may be partial */
+    /* Our own mapping first: the kernel keeps cached pages anyone maps. */
+    if (madvise((void *)(map + off), len, MADV_DONTNEED) != 0) return false;
+    return posix_fadvise(f->fd, (off_t)off, (off_t)len, POSIX_FADV_DONTNEED) == 0;
+}
+
 void st_peek(const StFile *f, const void *p, void *dst, size_t n) {
     const unsigned char *q = p, *map = f->map;
     if (f->fd >= 0 && map && q >= map && n <= f->map_size && (size_t)(q - map) <= f->map_size - n) {
@@ -556,8 +568,8 @@ bool st_read_f32(const StTensor *t, float *dst, size_t n, LfError *err) {
     }
     const unsigned char *src = t->data;
     switch (t->dtype) {
-    case ST_F32:
-        if (n) memcpy(dst, src, n * 4);
+    case ST_F32: /* read, not faulted in through the mapping: see st_peek */
+        if (n) st_peek(t->file, src, dst, n * 4);
         return true;
     case ST_F16:
         for (size_t i = 0; i < n; i++) dst[i] = st_f16_to_f32(load_u16(src + 2 * i));

@@ -2,22 +2,37 @@
  * byte-pair merging, encode and decode; the pre-tokenizer is in
  * tokenizer_split.c.
  *
- * Three hash tables (open addressing, power-of-two sizes, linear probing):
- *   vocab  token bytes -> id, for the whole-piece lookup and while loading;
- *   pairs  (left id, right id) -> id of their concatenation, which is also
- *          the merge's rank, since GPT-2's ids follow merge order;
+ * Two hash tables (open addressing, power-of-two sizes, linear probing):
+ *   vocab  token bytes -> id, for the whole-piece lookup, for merging and
+ *          while loading;
  *   cache  piece bytes -> ids, for words seen before.
+ *
+ * There is no table of merges. tiktoken merges two adjacent parts whenever
+ * their concatenated bytes are a token, ranked by that token's rank, and
+ * GPT-2's ids follow merge order, so the rank of merging a and b is simply
+ * the id of bytes(a) + bytes(b) in the vocab table (<|endoftext|> is not
+ * in it, so it is never made). The parts being merged lie side by side in
+ * the piece, so that concatenation is a slice of the piece itself.
  */
 #include "lorafit/tokenizer.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lorafit/fsutil.h"
+
+#ifndef MAP_POPULATE
+#define MAP_POPULATE 0 /* not Linux: the pages fault in as they are read */
+#endif
 
 /* The cache is emptied when it fills up: simpler than LRU, and a text
  * that repeats itself refills it at once. Only short pieces go in: long
@@ -38,10 +53,13 @@ typedef struct {
     size_t n_entries, keys_used, ids_used;
 } PieceCache;
 
-/* One symbol of a piece being merged: a doubly linked list over positions. */
+/* One symbol of a piece being merged: a doubly linked list over positions.
+ * A symbol at position i covers the piece's bytes from i up to its next
+ * symbol (or the end), so a symbol's bytes need no lookup of its id. */
 typedef struct {
     int32_t id; /* -1 once merged into the symbol on its left */
     int32_t prev, next;
+    uint64_t fnv; /* FNV-1a state of its bytes, unmixed: see fnv_add */
 } Sym;
 
 struct Tokenizer {
@@ -53,10 +71,6 @@ struct Tokenizer {
     uint64_t *vocab_slots; /* hash >> 32 << 32 | (id + 1); 0 = empty */
     size_t vocab_mask;
 
-    uint64_t *pair_keys; /* left << 32 | right; PAIR_EMPTY = empty */
-    int32_t *pair_vals;
-    size_t pair_mask;
-
     PieceCache cache;
 
     /* Scratch for merging one piece, grown as needed. */
@@ -64,8 +78,6 @@ struct Tokenizer {
     uint64_t *heap;
     size_t scratch_cap;
 };
-
-#define PAIR_EMPTY UINT64_MAX
 
 /* ---- hashing -------------------------------------------------------------- */
 
@@ -77,12 +89,17 @@ static uint64_t hash_u64(uint64_t x) {
 }
 
 /* FNV-1a, whose low bits are poor on their own, then a final mix since
- * the tables index by the low bits. */
-static uint64_t hash_bytes(const char *s, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ULL;
+ * the tables index by the low bits. The state before the mix can be carried
+ * on over more bytes, which is how merging hashes a concatenation without
+ * going over its left part again. */
+#define FNV_START 0xcbf29ce484222325ULL
+
+static uint64_t fnv_add(uint64_t h, const char *s, size_t n) {
     for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
-    return hash_u64(h);
+    return h;
 }
+
+static uint64_t hash_bytes(const char *s, size_t n) { return hash_u64(fnv_add(FNV_START, s, n)); }
 
 static size_t pow2_at_least(size_t n) {
     size_t p = 16;
@@ -109,56 +126,20 @@ static int32_t vocab_find(const Tokenizer *t, const char *s, size_t n, uint64_t 
 
 static int32_t vocab_get(const Tokenizer *t, const char *s, size_t n) { return vocab_find(t, s, n, hash_bytes(s, n)); }
 
-static void vocab_put(Tokenizer *t, int32_t id) {
-    uint64_t h = hash_bytes(t->bytes + t->offset[id], token_len(t, id));
+/* Adds token id, unless a token with the same bytes is there already
+ * (false then): one hash and one probe sequence for both. */
+static bool vocab_add(Tokenizer *t, int32_t id) {
+    const char *s = t->bytes + t->offset[id];
+    size_t n = token_len(t, id);
+    uint64_t h = hash_bytes(s, n), tag = h >> 32 << 32;
     size_t i = h & t->vocab_mask;
-    while (t->vocab_slots[i]) i = (i + 1) & t->vocab_mask;
-    t->vocab_slots[i] = h >> 32 << 32 | ((uint64_t)id + 1);
-}
-
-/* ---- pairs: (left, right) -> merged id = rank ----------------------------- */
-
-static int32_t pair_get(const Tokenizer *t, int32_t a, int32_t b) {
-    uint64_t key = (uint64_t)(uint32_t)a << 32 | (uint32_t)b;
-    for (size_t i = hash_u64(key) & t->pair_mask;; i = (i + 1) & t->pair_mask) {
-        if (t->pair_keys[i] == key) return t->pair_vals[i];
-        if (t->pair_keys[i] == PAIR_EMPTY) return -1;
+    for (; t->vocab_slots[i]; i = (i + 1) & t->vocab_mask) {
+        uint64_t v = t->vocab_slots[i];
+        if ((v & ~0xffffffffULL) != tag) continue;
+        int32_t other = (int32_t)(v & 0xffffffffu) - 1;
+        if (token_len(t, other) == n && memcmp(t->bytes + t->offset[other], s, n) == 0) return false;
     }
-}
-
-static void pair_put(Tokenizer *t, int32_t a, int32_t b, int32_t merged) {
-    uint64_t key = (uint64_t)(uint32_t)a << 32 | (uint32_t)b;
-    size_t i = hash_u64(key) & t->pair_mask;
-    while (t->pair_keys[i] != PAIR_EMPTY && t->pair_keys[i] != key) i = (i + 1) & t->pair_mask;
-    t->pair_keys[i] = key;
-    t->pair_vals[i] = merged;
-}
-
-/* tiktoken merges any two adjacent parts whose concatenation is a token,
- * not only the pairs listed in the merges file, so the table holds every
- * way of cutting every token into two tokens. */
-static bool build_pairs(Tokenizer *t, LfError *err) {
-    size_t n_cuts = 0;
-    for (int32_t id = 0; id < t->n_vocab; id++)
-        if (id != TOK_EOT) n_cuts += token_len(t, id) - 1;
-    size_t cap = pow2_at_least(2 * n_cuts);
-    t->pair_keys = malloc(cap * sizeof *t->pair_keys);
-    t->pair_vals = malloc(cap * sizeof *t->pair_vals);
-    if (!t->pair_keys || !t->pair_vals) {
-        lf_error_set(err, LF_ERR_IO, "out of memory for the merge table");
-        return false;
-    }
-    memset(t->pair_keys, 0xff, cap * sizeof *t->pair_keys);
-    t->pair_mask = cap - 1;
-    for (int32_t id = 0; id < t->n_vocab; id++) {
-        if (id == TOK_EOT) continue;
-        const char *s = t->bytes + t->offset[id];
-        size_t n = token_len(t, id);
-        for (size_t k = 1; k < n; k++) {
-            int32_t a = vocab_get(t, s, k), b = vocab_get(t, s + k, n - k);
-            if (a >= 0 && b >= 0) pair_put(t, a, b, id);
-        }
-    }
+    t->vocab_slots[i] = tag | ((uint64_t)id + 1);
     return true;
 }
 
@@ -181,27 +162,172 @@ static void make_unicode_to_byte(int16_t table[UNICODE_TO_BYTE_SIZE]) {
 
 /* Decodes a token as spelled in the vocabulary files into raw bytes, in
  * place-safe fashion (out needs at most strlen(s) bytes). -1 if a character
- * is not one of the 256 byte characters. */
+ * is not one of the 256 byte characters.
+ *
+ * This runs over the whole vocabulary and every merge at load, so it decodes
+ * UTF-8 itself rather than calling tok_utf8_decode: the byte characters all
+ * lie below U+0144, one or two bytes of UTF-8 (lead byte C2..C5), and a
+ * longer or malformed sequence cannot be one of them either way. */
 static long spelled_to_bytes(const int16_t *u2b, const char *s, size_t n, char *out) {
+    const unsigned char *u = (const unsigned char *)s;
     size_t pos = 0, len = 0;
     while (pos < n) {
         uint32_t cp;
-        size_t k = tok_utf8_decode((const unsigned char *)s + pos, n - pos, &cp);
-        if (k == 0 || cp >= UNICODE_TO_BYTE_SIZE || u2b[cp] < 0) return -1;
+        if (u[pos] < 0x80) {
+            cp = u[pos++];
+        } else if (u[pos] >= 0xC2 && u[pos] <= 0xDF && pos + 1 < n && (u[pos + 1] & 0xC0) == 0x80) {
+            cp = (uint32_t)(u[pos] & 0x1F) << 6 | (u[pos + 1] & 0x3F);
+            pos += 2;
+        } else {
+            return -1;
+        }
+        if (cp >= UNICODE_TO_BYTE_SIZE || u2b[cp] < 0) return -1;
         out[len++] = (char)u2b[cp];
-        pos += k;
     }
     return (long)len;
 }
 
+/* ---- fresh memory ------------------------------------------------------------ */
+
+/* Loading writes a few MB of fresh memory, and each 4 KB page of it used to
+ * fault in on its first write: ~2,000 faults, which on the VM lorafit is
+ * developed on (~10 us a fault) were most of the load time. This asks the
+ * kernel to map the whole pages of p[0..n) in one call instead. It changes
+ * no data; without MADV_POPULATE_WRITE (Linux < 5.14) the call fails or is
+ * not made, and the pages fault in as before. */
+static void prefault(void *p, size_t n) {
+#ifdef MADV_POPULATE_WRITE
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0 || !p) return;
+    uintptr_t mask = (uintptr_t)page - 1;
+    uintptr_t start = ((uintptr_t)p + mask) & ~mask, end = ((uintptr_t)p + n) & ~mask;
+    if (end > start) (void)madvise((void *)start, end - start, MADV_POPULATE_WRITE);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
+/* ---- cJSON's memory while it parses the vocabulary ----------------------------- */
+
+/* cJSON makes two small allocations per token (its node and the token's
+ * spelling), 100k in all, over ~4.5 MB of fresh heap: with the page faults,
+ * two thirds of the parse time. So while a thread parses the vocabulary,
+ * cJSON allocates from one block, prefaulted a step at a time, and the tree
+ * goes away with the block (cJSON_Delete still runs, for anything that did
+ * not fit).
+ *
+ * cJSON's hooks are process-wide, so they are set while any thread is
+ * loading and route by thread: only the loading thread's allocations go to
+ * its block; another thread's, or one that does not fit, go to malloc, and
+ * free() is skipped only for pointers into the calling thread's block. When
+ * the last loader is done the hooks go back to cJSON's defaults (nothing
+ * else in lorafit sets them). */
+enum { JSON_ARENA_STEP = 1 << 20, JSON_ARENA_MAX = 64 << 20, JSON_ARENA_PER_BYTE = 8 };
+
+typedef struct {
+    char *base;
+    size_t cap, used, ready; /* ready: how much of it is prefaulted */
+} JsonArena;
+
+static _Thread_local JsonArena *json_arena;
+static pthread_mutex_t json_hooks_lock = PTHREAD_MUTEX_INITIALIZER;
+static int json_hooks_users;
+
+/* cJSON allocates its nodes and strings, so a node's alignment is enough. */
+static void *json_alloc(size_t n) {
+    JsonArena *a = json_arena;
+    const size_t align = _Alignof(cJSON);
+    size_t need = (n + align - 1) & ~(align - 1);
+    if (!a || need < n || need > a->cap - a->used) return malloc(n);
+    if (a->used + need > a->ready) {
+        size_t ready = a->used + need; /* <= cap */
+        ready = a->cap - ready > JSON_ARENA_STEP ? ready + JSON_ARENA_STEP : a->cap;
+        prefault(a->base + a->ready, ready - a->ready);
+        a->ready = ready;
+    }
+    void *p = a->base + a->used;
+    a->used += need;
+    return p;
+}
+
+static void json_free(void *p) {
+    const JsonArena *a = json_arena;
+    if (a && (uintptr_t)p >= (uintptr_t)a->base && (uintptr_t)p - (uintptr_t)a->base < a->cap) return;
+    free(p);
+}
+
+/* From here to json_arena_end(), this thread's cJSON allocations come from
+ * *a, sized for a text of text_len bytes. Untouched, its pages cost nothing,
+ * so it can be generous. If it cannot be had, cJSON just uses malloc. */
+static void json_arena_begin(JsonArena *a, size_t text_len) {
+    size_t cap = text_len < JSON_ARENA_MAX / JSON_ARENA_PER_BYTE ? JSON_ARENA_PER_BYTE * text_len : JSON_ARENA_MAX;
+    *a = (JsonArena){malloc(cap), cap, 0, 0};
+    if (!a->base) return;
+    pthread_mutex_lock(&json_hooks_lock);
+    if (json_hooks_users++ == 0) cJSON_InitHooks(&(cJSON_Hooks){json_alloc, json_free});
+    pthread_mutex_unlock(&json_hooks_lock);
+    json_arena = a;
+}
+
+/* Ends the arena; everything cJSON allocated in it must be deleted first. */
+static void json_arena_end(JsonArena *a) {
+    if (!a->base) return;
+    json_arena = NULL;
+    pthread_mutex_lock(&json_hooks_lock);
+    if (--json_hooks_users == 0) cJSON_InitHooks(NULL);
+    pthread_mutex_unlock(&json_hooks_lock);
+    free(a->base);
+}
+
 /* ---- loading ---------------------------------------------------------------- */
+
+/* A vocabulary file's text, NUL-terminated like fs_read_file's. */
+typedef struct {
+    char *text;
+    size_t len;
+    bool mapped; /* munmap() it, rather than free() */
+} FileText;
+
+/* Reads a whole file, mapping it when it is a regular file: MAP_POPULATE
+ * sets up all of its page-cache pages in one call, where reading copies them
+ * into fresh memory that faults in page by page (several ms for
+ * encoder.json where page faults are slow). A mapping ends in the zeros that
+ * fill its last page, which is the NUL terminator, so a file of a whole
+ * number of pages is read instead; so is anything that cannot be mapped,
+ * and fs_read_file makes the error messages. */
+static bool file_text_open(FileText *f, const char *path, LfError *err) {
+    *f = (FileText){NULL, 0, false};
+    long page = sysconf(_SC_PAGESIZE);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        struct stat st;
+        if (page > 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+            (uintmax_t)st.st_size < SIZE_MAX && st.st_size % page != 0) {
+            void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+            if (map != MAP_FAILED) *f = (FileText){map, (size_t)st.st_size, true};
+        }
+        close(fd);
+        if (f->mapped) return true;
+    }
+    f->text = fs_read_file(path, &f->len, err);
+    return f->text != NULL;
+}
+
+static void file_text_close(FileText *f) {
+    if (f->mapped) munmap(f->text, f->len);
+    else free(f->text);
+}
 
 /* Fills t->bytes / t->offset from encoder.json (or vocab.json): an object
  * mapping each spelled token to its id, ids 0..n-1 each once. */
 static bool load_vocab_json(Tokenizer *t, const char *path, const int16_t *u2b, LfError *err) {
-    size_t len;
-    char *text = fs_read_file(path, &len, err);
-    if (!text) return false;
+    FileText file;
+    if (!file_text_open(&file, path, err)) return false;
+    const char *text = file.text;
+    size_t len = file.len;
+    JsonArena arena;
+    json_arena_begin(&arena, len);
     cJSON *root = cJSON_ParseWithLength(text, len);
     bool ok = false;
     const char **spelled = NULL;
@@ -223,6 +349,9 @@ static bool load_vocab_json(Tokenizer *t, const char *path, const int16_t *u2b, 
         lf_error_set(err, LF_ERR_IO, "out of memory loading %s", path);
         goto done;
     }
+    prefault(spelled, (size_t)n * sizeof *spelled);
+    prefault(t->offset, ((size_t)n + 1) * sizeof *t->offset);
+    prefault(t->bytes, len);
     for (cJSON *item = root->child; item; item = item->next) {
         double v = item->valuedouble;
         if (!cJSON_IsNumber(item) || v < 0 || v >= n || v != (int)v) {
@@ -256,12 +385,15 @@ static bool load_vocab_json(Tokenizer *t, const char *path, const int16_t *u2b, 
         used += (size_t)k;
     }
     t->offset[n] = (uint32_t)used;
+    char *fit = realloc(t->bytes, used); /* the spellings took more room than the bytes */
+    if (fit) t->bytes = fit;
     t->n_vocab = n;
     ok = true;
 done:
     free(spelled);
     cJSON_Delete(root);
-    free(text);
+    json_arena_end(&arena);
+    file_text_close(&file);
     return ok;
 }
 
@@ -274,14 +406,14 @@ static bool index_vocab(Tokenizer *t, const char *path, LfError *err) {
         return false;
     }
     t->vocab_mask = cap - 1;
+    prefault(t->vocab_slots, cap * sizeof *t->vocab_slots);
     for (int32_t id = 0; id < t->n_vocab; id++) {
         if (id == TOK_EOT) continue; /* special: never matched as text */
-        if (vocab_get(t, t->bytes + t->offset[id], token_len(t, id)) >= 0) {
+        if (!vocab_add(t, id)) {
             lf_error_set(err, LF_ERR_INPUT, "%s: token id %d spells the same bytes as an earlier token",
                          path, id);
             return false;
         }
-        vocab_put(t, id);
     }
     for (int b = 0; b < 256; b++) {
         char c = (char)b;
@@ -294,24 +426,33 @@ static bool index_vocab(Tokenizer *t, const char *path, LfError *err) {
     return true;
 }
 
+/* Whether s[0..n) are the bytes of token `id`, which vocab_get would then
+ * return, since no two tokens have the same bytes. <|endoftext|> is not in
+ * the vocab table, so it is never the answer. */
+static bool makes_token(const Tokenizer *t, const char *s, size_t n, int32_t id) {
+    return id < t->n_vocab && id != TOK_EOT && token_len(t, id) == n &&
+           memcmp(t->bytes + t->offset[id], s, n) == 0;
+}
+
 /* Checks vocab.bpe / merges.txt against the vocabulary: line i of merges
  * must make the token with id 256 + i. This is what lets ids serve as merge
  * ranks, as they do in tiktoken; a file that breaks it is not GPT-2's. */
 static bool check_merges(Tokenizer *t, const char *path, const int16_t *u2b, LfError *err) {
-    size_t len;
-    char *text = fs_read_file(path, &len, err);
-    if (!text) return false;
+    FileText file;
+    if (!file_text_open(&file, path, err)) return false;
+    const char *text = file.text;
+    size_t len = file.len;
     char *buf = malloc(len + 1);
     bool ok = buf != NULL;
     if (!buf) lf_error_set(err, LF_ERR_IO, "out of memory reading %s", path);
     int n_merges = 0, line_no = 0;
-    for (char *line = text; ok && line < text + len;) {
-        char *eol = memchr(line, '\n', (size_t)(text + len - line));
+    for (const char *line = text; ok && line < text + len;) {
+        const char *eol = memchr(line, '\n', (size_t)(text + len - line));
         if (!eol) eol = text + len;
         size_t n = (size_t)(eol - line);
         if (n && line[n - 1] == '\r') n--;
         line_no++;
-        char *cut = memchr(line, ' ', n);
+        const char *cut = memchr(line, ' ', n);
         if (n == 0 || (line_no == 1 && strncmp(line, "#version", 8) == 0)) {
             /* header or blank line */
         } else if (!cut || memchr(cut + 1, ' ', (size_t)(line + n - cut - 1))) {
@@ -321,8 +462,10 @@ static bool check_merges(Tokenizer *t, const char *path, const int16_t *u2b, LfE
         } else {
             long a = spelled_to_bytes(u2b, line, (size_t)(cut - line), buf);
             long b = a > 0 ? spelled_to_bytes(u2b, cut + 1, (size_t)(line + n - cut - 1), buf + a) : -1;
-            int32_t id = b > 0 ? vocab_get(t, buf, (size_t)(a + b)) : -1;
             int32_t want = 256 + n_merges++;
+            size_t n_bytes = b > 0 ? (size_t)(a + b) : 0;
+            /* Nearly always the expected token: compared without a hash lookup. */
+            int32_t id = b <= 0 ? -1 : makes_token(t, buf, n_bytes, want) ? want : vocab_get(t, buf, n_bytes);
             if (id < 0) {
                 lf_error_set(err, LF_ERR_INPUT, "%s:%d: the merge \"%.*s\" makes no token of the vocabulary",
                              path, line_no, (int)n, line);
@@ -343,7 +486,7 @@ static bool check_merges(Tokenizer *t, const char *path, const int16_t *u2b, LfE
         ok = false;
     }
     free(buf);
-    free(text);
+    file_text_close(&file);
     return ok;
 }
 
@@ -363,7 +506,7 @@ Tokenizer *tok_load(const char *vocab_json_path, const char *merges_path, LfErro
     int16_t u2b[UNICODE_TO_BYTE_SIZE];
     make_unicode_to_byte(u2b);
     bool ok = load_vocab_json(t, vocab_json_path, u2b, err) && index_vocab(t, vocab_json_path, err) &&
-              check_merges(t, merges_path, u2b, err) && build_pairs(t, err);
+              check_merges(t, merges_path, u2b, err);
     if (ok && !alloc_cache(&t->cache)) {
         lf_error_set(err, LF_ERR_IO, "out of memory for the tokenizer cache");
         ok = false;
@@ -420,8 +563,6 @@ void tok_free(Tokenizer *t) {
     free(t->bytes);
     free(t->offset);
     free(t->vocab_slots);
-    free(t->pair_keys);
-    free(t->pair_vals);
     free(t->cache.slots);
     free(t->cache.keys);
     free(t->cache.ids);
@@ -501,34 +642,51 @@ static uint64_t heap_pop(uint64_t *heap, size_t *n) {
     return top;
 }
 
-static void push_candidate(const Tokenizer *t, size_t *n_heap, int32_t left) {
-    int32_t right = t->syms[left].next;
+/* Where the symbol at position i ends: its bytes are piece[i, sym_end). */
+static size_t sym_end(const Sym *syms, size_t n, int32_t i) {
+    return syms[i].next >= 0 ? (size_t)syms[i].next : n;
+}
+
+/* Queues the merge of the symbol at `left` with the next one, if their
+ * concatenation is a token: its id is the merge's rank (see the top of the
+ * file). The hash carries left's FNV state on over right's bytes only. */
+static void push_candidate(const Tokenizer *t, const char *piece, size_t n, size_t *n_heap, int32_t left) {
+    const Sym *syms = t->syms;
+    int32_t right = syms[left].next;
     if (right < 0) return;
-    int32_t rank = pair_get(t, t->syms[left].id, t->syms[right].id);
+    size_t end = sym_end(syms, n, right);
+    uint64_t h = hash_u64(fnv_add(syms[left].fnv, piece + right, end - (size_t)right));
+    int32_t rank = vocab_find(t, piece + left, end - (size_t)left, h);
     if (rank >= 0) heap_push(t->heap, n_heap, (uint64_t)rank << 32 | (uint32_t)left);
 }
 
 /* Byte-pair merging of one piece. A popped candidate is stale if its left
- * symbol has been merged away or its pair changed since it was pushed; the
- * pair is looked up again rather than tracked with versions. */
+ * symbol has been merged away or its pair changed since it was pushed.
+ * Symbols only grow, and a pair's bytes are the piece's bytes from `left`
+ * to the right symbol's end, so the pair still makes token `rank` exactly
+ * when that span still has rank's length: a check on lengths, no lookup. */
 static bool bpe(Tokenizer *t, const char *piece, size_t n, TokIds *out, LfError *err) {
     if (!grow_scratch(t, n, err)) return false;
     Sym *syms = t->syms;
     for (size_t i = 0; i < n; i++)
-        syms[i] = (Sym){t->byte_token[(unsigned char)piece[i]], (int32_t)i - 1, i + 1 < n ? (int32_t)i + 1 : -1};
+        syms[i] = (Sym){t->byte_token[(unsigned char)piece[i]], (int32_t)i - 1,
+                        i + 1 < n ? (int32_t)i + 1 : -1, fnv_add(FNV_START, piece + i, 1)};
     size_t n_heap = 0;
-    for (size_t i = 0; i + 1 < n; i++) push_candidate(t, &n_heap, (int32_t)i);
+    for (size_t i = 0; i + 1 < n; i++) push_candidate(t, piece, n, &n_heap, (int32_t)i);
     while (n_heap) {
         uint64_t key = heap_pop(t->heap, &n_heap);
         int32_t rank = (int32_t)(key >> 32), left = (int32_t)(key & 0xffffffffu);
         int32_t right = syms[left].next;
-        if (syms[left].id < 0 || right < 0 || pair_get(t, syms[left].id, syms[right].id) != rank) continue;
+        if (syms[left].id < 0 || right < 0) continue;
+        size_t end = sym_end(syms, n, right);
+        if (end - (size_t)left != token_len(t, rank)) continue;
         syms[left].id = rank;
+        syms[left].fnv = fnv_add(syms[left].fnv, piece + right, end - (size_t)right);
         syms[right].id = -1;
         syms[left].next = syms[right].next;
         if (syms[left].next >= 0) syms[syms[left].next].prev = left;
-        if (syms[left].prev >= 0) push_candidate(t, &n_heap, syms[left].prev);
-        push_candidate(t, &n_heap, left);
+        if (syms[left].prev >= 0) push_candidate(t, piece, n, &n_heap, syms[left].prev);
+        push_candidate(t, piece, n, &n_heap, left);
     }
     for (int32_t i = 0; i >= 0; i = syms[i].next)
         if (!ids_push(out, &syms[i].id, 1, err)) return false;

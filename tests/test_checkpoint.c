@@ -4,11 +4,15 @@
  * "transformer." prefix and lm_head.weight, F16, BF16), and broken variants
  * made here from them: no config.json, a missing tensor, a wrong shape, an
  * extra tensor, bad config.json files. Each failure asserts its message.
+ * Then a model written here big enough for 2 MB pages, opened in place
+ * (where the system allows) and copied.
  *
  * Values: element i of weight k (canonical order: wte, wpe, each block's 12
  * weights, ln_f) is ((k*131 + i*7) % 97 - 48) / 16 in every fixture, exact
  * in F16 and BF16, so all four must give identical floats. */
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -35,6 +39,27 @@ static int check_values(const float *x, long n, int k, const char *what) {
     return 0;
 }
 
+/* Every weight of a model of nl layers, width c, vocab v and context t
+ * against the formula; returns how many tensors differ. */
+static int check_all_values(const Gpt2Weights *w, int nl, long c, long v, long t, const char *label) {
+    int bad = check_values(w->wte, v * c, 0, "wte") + check_values(w->wpe, t * c, 1, "wpe");
+    for (int l = 0; l < nl; l++) {
+        const Gpt2LayerWeights *lw = &w->layers[l];
+        const struct { const float *x; long n; } parts[12] = {
+            {lw->ln1_w, c},         {lw->ln1_b, c},       {lw->qkv_w, c * 3 * c},   {lw->qkv_b, 3 * c},
+            {lw->attn_proj_w, c * c}, {lw->attn_proj_b, c}, {lw->ln2_w, c},         {lw->ln2_b, c},
+            {lw->fc_w, c * 4 * c},  {lw->fc_b, 4 * c},    {lw->fc_proj_w, 4 * c * c}, {lw->fc_proj_b, c},
+        };
+        for (int p = 0; p < 12; p++) {
+            char what[160];
+            snprintf(what, sizeof what, "%s h.%d part %d", label, l, p);
+            bad += check_values(parts[p].x, parts[p].n, 2 + 12 * l + p, what);
+        }
+    }
+    return bad + check_values(w->lnf_w, c, 2 + 12 * nl, "ln_f.weight") +
+           check_values(w->lnf_b, c, 3 + 12 * nl, "ln_f.bias");
+}
+
 static void check_tiny_weights(const Gpt2Checkpoint *ck, const char *label) {
     const Gpt2Weights *w = checkpoint_weights(ck);
     const Gpt2Config *c = checkpoint_config(ck);
@@ -43,21 +68,7 @@ static void check_tiny_weights(const Gpt2Checkpoint *ck, const char *label) {
           "%s: config %d %d %d %d %d %d", label, c->n_layer, c->n_embd, c->n_head, c->vocab_size, c->n_ctx,
           c->qkv_bias);
     CHECK(memcmp(&w->cfg, c, sizeof *c) == 0, "%s: weights carry the config", label);
-    int bad = check_values(w->wte, V * C, 0, "wte") + check_values(w->wpe, T * C, 1, "wpe");
-    for (int l = 0; l < L; l++) {
-        const Gpt2LayerWeights *lw = &w->layers[l];
-        const struct { const float *x; long n; } parts[12] = {
-            {lw->ln1_w, C},         {lw->ln1_b, C},       {lw->qkv_w, C * 3 * C},   {lw->qkv_b, 3 * C},
-            {lw->attn_proj_w, C * C}, {lw->attn_proj_b, C}, {lw->ln2_w, C},         {lw->ln2_b, C},
-            {lw->fc_w, C * 4 * C},  {lw->fc_b, 4 * C},    {lw->fc_proj_w, 4 * C * C}, {lw->fc_proj_b, C},
-        };
-        for (int p = 0; p < 12; p++) {
-            char what[64];
-            snprintf(what, sizeof what, "%s h.%d part %d", label, l, p);
-            bad += check_values(parts[p].x, parts[p].n, 2 + 12 * l + p, what);
-        }
-    }
-    bad += check_values(w->lnf_w, C, 2 + 12 * L, "ln_f.weight") + check_values(w->lnf_b, C, 3 + 12 * L, "ln_f.bias");
+    int bad = check_all_values(w, L, C, V, T, label);
     CHECK(bad == 0, "%s: %d weights differ from the formula", label, bad);
 }
 
@@ -340,6 +351,83 @@ static void test_paths(void) {
     remove(file);
 }
 
+/* ---- a model big enough for 2 MB pages ------------------------------------ */
+
+/* 2 layers of width 512: 25 MB of block weights, the fc weights 4 MB each.
+ * Opened both ways: in place if the page cache can give 2 MB folios, and
+ * copied in 2 MB pieces over the threads. Both must give the file's values. */
+enum { BIG_L = 2, BIG_C = 512, BIG_V = 11, BIG_T = 6 };
+
+static bool write_big_model(const char *dir, float **store) {
+    static const struct { const char *part; int64_t m0, m1; } parts[12] = {
+        {"ln_1.weight", 1, 0}, {"ln_1.bias", 1, 0},   {"attn.c_attn.weight", 1, 3}, {"attn.c_attn.bias", 3, 0},
+        {"attn.c_proj.weight", 1, 1}, {"attn.c_proj.bias", 1, 0}, {"ln_2.weight", 1, 0}, {"ln_2.bias", 1, 0},
+        {"mlp.c_fc.weight", 1, 4}, {"mlp.c_fc.bias", 4, 0}, {"mlp.c_proj.weight", 4, 1}, {"mlp.c_proj.bias", 1, 0},
+    };
+    StWriter *w = st_writer_new();
+    LfError err = {0};
+    bool ok = w != NULL;
+    int k = 0;
+    char name[64];
+    for (int t = 0; ok && t < 2 + 12 * BIG_L + 2; t++, k++) {
+        int64_t shape[2];
+        int ndim;
+        if (t == 0 || t == 1) {
+            snprintf(name, sizeof name, "%s", t == 0 ? "wte.weight" : "wpe.weight");
+            shape[0] = t == 0 ? BIG_V : BIG_T, shape[1] = BIG_C, ndim = 2;
+        } else if (t < 2 + 12 * BIG_L) {
+            int l = (t - 2) / 12, p = (t - 2) % 12;
+            snprintf(name, sizeof name, "h.%d.%s", l, parts[p].part);
+            shape[0] = parts[p].m0 * BIG_C, shape[1] = parts[p].m1 * BIG_C, ndim = parts[p].m1 ? 2 : 1;
+        } else {
+            snprintf(name, sizeof name, "%s", t == 2 + 12 * BIG_L ? "ln_f.weight" : "ln_f.bias");
+            shape[0] = BIG_C, ndim = 1;
+        }
+        long n = (long)shape[0] * (ndim == 2 ? shape[1] : 1);
+        store[k] = malloc((size_t)n * sizeof(float));
+        if (!store[k]) return false;
+        for (long i = 0; i < n; i++) store[k][i] = formula(k, i);
+        ok = st_writer_add(w, name, ST_F32, ndim, shape, store[k], &err);
+    }
+    char path[4400];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    ok = ok && st_writer_save(w, path, &err);
+    CHECK(ok, "writing %s: %s", path, err.msg);
+    st_writer_free(w);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    FILE *fp = fopen(path, "w");
+    if (!fp) return false;
+    fprintf(fp, "{\"n_layer\": %d, \"n_embd\": %d, \"n_head\": 8, \"vocab_size\": %d, \"n_positions\": %d}\n",
+            BIG_L, BIG_C, BIG_V, BIG_T);
+    return fclose(fp) == 0 && ok;
+}
+
+static void test_big_model(void) {
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/big", tmp);
+    mkdir(dir, 0755);
+    float *store[2 + 12 * BIG_L + 2] = {0};
+    if (!write_big_model(dir, store)) {
+        CHECK(0, "cannot write the model in %s", dir);
+    } else {
+        const CheckpointLoad hows[] = {CHECKPOINT_LOAD_AUTO, CHECKPOINT_LOAD_COPY, CHECKPOINT_LOAD_AUTO};
+        for (int i = 0; i < 3; i++) {
+            LfError err = {0};
+            Gpt2Checkpoint *ck = checkpoint_open_as(dir, hows[i], &err);
+            CHECK(ck != NULL, "open %s: %s", dir, err.msg);
+            if (!ck) continue;
+            char label[64];
+            snprintf(label, sizeof label, "big, %s", checkpoint_in_place(ck) ? "in place" : "copied");
+            printf("open %d (%s): %s\n", i, hows[i] == CHECKPOINT_LOAD_COPY ? "copy" : "auto", label);
+            if (hows[i] == CHECKPOINT_LOAD_COPY) CHECK(!checkpoint_in_place(ck), "LOAD_COPY copies");
+            int bad = check_all_values(checkpoint_weights(ck), BIG_L, BIG_C, BIG_V, BIG_T, label);
+            CHECK(bad == 0, "%s: %d weights differ from the file", label, bad);
+            checkpoint_close(ck);
+        }
+    }
+    for (size_t k = 0; k < sizeof store / sizeof *store; k++) free(store[k]);
+}
+
 int main(void) {
     snprintf(fixtures, sizeof fixtures, "%s/tests/fixtures/safetensors", check_env("LORAFIT_SOURCE_DIR", "."));
     snprintf(tmp, sizeof tmp, "%s/checkpoint", check_env("LORAFIT_TMP", "/tmp"));
@@ -347,5 +435,6 @@ int main(void) {
     test_fixtures();
     test_variants();
     test_paths();
+    test_big_model();
     return check_done();
 }

@@ -18,10 +18,14 @@
  * tensors we do not know is probably not the model we think it is.
  *
  * Memory: wte and wpe in F32 are used in place from the read-only mapping
- * (read a few rows at a time); every other tensor is read (F32) or
- * converted into one allocation the checkpoint owns, in huge pages where
- * the kernel allows. Every pointer in the weights stays valid until
- * checkpoint_close(). */
+ * (read a few rows at a time). The other F32 tensors are used in place too
+ * when the page cache holds them in 2 MB folios, so that the mapping costs
+ * one fault per 2 MB; if it holds them in small folios and the system can
+ * give large ones, their cached pages are dropped and read again into 2 MB
+ * folios (a re-read once; later opens find them). Otherwise they are read,
+ * over all OpenMP threads, into one allocation the checkpoint owns, in huge
+ * pages where the kernel allows, as F16/BF16/F64 tensors are converted.
+ * Every pointer in the weights stays valid until checkpoint_close(). */
 #ifndef LORAFIT_CHECKPOINT_H
 #define LORAFIT_CHECKPOINT_H
 
@@ -41,6 +45,12 @@ typedef struct Gpt2Checkpoint Gpt2Checkpoint;
 /* Opens and validates the model. NULL on failure (LF_ERR_INPUT for a bad or
  * missing model, LF_ERR_IO when memory runs out). */
 Gpt2Checkpoint *checkpoint_open(const char *model_dir_or_file, LfError *err);
+
+typedef enum {
+    CHECKPOINT_LOAD_AUTO, /* in place when cheap, else copied (see Memory above) */
+    CHECKPOINT_LOAD_COPY, /* always copied: for tests of that path */
+} CheckpointLoad;
+Gpt2Checkpoint *checkpoint_open_as(const char *model_dir_or_file, CheckpointLoad how, LfError *err);
 void checkpoint_close(Gpt2Checkpoint *ck);
 
 /* The model's shape, with every check checkpoint_open() makes, but without
@@ -57,6 +67,8 @@ const char *checkpoint_file(const Gpt2Checkpoint *ck);
 bool checkpoint_has_config(const Gpt2Checkpoint *ck);
 /* Bytes converted into owned memory (0 for an all-F32 checkpoint). */
 size_t checkpoint_owned_bytes(const Gpt2Checkpoint *ck);
+/* Whether the F32 block weights are used in place from the mapping. */
+bool checkpoint_in_place(const Gpt2Checkpoint *ck);
 
 /* A cheap identity of the base weights, stored with an adapter so it
  * refuses a different base. Hashes (FNV-1a, 64-bit) the config and, for

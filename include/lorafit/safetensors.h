@@ -29,6 +29,7 @@ typedef struct {
     int64_t numel;
     const void *data; /* into the mapping; valid until st_close() */
     size_t nbytes;
+    const struct StFile *file; /* the file it is in */
 } StTensor;
 
 typedef struct StFile StFile;
@@ -52,6 +53,13 @@ const char *st_header(const StFile *f, size_t *len);
  * the file's mapping are read with pread() so that no page of the mapping is
  * faulted in -- cheaper for a few bytes from many places (fingerprints). */
 void st_peek(const StFile *f, const void *p, void *dst, size_t n);
+
+/* Forgets the bytes [p, p + n) of the mapping: this process's page-table
+ * entries for them and, where no other process maps them, the page cache's
+ * copies, so that the next touch reads them again (into 2 MB folios when
+ * the range has MADV_HUGEPAGE). The file itself is not changed. False when
+ * p is not in the mapping or the kernel refused. */
+bool st_forget_pages(const StFile *f, const void *p, size_t n);
 
 const char *st_dtype_name(StDtype d);
 size_t st_dtype_size(StDtype d);
