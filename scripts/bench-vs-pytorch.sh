@@ -111,7 +111,7 @@ for c in lf["cases"]:
 print(f"(GFLOP/s of both sides use lorafit's count of the FLOPs a step needs; ceiling = cblas_sgemm alone at the step's"
       f" GEMM shapes; sgemm {lf['sgemm_square_n']}^3: {lf['sgemm_square_gflops']:.1f} GFLOP/s)")
 print(f"peak RSS (whole process, /usr/bin/time -v): lorafit {lf_rss} MB, torch {th_rss} MB; lorafit's weights"
-      f" {lf['weights_mb']:.1f} MB ({'mmapped' if lf['weights_mmapped'] else 'random, allocated'}), RSS with them"
+      f" {lf['weights_mb']:.1f} MB ({('checkpoint, blocks ' + ('in place' if lf.get('weights_in_place') else 'copied')) if lf['weights_mmapped'] else 'random, allocated'}), RSS with them"
       f" {lf['rss_with_weights_mb']:.1f} MB, after train-padded {lf['peak_rss_after_train_padded_mb']:.1f} MB")
 EOF
 

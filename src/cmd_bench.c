@@ -61,7 +61,7 @@ static const char HELP[] =
     "  --repeat N      timed repetitions per case (default 5); the median is reported\n"
     "  --warmup N      untimed repetitions before them (default 2)\n"
     "  --config P      the model's shape: gpt2-small (default), gpt2-medium, ...\n"
-    "  --model DIR     a real checkpoint (mmapped) instead of random weights\n"
+    "  --model DIR     a real checkpoint instead of random weights\n"
     "  --data FILE     a labelled CSV/TSV: the SMS-length cases use its first 64 texts,\n"
     "                  encoded with GPT-2's tokenizer, in consecutive batches\n"
     "  --batch N       sequences per batch (default 8)\n"
@@ -438,7 +438,8 @@ typedef struct {
     int n_layer, n_embd, n_head, n_ctx, vocab_size, n_adapters, rank, threads;
     double load_start[3], load_end[3];
     double weights_mb, rss_before_mb, rss_weights_mb, peak_rss_mb, peak_train_padded_mb;
-    bool weights_mapped;
+    bool weights_mapped;   /* a checkpoint, not random weights */
+    bool weights_in_place; /* its block weights used from the mapping, not copied */
     double square_gflops;
     int square_n;
 } Summary;
@@ -512,7 +513,11 @@ static void print_text(const Summary *s, Case *cases, const bool *on, const Opti
            "and counts, same split over the same threads); ceiling ms = the step's FLOPs at that rate.\n");
     printf("sgemm %d x %d x %d: %.1f GFLOP/s\n", s->square_n, s->square_n, s->square_n, s->square_gflops);
     printf("memory: weights %.1f MB (%s), RSS %.1f MB before them, %.1f MB with them; peak RSS %.1f MB",
-           s->weights_mb, s->weights_mapped ? "mmapped checkpoint" : "random, allocated", s->rss_before_mb,
+           s->weights_mb,
+           !s->weights_mapped     ? "random, allocated"
+           : s->weights_in_place ? "checkpoint, block weights used in place from the page cache"
+                                 : "checkpoint, block weights copied",
+           s->rss_before_mb,
            s->rss_weights_mb, s->peak_rss_mb);
     if (s->peak_train_padded_mb > 0)
         printf(" (%.1f MB after train-padded: %.1f MB above the weights)", s->peak_train_padded_mb,
@@ -575,6 +580,7 @@ static void print_json(const Summary *s, Case *cases, const bool *on, const Opti
     cJSON_AddNumberToObject(root, "sgemm_square_gflops", s->square_gflops);
     cJSON_AddNumberToObject(root, "weights_mb", s->weights_mb);
     cJSON_AddBoolToObject(root, "weights_mmapped", s->weights_mapped);
+    cJSON_AddBoolToObject(root, "weights_in_place", s->weights_in_place);
     cJSON_AddNumberToObject(root, "rss_before_weights_mb", s->rss_before_mb);
     cJSON_AddNumberToObject(root, "rss_with_weights_mb", s->rss_weights_mb);
     cJSON_AddNumberToObject(root, "peak_rss_mb", s->peak_rss_mb);
@@ -619,8 +625,8 @@ static void bench_free(Bench *b) {
 
 static double mb(double kb) { return kb / 1024.0; }
 
-/* Weights: the checkpoint mmapped, or random ones of the preset's (or the
- * tiny --quick) shape. */
+/* Weights: the checkpoint (checkpoint.h says where they live), or random
+ * ones of the preset's (or the tiny --quick) shape. */
 static bool load_weights(Bench *b, const Options *o, Summary *s, LfError *err) {
     if (o->model) {
         b->ck = checkpoint_open(o->model, err);
@@ -629,6 +635,7 @@ static bool load_weights(Bench *b, const Options *o, Summary *s, LfError *err) {
         struct stat st;
         s->weights_mb = stat(checkpoint_file(b->ck), &st) == 0 ? (double)st.st_size / (1024.0 * 1024.0) : 0;
         s->weights_mapped = true;
+        s->weights_in_place = checkpoint_in_place(b->ck);
         s->model_desc = o->model;
         return true;
     }

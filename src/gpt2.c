@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lorafit/kernels.h"
+#include "lorafit/mem.h"
 
 /* ---------------------------------------------------------------------------
  * adapters: where each site reads its input and adds its output */
@@ -160,6 +161,7 @@ bool gpt2_build(Gpt2Model *m, const Gpt2Weights *w, const LoraSlot *slots, int n
     m->params = calloc(n_params, sizeof(float));
     m->grads = calloc(n_params, sizeof(float));
     if (!m->params || !m->grads) goto oom;
+    mem_prefault(m->params, n_params * sizeof(float)); /* written next, by the init or a load */
 
     /* named pointers, same offsets in both arrays */
     size_t off = 0;
@@ -194,8 +196,11 @@ bool gpt2_build(Gpt2Model *m, const Gpt2Weights *w, const LoraSlot *slots, int n
     rng_seed(&m->rng, seed ^ 0xd1b54a32d192ed03ULL);
 
     m->n_acts = layout_acts(m, NULL);
-    m->acts_memory = malloc(m->n_acts * sizeof(float));
+    /* Every activation is written by the first forward: mapped now, in
+     * 2 MB pages where possible, rather than faulted in a page at a time. */
+    m->acts_memory = mem_alloc_huge(m->n_acts * sizeof(float));
     if (!m->acts_memory) goto oom;
+    mem_prefault(m->acts_memory, m->n_acts * sizeof(float));
     layout_acts(m, m->acts_memory);
     return true;
 

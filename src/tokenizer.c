@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "lorafit/fsutil.h"
+#include "lorafit/mem.h"
 
 #ifndef MAP_POPULATE
 #define MAP_POPULATE 0 /* not Linux: the pages fault in as they are read */
@@ -187,27 +188,6 @@ static long spelled_to_bytes(const int16_t *u2b, const char *s, size_t n, char *
     return (long)len;
 }
 
-/* ---- fresh memory ------------------------------------------------------------ */
-
-/* Loading writes a few MB of fresh memory, and each 4 KB page of it used to
- * fault in on its first write: ~2,000 faults, which on the VM lorafit is
- * developed on (~10 us a fault) were most of the load time. This asks the
- * kernel to map the whole pages of p[0..n) in one call instead. It changes
- * no data; without MADV_POPULATE_WRITE (Linux < 5.14) the call fails or is
- * not made, and the pages fault in as before. */
-static void prefault(void *p, size_t n) {
-#ifdef MADV_POPULATE_WRITE
-    long page = sysconf(_SC_PAGESIZE);
-    if (page <= 0 || !p) return;
-    uintptr_t mask = (uintptr_t)page - 1;
-    uintptr_t start = ((uintptr_t)p + mask) & ~mask, end = ((uintptr_t)p + n) & ~mask;
-    if (end > start) (void)madvise((void *)start, end - start, MADV_POPULATE_WRITE);
-#else
-    (void)p;
-    (void)n;
-#endif
-}
-
 /* ---- cJSON's memory while it parses the vocabulary ----------------------------- */
 
 /* cJSON makes two small allocations per token (its node and the token's
@@ -243,7 +223,7 @@ static void *json_alloc(size_t n) {
     if (a->used + need > a->ready) {
         size_t ready = a->used + need; /* <= cap */
         ready = a->cap - ready > JSON_ARENA_STEP ? ready + JSON_ARENA_STEP : a->cap;
-        prefault(a->base + a->ready, ready - a->ready);
+        mem_prefault(a->base + a->ready, ready - a->ready);
         a->ready = ready;
     }
     void *p = a->base + a->used;
@@ -349,9 +329,9 @@ static bool load_vocab_json(Tokenizer *t, const char *path, const int16_t *u2b, 
         lf_error_set(err, LF_ERR_IO, "out of memory loading %s", path);
         goto done;
     }
-    prefault(spelled, (size_t)n * sizeof *spelled);
-    prefault(t->offset, ((size_t)n + 1) * sizeof *t->offset);
-    prefault(t->bytes, len);
+    mem_prefault(spelled, (size_t)n * sizeof *spelled);
+    mem_prefault(t->offset, ((size_t)n + 1) * sizeof *t->offset);
+    mem_prefault(t->bytes, len);
     for (cJSON *item = root->child; item; item = item->next) {
         double v = item->valuedouble;
         if (!cJSON_IsNumber(item) || v < 0 || v >= n || v != (int)v) {
@@ -406,7 +386,7 @@ static bool index_vocab(Tokenizer *t, const char *path, LfError *err) {
         return false;
     }
     t->vocab_mask = cap - 1;
-    prefault(t->vocab_slots, cap * sizeof *t->vocab_slots);
+    mem_prefault(t->vocab_slots, cap * sizeof *t->vocab_slots);
     for (int32_t id = 0; id < t->n_vocab; id++) {
         if (id == TOK_EOT) continue; /* special: never matched as text */
         if (!vocab_add(t, id)) {
