@@ -302,7 +302,7 @@ static bool check_limits(const Gpt2Config *cfg, const char *what, LfError *err) 
 
 /* ---- tensors ---------------------------------------------------------- */
 
-enum { HUGE_PAGE_BYTES = 2 << 20, COPY_PIECE_BYTES = HUGE_PAGE_BYTES };
+enum { COPY_PIECE_BYTES = MEM_HUGE_PAGE_BYTES };
 
 /* Part of an F32 tensor to copy from the mapping into ck->owned. */
 typedef struct {
@@ -496,9 +496,9 @@ static size_t weight_chunks(const Gpt2Checkpoint *ck, uintptr_t *lo, uintptr_t *
         if (a < first) first = a;
         if (b > last) last = b;
     }
-    *lo = (first + HUGE_PAGE_BYTES - 1) & ~(uintptr_t)(HUGE_PAGE_BYTES - 1);
-    *hi = last & ~(uintptr_t)(HUGE_PAGE_BYTES - 1);
-    return first < last && *lo < *hi ? (*hi - *lo) / HUGE_PAGE_BYTES : 0;
+    *lo = (first + MEM_HUGE_PAGE_BYTES - 1) & ~(uintptr_t)(MEM_HUGE_PAGE_BYTES - 1);
+    *hi = last & ~(uintptr_t)(MEM_HUGE_PAGE_BYTES - 1);
+    return first < last && *lo < *hi ? (*hi - *lo) / MEM_HUGE_PAGE_BYTES : 0;
 }
 
 /* Touches one byte of each chunk in [lo, hi); returns how many of them
@@ -506,9 +506,9 @@ static size_t weight_chunks(const Gpt2Checkpoint *ck, uintptr_t *lo, uintptr_t *
 static long touch_chunks(uintptr_t lo, uintptr_t hi) {
     long before = file_pmd_kb();
     if (before < 0) return -1;
-    for (uintptr_t p = lo; p < hi; p += HUGE_PAGE_BYTES) (void)*(const volatile char *)p;
+    for (uintptr_t p = lo; p < hi; p += MEM_HUGE_PAGE_BYTES) (void)*(const volatile char *)p;
     long after = file_pmd_kb();
-    return after < 0 ? -1 : (after - before) / (HUGE_PAGE_BYTES >> 10);
+    return after < 0 ? -1 : (after - before) / (long)(MEM_HUGE_PAGE_BYTES >> 10);
 }
 
 /* Up to 1 chunk in 16 in small pages costs ~10 ms at 3 us a page. */
@@ -525,7 +525,8 @@ static bool weights_in_place(const Gpt2Checkpoint *ck) {
     /* Cached in small folios. Read one chunk afresh first: if that does
      * not give a 2 MB folio (transparent huge pages off, or a filesystem
      * without large folios), dropping the rest would only cost a re-read. */
-    if (!st_forget_pages(ck->st, (const void *)lo, HUGE_PAGE_BYTES) || touch_chunks(lo, lo + HUGE_PAGE_BYTES) != 1)
+    if (!st_forget_pages(ck->st, (const void *)lo, MEM_HUGE_PAGE_BYTES) ||
+        touch_chunks(lo, lo + MEM_HUGE_PAGE_BYTES) != 1)
         return false;
     if (!st_forget_pages(ck->st, (const void *)lo, hi - lo)) return false;
     return mostly_huge(touch_chunks(lo, hi), chunks);

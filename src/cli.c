@@ -79,6 +79,12 @@ bool cli_flag(CliArgs *a) {
     return true;
 }
 
+bool cli_set_flag(CliArgs *a, bool *on) {
+    if (!cli_flag(a)) return false;
+    *on = true;
+    return true;
+}
+
 bool cli_long(CliArgs *a, long lo, long hi, long *out) {
     const char *v;
     if (!cli_value(a, &v)) return false;

@@ -177,17 +177,13 @@ static int parse_options(int argc, char **argv, Options *o) {
             int rc = parse_cases(&a, o);
             if (rc >= 0) return rc;
         } else if (cli_is(&a, "--shapes")) {
-            if (!cli_flag(&a)) return 2;
-            o->shapes = true;
+            if (!cli_set_flag(&a, &o->shapes)) return 2;
         } else if (cli_is(&a, "--no-ceiling")) {
-            if (!cli_flag(&a)) return 2;
-            o->no_ceiling = true;
+            if (!cli_set_flag(&a, &o->no_ceiling)) return 2;
         } else if (cli_is(&a, "--json")) {
-            if (!cli_flag(&a)) return 2;
-            o->json = true;
+            if (!cli_set_flag(&a, &o->json)) return 2;
         } else if (cli_is(&a, "--quick")) {
-            if (!cli_flag(&a)) return 2;
-            o->quick = true;
+            if (!cli_set_flag(&a, &o->quick)) return 2;
         } else {
             return cli_unknown(&a);
         }

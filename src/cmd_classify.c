@@ -67,8 +67,7 @@ static int parse_options(int argc, char **argv, Options *o) {
             fputs(HELP, stdout);
             return 0;
         } else if (cli_is(&a, "--json")) {
-            if (!cli_flag(&a)) return 2;
-            o->json = true;
+            if (!cli_set_flag(&a, &o->json)) return 2;
         } else {
             return cli_unknown(&a);
         }

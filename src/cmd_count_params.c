@@ -130,14 +130,11 @@ static int parse_options(int argc, char **argv, Options *o) {
         } else if (cli_is(&a, "--style")) {
             if (!cli_choice(&a, styles, &o->style)) return 2;
         } else if (cli_is(&a, "--show-structure")) {
-            if (!cli_flag(&a)) return 2;
-            o->show_structure = true;
+            if (!cli_set_flag(&a, &o->show_structure)) return 2;
         } else if (cli_is(&a, "--tensors")) {
-            if (!cli_flag(&a)) return 2;
-            o->tensors = true;
+            if (!cli_set_flag(&a, &o->tensors)) return 2;
         } else if (cli_is(&a, "--json")) {
-            if (!cli_flag(&a)) return 2;
-            o->json = true;
+            if (!cli_set_flag(&a, &o->json)) return 2;
         } else {
             return cli_unknown(&a);
         }

@@ -53,8 +53,7 @@ static int parse_options(int argc, char **argv, Options *o) {
         } else if (cli_is(&a, "--data")) {
             if (!cli_value(&a, &o->data)) return 2;
         } else if (cli_is(&a, "--json")) {
-            if (!cli_flag(&a)) return 2;
-            o->json = true;
+            if (!cli_set_flag(&a, &o->json)) return 2;
         } else {
             return cli_unknown(&a);
         }

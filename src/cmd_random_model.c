@@ -61,8 +61,7 @@ int cmd_random_model(int argc, char **argv) {
         } else if (cli_is(&a, "--seed")) {
             if (!cli_long(&a, 0, 1L << 62, &seed)) return 2;
         } else if (cli_is(&a, "--force")) {
-            if (!cli_flag(&a)) return 2;
-            force = true;
+            if (!cli_set_flag(&a, &force)) return 2;
         } else {
             return cli_unknown(&a);
         }

@@ -63,11 +63,9 @@ static int parse_args(SplitArgs *s, int argc, char **argv) {
         } else if (cli_is(&a, "--out-dir")) {
             if (!cli_value(&a, &s->out_dir)) return 2;
         } else if (cli_is(&a, "--balance")) {
-            if (!cli_flag(&a)) return 2;
-            s->balance = true;
+            if (!cli_set_flag(&a, &s->balance)) return 2;
         } else if (cli_is(&a, "--label-ids")) {
-            if (!cli_flag(&a)) return 2;
-            s->label_ids = true;
+            if (!cli_set_flag(&a, &s->label_ids)) return 2;
         } else if (cli_is(&a, "--train")) {
             if (!cli_double(&a, 0, 1, &s->train)) return 2;
         } else if (cli_is(&a, "--val")) {

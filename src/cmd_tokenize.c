@@ -262,8 +262,7 @@ static int parse_args(TokenizeArgs *args, int argc, char **argv, bool *help) {
             args->mode = cli_is(&a, "--ids") ? SHOW_IDS : cli_is(&a, "--decode") ? SHOW_DECODE : SHOW_PIECES;
             n_modes++;
         } else if (cli_is(&a, "--allow-special")) {
-            if (!cli_flag(&a)) return 2;
-            args->allow_special = true;
+            if (!cli_set_flag(&a, &args->allow_special)) return 2;
         } else if (cli_is(&a, "--vocab")) {
             if (!cli_value(&a, &args->vocab_dir)) return 2;
         } else if (cli_is(&a, "--bench")) {

@@ -179,8 +179,7 @@ static int parse_run_option(CliArgs *a, Options *o, bool *matched) {
     if (cli_is(a, "--log-every")) return cli_int(a, 0, 1 << 30, &o->log_every) ? -1 : 2;
     if (cli_is(a, "--save-every")) return cli_int(a, 0, 1 << 30, &o->save_every) ? -1 : 2;
     if (cli_is(a, "--force")) {
-        if (!cli_flag(a)) return 2;
-        o->force = true;
+        if (!cli_set_flag(a, &o->force)) return 2;
         return -1;
     }
     *matched = false;

@@ -6,8 +6,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-enum { HUGE_PAGE_BYTES = 2 << 20 };
-
 void mem_prefault(void *p, size_t n) {
 #ifdef MADV_POPULATE_WRITE
     long page = sysconf(_SC_PAGESIZE);
@@ -23,9 +21,10 @@ void mem_prefault(void *p, size_t n) {
 
 void *mem_alloc_huge(size_t bytes) {
     void *p = NULL;
-    if (posix_memalign(&p, bytes >= HUGE_PAGE_BYTES ? HUGE_PAGE_BYTES : 64, bytes ? bytes : 1) != 0) return NULL;
+    size_t align = bytes >= MEM_HUGE_PAGE_BYTES ? MEM_HUGE_PAGE_BYTES : 64;
+    if (posix_memalign(&p, align, bytes ? bytes : 1) != 0) return NULL;
 #ifdef MADV_HUGEPAGE
-    if (bytes >= HUGE_PAGE_BYTES) (void)madvise(p, (bytes + 4095) & ~(size_t)4095, MADV_HUGEPAGE);
+    if (bytes >= MEM_HUGE_PAGE_BYTES) (void)madvise(p, (bytes + 4095) & ~(size_t)4095, MADV_HUGEPAGE);
 #endif
     return p;
 }

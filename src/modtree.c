@@ -124,14 +124,21 @@ static Module *add_dropout(Builder *b, Module *parent, const char *name, double 
 
 /* ---- the two trees ----------------------------------------------------- */
 
+/* Block `layer` of either tree, named by its index as nn.Sequential and
+ * nn.ModuleList name their children. */
+static Module *add_block(Builder *b, Module *parent, int layer, const char *type) {
+    char name[16];
+    snprintf(name, sizeof name, "%d", layer);
+    Module *block = add(b, parent, name, type, MOD_CONTAINER);
+    if (block) block->layer = layer;
+    return block;
+}
+
 /* The labs' TransformerBlock (drop_rate 0.0 as in their fine-tuning config). */
 static void build_labs_block(Builder *b, Module *blocks, int layer, const Gpt2Config *cfg) {
     int C = cfg->n_embd;
-    char name[16];
-    snprintf(name, sizeof name, "%d", layer);
-    Module *block = add(b, blocks, name, "TransformerBlock", MOD_CONTAINER);
+    Module *block = add_block(b, blocks, layer, "TransformerBlock");
     if (!block) return;
-    block->layer = layer;
     Module *att = add(b, block, "att", "MultiHeadAttention", MOD_CONTAINER);
     add_linear(b, att, "W_query", C, C, cfg->qkv_bias, SITE_Q);
     add_linear(b, att, "W_key", C, C, cfg->qkv_bias, SITE_K);
@@ -156,19 +163,15 @@ static Module *build_labs(Builder *b, const Gpt2Config *cfg) {
     Module *blocks = add(b, root, "trf_blocks", "Sequential", MOD_CONTAINER);
     for (int l = 0; l < cfg->n_layer; l++) build_labs_block(b, blocks, l, cfg);
     add_layernorm(b, root, "final_norm", cfg->n_embd);
-    Module *head = add_linear(b, root, "out_head", cfg->n_embd, cfg->vocab_size, false, SITE_HEAD);
-    (void)head;
+    add_linear(b, root, "out_head", cfg->n_embd, cfg->vocab_size, false, SITE_HEAD);
     return root;
 }
 
 /* Hugging Face's GPT2Block (dropout 0.1 as in the published config). */
 static void build_hf_block(Builder *b, Module *h, int layer, const Gpt2Config *cfg) {
     int C = cfg->n_embd;
-    char name[16];
-    snprintf(name, sizeof name, "%d", layer);
-    Module *block = add(b, h, name, "GPT2Block", MOD_CONTAINER);
+    Module *block = add_block(b, h, layer, "GPT2Block");
     if (!block) return;
-    block->layer = layer;
     add_layernorm(b, block, "ln_1", C);
     Module *attn = add(b, block, "attn", "GPT2Attention", MOD_CONTAINER);
     add_conv1d(b, attn, "c_attn", C, 3 * C, SITE_QKV);

@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +70,27 @@ static inline bool fx_weights(const StFile *f, Gpt2Weights *w, Gpt2LayerWeights 
 #undef FX
     }
     return ok;
+}
+
+/* Opens the tiny model, tests/fixtures/engine/tiny.safetensors below
+ * source_dir, and points w at its tensors (layers holds max_layers).
+ * NULL, with the reason on stderr, when either fails; st_close() it. */
+static inline StFile *fx_open_tiny(const char *source_dir, Gpt2Weights *w, Gpt2LayerWeights *layers,
+                                   int max_layers) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/tests/fixtures/engine/tiny.safetensors", source_dir);
+    LfError err = {0};
+    StFile *f = st_open(path, &err);
+    if (!f) {
+        fprintf(stderr, "%s\n", err.msg);
+        return NULL;
+    }
+    if (!fx_weights(f, w, layers, max_layers)) {
+        fprintf(stderr, "%s: not the tiny model's tensors\n", path);
+        st_close(f);
+        return NULL;
+    }
+    return f;
 }
 
 static inline LinearSite fx_site(const char *s) {

@@ -219,16 +219,13 @@ static void run_case(const Gpt2Weights *w, const char *name) {
 }
 
 int main(void) {
-    snprintf(dir, sizeof dir, "%s/tests/fixtures/engine", check_env("LORAFIT_SOURCE_DIR", "."));
-    char path[4200];
-    snprintf(path, sizeof path, "%s/tiny.safetensors", dir);
-    LfError err = {0};
-    StFile *f = st_open(path, &err);
-    CHECK(f != NULL, "%s", err.msg);
-    if (!f) return check_done();
+    const char *source_dir = check_env("LORAFIT_SOURCE_DIR", ".");
+    snprintf(dir, sizeof dir, "%s/tests/fixtures/engine", source_dir);
     Gpt2Weights w;
     Gpt2LayerWeights layers[8];
-    CHECK(fx_weights(f, &w, layers, 8), "tiny model tensors");
+    StFile *f = fx_open_tiny(source_dir, &w, layers, 8);
+    CHECK(f != NULL, "the tiny model fixture");
+    if (!f) return check_done();
     run_case(&w, "labs");
     run_case(&w, "peft");
     st_close(f);

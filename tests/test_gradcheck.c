@@ -260,16 +260,11 @@ static void run(const Gpt2Weights *w, bool peft, Gpt2Pool pool, double dropout, 
 }
 
 int main(void) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/tests/fixtures/engine/tiny.safetensors",
-             check_env("LORAFIT_SOURCE_DIR", "."));
-    LfError err = {0};
-    StFile *f = st_open(path, &err);
-    CHECK(f != NULL, "%s", err.msg);
-    if (!f) return check_done();
     Gpt2Weights w;
     Gpt2LayerWeights layers[8];
-    CHECK(fx_weights(f, &w, layers, 8), "tiny model tensors");
+    StFile *f = fx_open_tiny(check_env("LORAFIT_SOURCE_DIR", "."), &w, layers, 8);
+    CHECK(f != NULL, "the tiny model fixture");
+    if (!f) return check_done();
     if (w.cfg.n_embd > 64 || w.cfg.n_ctx > MAXT) check_skip("fixture model larger than this test's buffers");
     run(&w, false, POOL_LAST_TOKEN, 0.0, "labs last-token");
     run(&w, false, POOL_LAST_POSITION, 0.0, "labs last-position");

@@ -57,6 +57,8 @@ bool cli_choice(CliArgs *a, const char *const *choices, int *out);
 
 /* An option that takes no value must not be given one ("--json=1"). */
 bool cli_flag(CliArgs *a);
+/* cli_flag, then *on = true: the usual switch ("--json"). */
+bool cli_set_flag(CliArgs *a, bool *on);
 
 /* Prints "lorafit CMD: <message>" and the usage line to stderr; returns 2. */
 int cli_error(const CliArgs *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -11,6 +11,9 @@
 
 #include <stddef.h>
 
+/* A transparent huge page (PMD) on x86-64 and most 64-bit Linux systems. */
+#define MEM_HUGE_PAGE_BYTES ((size_t)2 << 20)
+
 /* Maps the whole pages inside p[0, n) now (MADV_POPULATE_WRITE, Linux
  * >= 5.14), for memory that is about to be written. */
 void mem_prefault(void *p, size_t n);
