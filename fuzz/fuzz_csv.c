@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lorafit/csv.h"
-#include "lorafit/dataset.h"
+#include "lorafit/data/csv.h"
+#include "lorafit/data/dataset.h"
 
 /* Writes the current record as one CSV line into a memory stream. */
 static void write_record(const CsvReader *r, FILE *f) {

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lorafit/tokenizer.h"
+#include "lorafit/data/tokenizer.h"
 
 /* libFuzzer calls the target with no context pointer, so the tokenizer,
  * loaded once, has to live in a static. */

@@ -199,7 +199,7 @@ def fnv_u64(h, v):
 
 
 def fingerprint(params, cfg, qkv_bias=True):
-    """checkpoint_fingerprint() (include/lorafit/checkpoint.h), written again
+    """checkpoint_fingerprint() (include/lorafit/io/checkpoint.h), written again
     from its description: FNV-1a 64 over the config, then per weight its
     element count and its first 8 and last 8 float32 values (all if <= 16)."""
     h = 0xcbf29ce484222325

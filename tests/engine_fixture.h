@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lorafit/gpt2.h"
-#include "lorafit/safetensors.h"
+#include "lorafit/engine/gpt2.h"
+#include "lorafit/io/safetensors.h"
 
 /* A float tensor of the fixture, or NULL (with a message) when missing,
  * of the wrong size or not F32. */

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 
 #include "check.h"
-#include "lorafit/checkpoint.h"
+#include "lorafit/io/checkpoint.h"
 
 static char fixtures[4096], tmp[4096];
 

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "lorafit/csv.h"
+#include "lorafit/data/csv.h"
 
 /* Reads all records of `data` and joins them as "a|b;c|d;" for comparison;
  * returns csv_next_row()'s last status. */

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "lorafit/dataset.h"
+#include "lorafit/data/dataset.h"
 
 static char fixture_dir[4096];
 

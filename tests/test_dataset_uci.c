@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "lorafit/dataset.h"
+#include "lorafit/data/dataset.h"
 
 int main(void) {
     char path[4096];

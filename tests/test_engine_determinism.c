@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "lorafit/gpt2.h"
-#include "lorafit/optim.h"
+#include "lorafit/engine/gpt2.h"
+#include "lorafit/engine/optim.h"
 
 /* big enough that the GEMMs split over threads (>= 1e6 multiply-adds) */
 enum { B = 3, T = 48, NSLOT = 8, C = 64 };

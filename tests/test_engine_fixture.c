@@ -13,7 +13,7 @@
 
 #include "check.h"
 #include "engine_fixture.h"
-#include "lorafit/optim.h"
+#include "lorafit/engine/optim.h"
 
 #define MAX_SLOTS 32
 

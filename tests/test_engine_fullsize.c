@@ -15,8 +15,8 @@
 
 #include "check.h"
 #include "engine_fixture.h"
-#include "lorafit/kernels.h"
-#include "lorafit/optim.h"
+#include "lorafit/engine/kernels.h"
+#include "lorafit/engine/optim.h"
 
 #define MAX_SLOTS 128
 

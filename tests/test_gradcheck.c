@@ -14,7 +14,7 @@
 
 #include "check.h"
 #include "engine_fixture.h"
-#include "lorafit/kernels.h"
+#include "lorafit/engine/kernels.h"
 
 #define MAX_AD 32
 #define MAXT 16

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "lorafit/mem.h"
+#include "lorafit/util/mem.h"
 
 static void test_prefault_keeps_data(void) {
     enum { N = 3 << 20 };

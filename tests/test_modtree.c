@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "lorafit/lora.h"
-#include "lorafit/modtree.h"
+#include "lorafit/engine/lora.h"
+#include "lorafit/engine/modtree.h"
 
 /* Parameters of the labs' GPTModel (qkv bias, untied out_head). */
 static int64_t labs_base(const Gpt2Config *c) {

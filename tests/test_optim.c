@@ -9,7 +9,7 @@
 
 #include "check.h"
 #include "engine_fixture.h"
-#include "lorafit/optim.h"
+#include "lorafit/engine/optim.h"
 
 enum { N = 13, STEPS = 5 };
 

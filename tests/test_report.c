@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "lorafit/report.h"
+#include "lorafit/report/report.h"
 
 /* ----------------------------------------------------------------- history */
 

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 
 #include "check.h"
-#include "lorafit/safetensors.h"
+#include "lorafit/io/safetensors.h"
 
 static char fixture_dir[4096], tmp_dir[4096];
 

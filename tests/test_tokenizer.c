@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "lorafit/fsutil.h"
-#include "lorafit/tokenizer.h"
+#include "lorafit/util/files.h"
+#include "lorafit/data/tokenizer.h"
 
 static const char *const MODE_NAMES[] = {"reject", "allow", "text"};
 

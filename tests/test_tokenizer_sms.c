@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "lorafit/fsutil.h"
-#include "lorafit/tokenizer.h"
+#include "lorafit/util/files.h"
+#include "lorafit/data/tokenizer.h"
 
 enum { PATH_CAP = 4096 };
 

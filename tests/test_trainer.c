@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "check.h"
-#include "lorafit/gpt2.h"
-#include "lorafit/optim.h"
-#include "lorafit/trainer.h"
+#include "lorafit/engine/gpt2.h"
+#include "lorafit/engine/optim.h"
+#include "lorafit/engine/trainer.h"
 
 #define N_TEXTS 12
 #define POISON 77 /* a token id whose embedding row holds NaN */

@@ -105,7 +105,7 @@ const cases = [
 ];
 
 // Invalid UTF-8, which tiktoken cannot take (it encodes str). lorafit's policy
-// (include/lorafit/tokenizer.h): each byte outside a well-formed sequence is
+// (include/lorafit/data/tokenizer.h): each byte outside a well-formed sequence is
 // its own byte token and splits the text like a special token does. The
 // expected ids are assembled from tiktoken's ids for the valid parts and
 // tiktoken's single-byte tokens. Each case: parts, strings or invalid byte lists.

@@ -1,0 +1,185 @@
+/* gpt2.h - the GPT-2 engine: LoRA fine-tuning of a frozen GPT-2 with a
+ * classification head, forward and backward on the CPU.
+ *
+ * The base weights (Gpt2Weights, Hugging Face layout) are frozen and never
+ * get a gradient; what trains is every LoRA adapter's A and B and the
+ * classification head. Those live in ONE allocation (`params`), their
+ * gradients in one parallel allocation (`grads`), so the optimizer runs over
+ * two flat arrays. Activations live in one allocation sized for max_B x
+ * max_T at build time and are reused by every step.
+ *
+ * Adapter layout (whatever the init style): A [in, rank], B [rank, out],
+ * y += scale * (x @ A) @ B, as the labs' LoRALayer stores them. PEFT's
+ * lora_A.weight is A transposed and lora_B.weight is B transposed; a
+ * checkpoint writer in PEFT naming transposes.
+ * Head layout: torch nn.Linear, head_w [n_classes, C], head_b [n_classes],
+ * logits = h @ head_w^T + head_b.
+ *
+ * Rows are packed: sequence b contributes L_b rows, L_b = lengths[b] for
+ * POOL_LAST_TOKEN (padding is never computed: causality makes it irrelevant
+ * to the real positions anyway) and L_b = T for POOL_LAST_POSITION (the
+ * labs' padding tokens are real inputs, attended causally).
+ *
+ * Cost: the frozen layers get no weight gradients (only dX = dY W^T), LoRA
+ * is two thin GEMMs, the top block runs only at the pooled rows, and the
+ * backward stops below the lowest adapter.
+ *
+ * Threads: everything runs on OpenMP's threads (OMP_NUM_THREADS) when
+ * OpenBLAS is set to one thread (OPENBLAS_NUM_THREADS=1 or
+ * openblas_set_num_threads(1)): each thread then calls sgemm on its own
+ * slice of the output. That is the fast setting on 2 cores; with OpenBLAS
+ * threaded too, the two pools spin while the other works. On a shared
+ * machine, OMP_WAIT_POLICY=passive also helps.
+ *
+ * Determinism: same seed, same thread count, same bits. The non-GEMM
+ * kernels compute each row serially (their bits do not depend on the
+ * thread count at all); GEMM slices depend only on the thread count.
+ */
+#ifndef LORAFIT_GPT2_H
+#define LORAFIT_GPT2_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lorafit/engine/config.h"
+#include "lorafit/util/error.h"
+#include "lorafit/engine/lora.h"
+#include "lorafit/util/rng.h"
+#include "lorafit/engine/weights.h"
+
+typedef enum {
+    POOL_LAST_TOKEN,    /* each sequence read at lengths[b] - 1 */
+    POOL_LAST_POSITION, /* every sequence read at T - 1 (the labs: right-padded with 50256) */
+} Gpt2Pool;
+
+/* One batch. */
+typedef struct {
+    const int *tokens;  /* [B, T] row-major, ids < vocab_size; positions >= lengths[b] are
+                           padding (not read at all with POOL_LAST_TOKEN) */
+    const int *lengths; /* [B] real lengths, 1..T (NULL = all T) */
+    const int *labels;  /* [B] class ids in [0, n_classes), or NULL for inference */
+    int B, T;
+} Gpt2Batch;
+
+/* One adapter as the engine runs it: a LoraSlot plus its effective scale. */
+typedef struct {
+    LinearSite site; /* SITE_Q/K/V/QKV, SITE_ATTN_OUT, SITE_FC, SITE_FC_PROJ */
+    int layer;
+    int in, out, rank;
+    float scale;     /* alpha / rank, or alpha (LORA_SCALE_ALPHA) */
+} Gpt2Adapter;
+
+/* Activations of one forward, pointers into one allocation (see gpt2.c for
+ * the sizes). N = packed rows of the batch (<= max_B * max_T). In a
+ * classification forward the top block computes only what the head reads:
+ * its qkv covers all N rows, but its atty, res2, ln2, fch, fch_gelu and
+ * res3 hold B rows (row b = sequence b's pooled position). */
+typedef struct {
+    float *encoded;              /* [N, C] token + position embeddings */
+    float *ln1, *ln1_mean, *ln1_rstd; /* [L, N, C], [L, N], [L, N] */
+    float *qkv;                  /* [L, N, 3C] */
+    float *att;                  /* [L, B, NH, T, T] softmax probabilities (row t uses t2 <= t) */
+    float *atty;                 /* [L, N, C] attention output, before c_proj */
+    float *res2;                 /* [L, N, C] residual after attention */
+    float *ln2, *ln2_mean, *ln2_rstd; /* [L, N, C], [L, N], [L, N] */
+    float *fch, *fch_gelu;       /* [L, N, 4C] */
+    float *res3;                 /* [L, N, C] residual after the MLP = the block's output */
+    float *lora_h;               /* per adapter [N, rank]: x @ A (after dropout) */
+    float *pooled;               /* [B, C] final residual at the pooled rows */
+    float *lnf, *lnf_mean, *lnf_rstd; /* [B, C], [B], [B] */
+    float *logits, *probs;       /* [B, n_classes] */
+    /* backward scratch, also reused by gpt2_lm_logits */
+    float *dlogits;              /* [B, n_classes] */
+    float *dlnf, *dpooled;       /* [B, C] */
+    float *dres;                 /* [N, C] gradient of the residual stream */
+    float *dln;                  /* [N, C] */
+    float *datty;                /* [N, C] */
+    float *dqkv;                 /* [N, 3C] */
+    float *dfch;                 /* [N, 4C] */
+    float *datt;                 /* [B, NH, T] one attention row per (sequence, head) */
+    float *dh;                   /* [N, max_rank] */
+    float *drop;                 /* [N, max_in] dropped adapter input, only when dropout > 0 */
+} Gpt2Acts;
+
+typedef struct Gpt2Model {
+    Gpt2Config cfg;
+    const Gpt2Weights *w; /* frozen, not owned */
+    int n_classes;
+    int max_B, max_T;
+
+    /* adapters */
+    int n_adapters;
+    Gpt2Adapter *adapters; /* [n_adapters] in slot order */
+    float dropout;         /* PEFT's lora_dropout on the adapter input, training only */
+    LoraInit init;
+
+    /* trainable parameters: one allocation, named pointers into it */
+    size_t n_params;
+    float *params;
+    float **lora_A, **lora_B; /* [n_adapters] -> A [in, rank], B [rank, out] */
+    float *head_w, *head_b;   /* [n_classes, C], [n_classes] */
+    /* their gradients: one parallel allocation, same offsets */
+    float *grads;
+    float **grad_A, **grad_B;
+    float *grad_head_w, *grad_head_b;
+
+    /* activations, one allocation */
+    float *acts_memory;
+    size_t n_acts;
+    Gpt2Acts acts;
+
+    /* what the last forward saw, for backward */
+    int B, T, N;         /* batch shape and packed rows */
+    int *seq_len;        /* [max_B] L_b */
+    int *seq_off;        /* [max_B + 1] first packed row of each sequence */
+    int *labels;         /* [max_B] */
+    bool have_labels, trained_forward;
+    uint64_t dropout_seed; /* the last training forward's dropout stream */
+    Rng rng;             /* dropout masks; seeded from the build seed */
+} Gpt2Model;
+
+/* Builds the model over frozen weights `w` (kept by pointer: it must outlive
+ * the model). One adapter per slot (lora_slots() of the injected tree);
+ * n_slots may be 0 (head only). Each A is initialised per lc->init from a
+ * PRNG seeded with `seed` (labs: U(+-1/sqrt(rank)); PEFT: U(+-1/sqrt(in))),
+ * every B is zero, and the head is torch.nn.Linear's default init
+ * (U(+-1/sqrt(C)) for weight and bias) from the same stream, in that order.
+ * Scale per adapter from lc->scaling and the slot's alpha and rank;
+ * dropout from lc->dropout. The activations are sized for max_B sequences
+ * of max_T tokens (max_T <= n_ctx). */
+bool gpt2_build(Gpt2Model *m, const Gpt2Weights *w, const LoraSlot *slots, int n_slots,
+                const LoraConfig *lc, int n_classes, int max_B, int max_T, uint64_t seed,
+                LfError *err);
+void gpt2_free(Gpt2Model *m);
+
+/* Forward over a batch (B <= max_B, T <= max_T). Writes the classification
+ * logits [B, n_classes] to `logits` when it is not NULL (they are also in
+ * m->acts.logits). Returns the mean cross-entropy over the batch when
+ * b->labels != NULL, else 0; NaN (nothing computed) when the batch does not
+ * fit the build or a length is outside 1..T. `training` turns on LoRA
+ * dropout and allows a following gpt2_backward(). */
+float gpt2_forward(Gpt2Model *m, const Gpt2Batch *b, Gpt2Pool pool, bool training, float *logits);
+
+/* After a forward with labels: sets m->grads to the gradient of the mean
+ * cross-entropy (overwrites; no accumulation across calls). */
+void gpt2_backward(Gpt2Model *m);
+
+/* The seed adapter i's dropout mask came from in the last training
+ * forward: its mask is dropout_forward(ones, seed, dropout) (kernels.h).
+ * For tests. */
+uint64_t gpt2_dropout_seed(const Gpt2Model *m, int adapter);
+
+/* For tests: the language-model head (tied to wte) at every position,
+ * LoRA included. out [B, T, V]; positions >= lengths[b] are set to 0.
+ * Uses the backward scratch: a following gpt2_backward needs a new forward. */
+void gpt2_lm_logits(Gpt2Model *m, const Gpt2Batch *b, float *out);
+
+/* Random frozen weights of shape *cfg for tests and benchmarks: normal(0,
+ * 0.02) for matrices and embeddings, small normal biases, layernorm weights
+ * near 1 and biases near 0, all from `seed`. One allocation; free with
+ * gpt2_weights_random_free(). */
+Gpt2Weights *gpt2_weights_random(const Gpt2Config *cfg, uint64_t seed, LfError *err);
+void gpt2_weights_random_free(Gpt2Weights *w);
+
+#endif

@@ -1,0 +1,753 @@
+/* cmd_bench.c - `lorafit bench`: times training and inference steps of the
+ * engine on a gpt2-small-shaped model and sets them against the sgemm
+ * ceiling measured on this machine at the same GEMM shapes.
+ *
+ * Every case is timed as whole repetitions after warm-up and reported as
+ * the median; a repetition of a case with several batches (the SMS-length
+ * cases) runs all of them, and ms/step is its time over the batches. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lorafit/report/bench.h"
+#include "lorafit/io/checkpoint.h"
+#include "lorafit/cli/cli.h"
+#include "lorafit/cli/commands.h"
+#include "lorafit/data/dataset.h"
+#include "lorafit/engine/gpt2.h"
+#include "lorafit/engine/lora.h"
+#include "lorafit/engine/modtree.h"
+#include "lorafit/engine/optim.h"
+#include "lorafit/util/rng.h"
+#include "lorafit/cli/session.h"
+#include "lorafit/data/tokenizer.h"
+#include "lorafit/data/tokenset.h"
+#include "lorafit/engine/batch.h"
+
+static const char USAGE[] =
+    "lorafit bench [--threads N] [--seed N] [--repeat N] [--warmup N] [--config PRESET | --model DIR] "
+    "[--data FILE.csv] [--batch N] [--pad-to T] [--cases LIST] [--shapes] [--no-ceiling] [--json] [--quick]";
+
+static const char HELP[] =
+    "usage: lorafit bench [options]\n"
+    "\n"
+    "Times the engine on a GPT-2 with LoRA rank 8 / alpha 16 on every Linear in the blocks\n"
+    "(72 adapters for gpt2-small) and a 2-class head, random weights unless --model:\n"
+    "  train-padded  forward + backward + AdamW, batch 8 padded to 120 tokens, the head\n"
+    "                at the last position (the labs' setup)\n"
+    "  train-last    the same with last-token pooling over 8 batches of real SMS lengths\n"
+    "                (the first 64 messages of the labs' training split, or --data)\n"
+    "  infer-padded  forward only, 8 x 120, last position\n"
+    "  infer-last    forward only over the SMS-length batches\n"
+    "For each: the median ms/step after warm-up, tokens/s, the GFLOP a step needs and the\n"
+    "GFLOP/s achieved, the sgemm ceiling (the same GEMM shapes timed alone through the\n"
+    "engine's gemm: single-threaded cblas_sgemm calls split over the same threads; GFLOP of\n"
+    "those GEMMs over their time) and the fraction of it reached. Then a\n"
+    "large square sgemm's GFLOP/s, the weights' memory and the peak RSS.\n"
+    "\n"
+    "FLOPs counted (2*M*N*K per GEMM, what the step needs): forward QKV, c_proj, fc,\n"
+    "fc_proj over all rows, the top block's Q, c_proj and MLP only at the pooled rows (its\n"
+    "K and V at all), LoRA x@A and h@B, the head; backward only dX through the frozen\n"
+    "Linears (no frozen dW), LoRA dB, dh, dA, dX and the head, down to the lowest adapter.\n"
+    "Attention QK^T and PV (and 4 products backward) count the causal half (query t sees\n"
+    "t+1 keys); they are in the achieved GFLOP/s, not in the ceiling's shapes.\n"
+    "\n"
+    "options:\n"
+    "  --threads N     threads (default: every core); OpenBLAS runs single-threaded under\n"
+    "                  lorafit's own split of each GEMM\n"
+    "  --seed N        seeds the random weights, tokens, labels and adapters (default 123)\n"
+    "  --repeat N      timed repetitions per case (default 5); the median is reported\n"
+    "  --warmup N      untimed repetitions before them (default 2)\n"
+    "  --config P      the model's shape: gpt2-small (default), gpt2-medium, ...\n"
+    "  --model DIR     a real checkpoint instead of random weights\n"
+    "  --data FILE     a labelled CSV/TSV: the SMS-length cases use its first 64 texts,\n"
+    "                  encoded with GPT-2's tokenizer, in consecutive batches\n"
+    "  --batch N       sequences per batch (default 8)\n"
+    "  --pad-to T      padded length of the -padded cases (default 120)\n"
+    "  --cases LIST    comma-separated subset of the cases above (default: all)\n"
+    "  --no-ceiling    skip the sgemm measurements (to profile the steps alone)\n"
+    "  --shapes        also print every GEMM shape's count, share and sgemm GFLOP/s\n"
+    "  --json          print the figures as one JSON object\n"
+    "  --quick         a tiny model and shape (2 layers, width 64, 4 x 16), 1 repetition:\n"
+    "                  checks the command runs, measures nothing useful\n"
+    "  -h, --help      this help\n"
+    "\n"
+    "OpenMP's threads spin between parallel regions unless OMP_WAIT_POLICY=passive is set\n"
+    "in the environment (libgomp reads it at start-up); the policy in force is printed.\n";
+
+enum { CASE_TRAIN_PADDED, CASE_TRAIN_LAST, CASE_INFER_PADDED, CASE_INFER_LAST, N_CASES };
+static const char *const CASE_NAMES[] = {"train-padded", "train-last", "infer-padded", "infer-last", NULL};
+
+/* Token lengths of the first 64 messages of the labs' training split
+ * (`lorafit split SMSSpamCollection --balance`, train.csv in file order),
+ * 1,977 tokens: 8 batches of 246 rows on average, longest 66. */
+static const int SMS_LENGTHS[64] = {
+    53, 36, 40, 37, 13, 28, 52, 11, 40, 38, 34, 36, 44, 11, 48, 8,  40, 32, 66, 29, 36, 45,
+    20, 43, 54, 7,  16, 48, 25, 35, 7,  9,  7,  2,  25, 41, 8,  57, 11, 53, 9,  24, 39, 20,
+    31, 37, 45, 9,  47, 51, 18, 17, 38, 41, 37, 41, 11, 51, 25, 10, 6,  18, 47, 60};
+enum { SMS_TEXTS = 64 };
+
+typedef struct {
+    int threads, repeat, warmup, batch, pad_to;
+    long seed;
+    const char *config, *model, *data;
+    bool cases[N_CASES];
+    bool shapes, json, quick, no_ceiling, config_given, repeat_given, warmup_given, batch_given, pad_given;
+} Options;
+
+/* The batches a case runs, laid out as the engine takes them. */
+typedef struct {
+    int n;               /* batches */
+    int B, *T;           /* per batch: padded length */
+    int **tokens, **lengths, **labels;
+    long rows;           /* packed rows over all batches */
+} Batches;
+
+typedef struct {
+    const char *name;
+    Gpt2Pool pool;
+    bool training;
+    const Batches *data;
+    /* results, per step (one batch) */
+    double ms, ms_min, ms_max, tokens_per_s, gflop, gflop_gemm, gflops, ceiling_gflops, ceiling_ms;
+    double *samples_ms;
+    BenchGemms gemms; /* all batches of one repetition */
+} Case;
+
+/* ---------------------------------------------------------------------------
+ * options */
+
+static int parse_cases(CliArgs *a, Options *o) {
+    const char *v;
+    if (!cli_value(a, &v)) return 2;
+    memset(o->cases, 0, sizeof o->cases);
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", v);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int k = 0;
+        while (CASE_NAMES[k] && strcmp(CASE_NAMES[k], tok)) k++;
+        if (!CASE_NAMES[k])
+            return cli_error(a, "unknown case '%s' (train-padded, train-last, infer-padded, infer-last)", tok);
+        o->cases[k] = true;
+    }
+    for (int k = 0; k < N_CASES; k++)
+        if (o->cases[k]) return -1;
+    return cli_error(a, "--cases names no case");
+}
+
+static int parse_options(int argc, char **argv, Options *o) {
+    CliArgs a;
+    cli_init(&a, "bench", USAGE, argc, argv);
+    const char *arg;
+    int kind;
+    LfError err;
+    while ((kind = cli_next(&a, &arg)) != CLI_END) {
+        if (kind == CLI_POSITIONAL) return cli_error(&a, "unexpected argument '%s'", arg);
+        if (cli_is(&a, "--help") || cli_is(&a, "-h")) {
+            fputs(HELP, stdout);
+            return 0;
+        } else if (cli_is(&a, "--threads")) {
+            if (!cli_int(&a, 1, 1024, &o->threads)) return 2;
+        } else if (cli_is(&a, "--seed")) {
+            if (!cli_long(&a, 0, 0x7fffffffL, &o->seed)) return 2;
+        } else if (cli_is(&a, "--repeat")) {
+            if (!cli_int(&a, 1, 1000, &o->repeat)) return 2;
+            o->repeat_given = true;
+        } else if (cli_is(&a, "--warmup")) {
+            if (!cli_int(&a, 0, 1000, &o->warmup)) return 2;
+            o->warmup_given = true;
+        } else if (cli_is(&a, "--config")) {
+            Gpt2Config probe;
+            if (!cli_value(&a, &o->config)) return 2;
+            if (!gpt2_config_preset(o->config, &probe, &err)) return cli_error(&a, "%s", err.msg);
+            o->config_given = true;
+        } else if (cli_is(&a, "--model")) {
+            if (!cli_value(&a, &o->model)) return 2;
+        } else if (cli_is(&a, "--data")) {
+            if (!cli_value(&a, &o->data)) return 2;
+        } else if (cli_is(&a, "--batch")) {
+            if (!cli_int(&a, 1, 4096, &o->batch)) return 2;
+            o->batch_given = true;
+        } else if (cli_is(&a, "--pad-to")) {
+            if (!cli_int(&a, 1, 1 << 16, &o->pad_to)) return 2;
+            o->pad_given = true;
+        } else if (cli_is(&a, "--cases")) {
+            int rc = parse_cases(&a, o);
+            if (rc >= 0) return rc;
+        } else if (cli_is(&a, "--shapes")) {
+            if (!cli_set_flag(&a, &o->shapes)) return 2;
+        } else if (cli_is(&a, "--no-ceiling")) {
+            if (!cli_set_flag(&a, &o->no_ceiling)) return 2;
+        } else if (cli_is(&a, "--json")) {
+            if (!cli_set_flag(&a, &o->json)) return 2;
+        } else if (cli_is(&a, "--quick")) {
+            if (!cli_set_flag(&a, &o->quick)) return 2;
+        } else {
+            return cli_unknown(&a);
+        }
+    }
+    if (o->model && o->config_given) return cli_error(&a, "give --config or --model, not both");
+    if (o->quick && (o->model || o->config_given))
+        return cli_error(&a, "--quick uses its own tiny model: no --model or --config");
+    if (o->quick) {
+        if (!o->repeat_given) o->repeat = 1;
+        if (!o->warmup_given) o->warmup = 1;
+        if (!o->batch_given) o->batch = 4;
+        if (!o->pad_given) o->pad_to = 16;
+    }
+    return -1;
+}
+
+/* ---------------------------------------------------------------------------
+ * inputs */
+
+static void batches_free(Batches *b) {
+    for (int i = 0; i < b->n; i++) {
+        if (b->tokens) free(b->tokens[i]);
+        if (b->lengths) free(b->lengths[i]);
+        if (b->labels) free(b->labels[i]);
+    }
+    free(b->tokens), free(b->lengths), free(b->labels), free(b->T);
+    memset(b, 0, sizeof *b);
+}
+
+static bool batches_alloc(Batches *b, int n, int B, LfError *err) {
+    memset(b, 0, sizeof *b);
+    b->n = n;
+    b->B = B;
+    b->T = calloc((size_t)n, sizeof *b->T);
+    b->tokens = calloc((size_t)n, sizeof *b->tokens);
+    b->lengths = calloc((size_t)n, sizeof *b->lengths);
+    b->labels = calloc((size_t)n, sizeof *b->labels);
+    if (!b->T || !b->tokens || !b->lengths || !b->labels) goto oom;
+    for (int i = 0; i < n; i++) {
+        b->lengths[i] = calloc((size_t)B, sizeof(int));
+        b->labels[i] = calloc((size_t)B, sizeof(int));
+        if (!b->lengths[i] || !b->labels[i]) goto oom;
+    }
+    return true;
+oom:
+    batches_free(b);
+    lf_error_set(err, LF_ERR_IO, "out of memory for the benchmark's batches");
+    return false;
+}
+
+/* Random tokens and labels for batch i of T tokens per row; lengths as given. */
+static bool fill_random_batch(Batches *b, int i, int T, int vocab, Rng *r, LfError *err) {
+    b->T[i] = T;
+    b->tokens[i] = malloc((size_t)b->B * T * sizeof(int));
+    if (!b->tokens[i]) {
+        lf_error_set(err, LF_ERR_IO, "out of memory for the benchmark's batches");
+        return false;
+    }
+    for (long k = 0; k < (long)b->B * T; k++) b->tokens[i][k] = (int)rng_below(r, (uint64_t)vocab);
+    for (int k = 0; k < b->B; k++) {
+        b->labels[i][k] = (int)rng_below(r, 2);
+        b->rows += b->lengths[i][k];
+    }
+    return true;
+}
+
+/* The labs' padded batch: every row T long, read at the last position. */
+static bool make_padded(Batches *b, int B, int T, int vocab, Rng *r, LfError *err) {
+    if (!batches_alloc(b, 1, B, err)) return false;
+    for (int k = 0; k < B; k++) b->lengths[0][k] = T;
+    return fill_random_batch(b, 0, T, vocab, r, err);
+}
+
+/* SMS-length batches from the built-in table (cut at max_T): random ids. */
+static bool make_sms(Batches *b, int B, int max_T, int vocab, Rng *r, LfError *err) {
+    int n = SMS_TEXTS / B > 0 ? SMS_TEXTS / B : 1;
+    if (!batches_alloc(b, n, B, err)) return false;
+    for (int i = 0; i < n; i++) {
+        int T = 1;
+        for (int k = 0; k < B; k++) {
+            int L = SMS_LENGTHS[(i * B + k) % SMS_TEXTS];
+            b->lengths[i][k] = L < max_T ? L : max_T;
+            if (b->lengths[i][k] > T) T = b->lengths[i][k];
+        }
+        if (!fill_random_batch(b, i, T, vocab, r, err)) return false;
+    }
+    return true;
+}
+
+/* The first texts of a labelled file, encoded, in consecutive batches. */
+static bool make_data(Batches *b, const char *path, const char *model_dir, int B, int n_ctx, LfError *err) {
+    DatasetOptions dopt = {0};
+    Dataset *d = dataset_load(path, &dopt, err);
+    if (!d) return false;
+    Tokenizer *tok = tok_load_default(NULL, model_dir, err);
+    TokenSet ts = {0};
+    size_t want = (size_t)(SMS_TEXTS / B > 0 ? SMS_TEXTS / B : 1) * B;
+    int n = (int)((d->n < want ? d->n : want) / (size_t)B);
+    bool ok = tok != NULL;
+    if (ok && n < 1) {
+        lf_error_set(err, LF_ERR_INPUT, "%s: %zu texts, fewer than one batch of %d", path, d->n, B);
+        ok = false;
+    }
+    ok = ok && tokenset_encode(&ts, tok, d->texts, d->labels, (size_t)n * B, n_ctx, err) &&
+         batches_alloc(b, n, B, err);
+    for (int i = 0; ok && i < n; i++) {
+        int rows[4096];
+        for (int k = 0; k < B; k++) rows[k] = i * B + k;
+        int T = 0;
+        for (int k = 0; k < B; k++)
+            if (ts.length[rows[k]] > T) T = ts.length[rows[k]];
+        b->tokens[i] = malloc((size_t)B * T * sizeof(int));
+        if (!b->tokens[i]) {
+            lf_error_set(err, LF_ERR_IO, "out of memory for the benchmark's batches");
+            ok = false;
+            break;
+        }
+        b->T[i] = tokenset_fill_batch(&ts, rows, B, POOL_LAST_TOKEN, 0, b->tokens[i], b->lengths[i], b->labels[i]);
+        for (int k = 0; k < B; k++) {
+            if (b->labels[i][k] > 1) b->labels[i][k] = 1; /* the bench's head has 2 classes */
+            b->rows += b->lengths[i][k];
+        }
+    }
+    tokenset_free(&ts);
+    tok_free(tok);
+    dataset_free(d);
+    if (!ok && b->n) batches_free(b);
+    return ok;
+}
+
+static int longest(const Batches *b) {
+    int T = 0;
+    for (int i = 0; i < b->n; i++)
+        if (b->T[i] > T) T = b->T[i];
+    return T;
+}
+
+/* ---------------------------------------------------------------------------
+ * timing */
+
+/* One step on batch i: forward, and for training backward and AdamW.
+ * Returns the loss (NaN when the engine refused the batch). */
+static float run_step(Gpt2Model *m, AdamW *opt, const Case *c, int i) {
+    const Batches *d = c->data;
+    Gpt2Batch b = {d->tokens[i], d->lengths[i], c->training ? d->labels[i] : NULL, d->B, d->T[i]};
+    float loss = gpt2_forward(m, &b, c->pool, c->training, NULL);
+    if (c->training) {
+        gpt2_backward(m);
+        adamw_step(opt, m->params, m->grads, m->n_params);
+    }
+    return loss;
+}
+
+static bool time_case(Gpt2Model *m, AdamW *opt, Case *c, const Options *o, LfError *err) {
+    const Batches *d = c->data;
+    c->samples_ms = calloc((size_t)o->repeat, sizeof *c->samples_ms);
+    if (!c->samples_ms) {
+        lf_error_set(err, LF_ERR_IO, "out of memory");
+        return false;
+    }
+    for (int rep = -o->warmup; rep < o->repeat; rep++) {
+        double t0 = bench_now();
+        for (int i = 0; i < d->n; i++) {
+            float loss = run_step(m, opt, c, i);
+            if (loss != loss) {
+                lf_error_set(err, LF_ERR_RUNTIME, "%s: batch %d gave a NaN loss", c->name, i);
+                return false;
+            }
+        }
+        if (rep >= 0) c->samples_ms[rep] = 1e3 * (bench_now() - t0) / d->n;
+    }
+    double *s = malloc((size_t)o->repeat * sizeof *s);
+    if (!s) {
+        lf_error_set(err, LF_ERR_IO, "out of memory");
+        return false;
+    }
+    memcpy(s, c->samples_ms, (size_t)o->repeat * sizeof *s);
+    c->ms = bench_median(s, o->repeat);
+    c->ms_min = s[0];
+    c->ms_max = s[o->repeat - 1];
+    free(s);
+    c->tokens_per_s = (double)d->rows / d->n / (c->ms * 1e-3);
+    return true;
+}
+
+/* The GEMM list of one repetition (all batches) and its FLOPs per step. */
+static bool count_case(const Gpt2Model *m, Case *c, LfError *err) {
+    const Batches *d = c->data;
+    memset(&c->gemms, 0, sizeof c->gemms);
+    for (int i = 0; i < d->n; i++) {
+        int rows[4096];
+        for (int k = 0; k < d->B; k++) rows[k] = c->pool == POOL_LAST_POSITION ? d->T[i] : d->lengths[i][k];
+        BenchGemms one;
+        if (!bench_step_gemms(m, rows, d->B, c->training, &one) || !bench_gemms_add(&c->gemms, &one)) {
+            bench_gemms_free(&one);
+            lf_error_set(err, LF_ERR_IO, "out of memory");
+            return false;
+        }
+        bench_gemms_free(&one);
+    }
+    c->gflop = bench_total_flops(&c->gemms) * 1e-9 / d->n;
+    c->gflop_gemm = bench_gemm_flops(&c->gemms) * 1e-9 / d->n;
+    c->gflops = c->gflop / (c->ms * 1e-3);
+    return true;
+}
+
+/* The ceiling: the same GEMMs alone, through the engine's gemm(). */
+static bool ceiling_case(Case *c, int reps, LfError *err) {
+    double s = bench_sgemm_time(&c->gemms, reps);
+    if (s < 0) {
+        lf_error_set(err, LF_ERR_IO, "out of memory for the sgemm ceiling");
+        return false;
+    }
+    c->ceiling_gflops = bench_gemm_flops(&c->gemms) * 1e-9 / s;
+    c->ceiling_ms = 1e3 * (c->gflop / c->ceiling_gflops);
+    return true;
+}
+
+/* ---------------------------------------------------------------------------
+ * output */
+
+/* 0 when the ceiling was not measured (--no-ceiling). */
+static double of_ceiling(const Case *c) { return c->ceiling_gflops > 0 ? c->gflops / c->ceiling_gflops : 0.0; }
+
+static void read_loadavg(double la[3]) {
+    la[0] = la[1] = la[2] = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (!f) return;
+    if (fscanf(f, "%lf %lf %lf", &la[0], &la[1], &la[2]) != 3) la[0] = la[1] = la[2] = -1;
+    fclose(f);
+}
+
+static const char *wait_policy(void) {
+    const char *p = getenv("OMP_WAIT_POLICY");
+    return p && *p ? p : "unset (libgomp spins)";
+}
+
+static void shape_label(const Case *c, char *buf, size_t size) {
+    const Batches *d = c->data;
+    if (c->pool == POOL_LAST_POSITION)
+        snprintf(buf, size, "%d x %d, last-position", d->B, d->T[0]);
+    else
+        snprintf(buf, size, "%d x %.1f avg, last-token", d->B, (double)d->rows / d->n / d->B);
+}
+
+typedef struct {
+    const char *model_desc;
+    int n_layer, n_embd, n_head, n_ctx, vocab_size, n_adapters, rank, threads;
+    double load_start[3], load_end[3];
+    double weights_mb, rss_before_mb, rss_weights_mb, peak_rss_mb, peak_train_padded_mb;
+    bool weights_mapped;   /* a checkpoint, not random weights */
+    bool weights_in_place; /* its block weights used from the mapping, not copied */
+    double square_gflops;
+    int square_n;
+} Summary;
+
+/* The dimension that runs over the batch's rows: M, or K for the
+ * weight-gradient products (A transposed). */
+static int row_dim(const BenchGemm *e) { return e->ta == 'T' ? e->K : e->M; }
+
+static bool same_kind(const BenchGemm *x, const BenchGemm *e) {
+    if (strcmp(x->what, e->what) || x->ta != e->ta || x->tb != e->tb || x->N != e->N) return false;
+    return e->ta == 'T' ? x->M == e->M : x->K == e->K;
+}
+
+/* One line per kind of GEMM and fixed dimensions; the SMS cases vary the
+ * row dimension with the batch, so it shows as the count-weighted mean. */
+static void print_shapes(const Case *c) {
+    const BenchGemms *g = &c->gemms;
+    double total = bench_total_flops(g);
+    bool *done = calloc((size_t)g->n + 1, sizeof *done);
+    if (!done) return;
+    printf("\n%s: the GEMMs of %d step%s: FLOP share of the step, and sgemm alone at that shape\n", c->name,
+           c->data->n, c->data->n > 1 ? "s" : "");
+    printf("  %-20s %2s %7s %7s %7s %6s %7s %9s %8s\n", "what", "op", "M", "N", "K", "calls", "share",
+           "ms/step", "GFLOP/s");
+    for (int i = 0; i < g->n; i++) {
+        if (done[i]) continue;
+        const BenchGemm *e = &g->g[i];
+        double f = 0, sec = 0, rows = 0;
+        long calls = 0;
+        for (int j = i; j < g->n; j++) {
+            const BenchGemm *x = &g->g[j];
+            if (done[j] || !same_kind(x, e)) continue;
+            done[j] = true;
+            f += 2.0 * x->M * x->N * (double)x->K * x->count;
+            sec += x->seconds;
+            rows += (double)row_dim(x) * x->count;
+            calls += x->count;
+        }
+        double r = rows / (double)calls;
+        printf("  %-20s %c%c %7.1f %7d %7.1f %6.1f %6.2f%% %9.3f %8.1f\n", e->what, e->ta, e->tb,
+               e->ta == 'T' ? e->M : r, e->N, e->ta == 'T' ? r : e->K, (double)calls / c->data->n, 100.0 * f / total, 1e3 * sec / c->data->n,
+               sec > 0 ? f / sec * 1e-9 : 0.0);
+    }
+    printf("  %-20s %43s %6.2f%%\n", "attention", "(causal half; not a GEMM, not in the ceiling)",
+           100.0 * g->attn_flops / total);
+    free(done);
+}
+
+static void print_text(const Summary *s, Case *cases, const bool *on, const Options *o) {
+    printf("lorafit bench: %s, %d layers x %d wide, %d LoRA adapters rank %d alpha 16, 2-class head\n",
+           s->model_desc, s->n_layer, s->n_embd, s->n_adapters, s->rank);
+    printf("threads %d, OMP_WAIT_POLICY %s, seed %ld, median of %d after %d warm-up\n", s->threads,
+           wait_policy(), o->seed, o->repeat, o->warmup);
+    printf("load average %.2f %.2f %.2f at start, %.2f %.2f %.2f at end\n\n", s->load_start[0], s->load_start[1],
+           s->load_start[2], s->load_end[0], s->load_end[1], s->load_end[2]);
+    printf("%-13s %-27s %9s %9s %10s %8s %8s %8s %10s\n", "case", "batch", "ms/step", "tokens/s", "GFLOP/step",
+           "GFLOP/s", "ceiling", "of ceil.", "ceiling ms");
+    for (int k = 0; k < N_CASES; k++) {
+        if (!on[k]) continue;
+        const Case *c = &cases[k];
+        char shape[64];
+        shape_label(c, shape, sizeof shape);
+        printf("%-13s %-27s %9.1f %9.0f %10.2f %8.1f %8.1f %7.1f%% %10.1f\n", c->name, shape, c->ms,
+               c->tokens_per_s, c->gflop, c->gflops, c->ceiling_gflops, 100.0 * of_ceiling(c),
+               c->ceiling_ms);
+    }
+    printf("\nms/step: median (min .. max):");
+    for (int k = 0; k < N_CASES; k++)
+        if (on[k]) printf(" %s %.1f (%.1f .. %.1f);", cases[k].name, cases[k].ms, cases[k].ms_min, cases[k].ms_max);
+    printf("\nceiling = the GFLOP of the step's GEMMs over the time the same GEMMs take alone (same shapes\n"
+           "and counts, same split over the same threads); ceiling ms = the step's FLOPs at that rate.\n");
+    printf("sgemm %d x %d x %d: %.1f GFLOP/s\n", s->square_n, s->square_n, s->square_n, s->square_gflops);
+    printf("memory: weights %.1f MB (%s), RSS %.1f MB before them, %.1f MB with them; peak RSS %.1f MB",
+           s->weights_mb,
+           !s->weights_mapped     ? "random, allocated"
+           : s->weights_in_place ? "checkpoint, block weights used in place from the page cache"
+                                 : "checkpoint, block weights copied",
+           s->rss_before_mb,
+           s->rss_weights_mb, s->peak_rss_mb);
+    if (s->peak_train_padded_mb > 0)
+        printf(" (%.1f MB after train-padded: %.1f MB above the weights)", s->peak_train_padded_mb,
+               s->peak_train_padded_mb - s->rss_weights_mb);
+    printf("\n");
+    if (o->shapes)
+        for (int k = 0; k < N_CASES; k++)
+            if (on[k]) print_shapes(&cases[k]);
+}
+
+static void print_json(const Summary *s, Case *cases, const bool *on, const Options *o) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "model", s->model_desc);
+    cJSON_AddNumberToObject(root, "n_layer", s->n_layer);
+    cJSON_AddNumberToObject(root, "n_embd", s->n_embd);
+    cJSON_AddNumberToObject(root, "n_head", s->n_head);
+    cJSON_AddNumberToObject(root, "n_ctx", s->n_ctx);
+    cJSON_AddNumberToObject(root, "vocab_size", s->vocab_size);
+    cJSON_AddNumberToObject(root, "adapters", s->n_adapters);
+    cJSON_AddNumberToObject(root, "rank", s->rank);
+    cJSON_AddNumberToObject(root, "threads", s->threads);
+    cJSON_AddStringToObject(root, "omp_wait_policy", wait_policy());
+    cJSON_AddNumberToObject(root, "seed", (double)o->seed);
+    cJSON_AddNumberToObject(root, "repeat", o->repeat);
+    cJSON_AddNumberToObject(root, "warmup", o->warmup);
+    cJSON_AddItemToObject(root, "load_start", cJSON_CreateDoubleArray(s->load_start, 3));
+    cJSON_AddItemToObject(root, "load_end", cJSON_CreateDoubleArray(s->load_end, 3));
+    cJSON *arr = cJSON_AddArrayToObject(root, "cases");
+    for (int k = 0; k < N_CASES; k++) {
+        if (!on[k]) continue;
+        const Case *c = &cases[k];
+        const Batches *d = c->data;
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "name", c->name);
+        cJSON_AddStringToObject(j, "pool", c->pool == POOL_LAST_POSITION ? "last-position" : "last-token");
+        cJSON_AddBoolToObject(j, "training", c->training);
+        cJSON_AddNumberToObject(j, "batch", d->B);
+        cJSON *bs = cJSON_AddArrayToObject(j, "batches");
+        for (int i = 0; i < d->n; i++) {
+            cJSON *bj = cJSON_CreateObject();
+            cJSON_AddNumberToObject(bj, "T", d->T[i]);
+            cJSON_AddItemToObject(bj, "lengths", cJSON_CreateIntArray(d->lengths[i], d->B));
+            cJSON_AddItemToArray(bs, bj);
+        }
+        cJSON_AddNumberToObject(j, "ms_per_step", c->ms);
+        cJSON_AddNumberToObject(j, "ms_min", c->ms_min);
+        cJSON_AddNumberToObject(j, "ms_max", c->ms_max);
+        cJSON_AddItemToObject(j, "samples_ms", cJSON_CreateDoubleArray(c->samples_ms, o->repeat));
+        cJSON_AddNumberToObject(j, "tokens_per_step", (double)d->rows / d->n);
+        cJSON_AddNumberToObject(j, "tokens_per_s", c->tokens_per_s);
+        cJSON_AddNumberToObject(j, "gflop_per_step", c->gflop);
+        cJSON_AddNumberToObject(j, "gflop_gemm_per_step", c->gflop_gemm);
+        cJSON_AddNumberToObject(j, "gflops", c->gflops);
+        cJSON_AddNumberToObject(j, "ceiling_gflops", c->ceiling_gflops);
+        cJSON_AddNumberToObject(j, "fraction_of_ceiling", of_ceiling(c));
+        cJSON_AddNumberToObject(j, "ceiling_ms", c->ceiling_ms);
+        cJSON_AddItemToArray(arr, j);
+    }
+    cJSON_AddNumberToObject(root, "sgemm_square_n", s->square_n);
+    cJSON_AddNumberToObject(root, "sgemm_square_gflops", s->square_gflops);
+    cJSON_AddNumberToObject(root, "weights_mb", s->weights_mb);
+    cJSON_AddBoolToObject(root, "weights_mmapped", s->weights_mapped);
+    cJSON_AddBoolToObject(root, "weights_in_place", s->weights_in_place);
+    cJSON_AddNumberToObject(root, "rss_before_weights_mb", s->rss_before_mb);
+    cJSON_AddNumberToObject(root, "rss_with_weights_mb", s->rss_weights_mb);
+    cJSON_AddNumberToObject(root, "peak_rss_mb", s->peak_rss_mb);
+    cJSON_AddNumberToObject(root, "peak_rss_after_train_padded_mb", s->peak_train_padded_mb);
+    char *text = cJSON_Print(root);
+    if (text) puts(text);
+    free(text);
+    cJSON_Delete(root);
+}
+
+/* ---------------------------------------------------------------------------
+ * the command */
+
+typedef struct {
+    Gpt2Checkpoint *ck;
+    Gpt2Weights *random;
+    const Gpt2Weights *w;
+    ModTree tree;
+    LoraSlot *slots;
+    Gpt2Model model;
+    bool built;
+    AdamW opt;
+    bool opt_built;
+    Batches padded, sms;
+    Case cases[N_CASES];
+} Bench;
+
+static void bench_free(Bench *b) {
+    for (int k = 0; k < N_CASES; k++) {
+        bench_gemms_free(&b->cases[k].gemms);
+        free(b->cases[k].samples_ms);
+    }
+    batches_free(&b->padded);
+    batches_free(&b->sms);
+    if (b->opt_built) adamw_free(&b->opt);
+    if (b->built) gpt2_free(&b->model);
+    free(b->slots);
+    modtree_free(&b->tree);
+    gpt2_weights_random_free(b->random);
+    checkpoint_close(b->ck);
+}
+
+static double mb(double kb) { return kb / 1024.0; }
+
+/* Weights: the checkpoint (checkpoint.h says where they live), or random
+ * ones of the preset's (or the tiny --quick) shape. */
+static bool load_weights(Bench *b, const Options *o, Summary *s, LfError *err) {
+    if (o->model) {
+        b->ck = checkpoint_open(o->model, err);
+        if (!b->ck) return false;
+        b->w = checkpoint_weights(b->ck);
+        struct stat st;
+        s->weights_mb = stat(checkpoint_file(b->ck), &st) == 0 ? (double)st.st_size / (1024.0 * 1024.0) : 0;
+        s->weights_mapped = true;
+        s->weights_in_place = checkpoint_in_place(b->ck);
+        s->model_desc = o->model;
+        return true;
+    }
+    Gpt2Config cfg;
+    if (o->quick)
+        cfg = (Gpt2Config){2, 64, 4, TOK_GPT2_VOCAB_SIZE, 128, true};
+    else if (!gpt2_config_preset(o->config, &cfg, err))
+        return false;
+    b->random = gpt2_weights_random(&cfg, (uint64_t)o->seed, err);
+    if (!b->random) return false;
+    b->w = b->random;
+    const size_t C = (size_t)cfg.n_embd;
+    size_t floats = (size_t)cfg.vocab_size * C + (size_t)cfg.n_ctx * C + 2 * C +
+                    (size_t)cfg.n_layer * (4 * C + 12 * C * C + 9 * C);
+    s->weights_mb = (double)floats * 4 / (1024.0 * 1024.0);
+    s->model_desc = o->quick ? "tiny (--quick), random weights" : o->config;
+    return true;
+}
+
+static bool setup(Bench *b, const Options *o, Summary *s, LfError *err) {
+    s->rss_before_mb = mb((double)bench_current_rss_kb());
+    if (!load_weights(b, o, s, err)) return false;
+    s->rss_weights_mb = mb((double)bench_current_rss_kb());
+    const Gpt2Config *cfg = &b->w->cfg;
+    s->n_layer = cfg->n_layer;
+    s->n_embd = cfg->n_embd;
+    s->n_head = cfg->n_head;
+    s->n_ctx = cfg->n_ctx;
+    s->vocab_size = cfg->vocab_size;
+
+    Rng r;
+    rng_seed(&r, (uint64_t)o->seed ^ 0x6a09e667f3bcc909ULL);
+    if (o->pad_to > cfg->n_ctx) {
+        lf_error_set(err, LF_ERR_INPUT, "--pad-to %d exceeds the model's context of %d", o->pad_to, cfg->n_ctx);
+        return false;
+    }
+    if (!make_padded(&b->padded, o->batch, o->pad_to, cfg->vocab_size, &r, err)) return false;
+    bool sms_ok = o->data ? make_data(&b->sms, o->data, b->ck ? checkpoint_dir(b->ck) : NULL, o->batch,
+                                      cfg->n_ctx, err)
+                          : make_sms(&b->sms, o->batch, cfg->n_ctx, cfg->vocab_size, &r, err);
+    if (!sms_ok) return false;
+
+    LoraConfig lc = lora_config_default();
+    s->rank = lc.rank;
+    if (!modtree_build(&b->tree, cfg, MODTREE_LABS, err) || !lora_inject(&b->tree, &lc, err)) return false;
+    int n = lora_slots(&b->tree, NULL, 0);
+    b->slots = calloc((size_t)n + 1, sizeof *b->slots);
+    if (!b->slots) {
+        lf_error_set(err, LF_ERR_IO, "out of memory");
+        return false;
+    }
+    lora_slots(&b->tree, b->slots, n);
+    s->n_adapters = n;
+    int max_T = o->pad_to > longest(&b->sms) ? o->pad_to : longest(&b->sms);
+    if (!gpt2_build(&b->model, b->w, b->slots, n, &lc, 2, o->batch, max_T, (uint64_t)o->seed, err)) return false;
+    b->built = true;
+    if (!adamw_build(&b->opt, b->model.n_params, 5e-5f, 0.1f, err)) return false;
+    b->opt_built = true;
+
+    Case *c = b->cases;
+    c[CASE_TRAIN_PADDED] = (Case){.name = CASE_NAMES[0], .pool = POOL_LAST_POSITION, .training = true, .data = &b->padded};
+    c[CASE_TRAIN_LAST] = (Case){.name = CASE_NAMES[1], .pool = POOL_LAST_TOKEN, .training = true, .data = &b->sms};
+    c[CASE_INFER_PADDED] = (Case){.name = CASE_NAMES[2], .pool = POOL_LAST_POSITION, .training = false, .data = &b->padded};
+    c[CASE_INFER_LAST] = (Case){.name = CASE_NAMES[3], .pool = POOL_LAST_TOKEN, .training = false, .data = &b->sms};
+    return true;
+}
+
+/* Each case's ceiling is measured right after the case, so that both see
+ * the same machine (it may be shared). Every case runs on the same model
+ * and buffers, so the steps' peak RSS is the one before the first
+ * ceiling allocates its scratch matrices. */
+static bool run_all(Bench *b, const Options *o, Summary *s, LfError *err) {
+    int reps = o->repeat < 3 ? o->repeat : 3;
+    for (int k = 0; k < N_CASES; k++) {
+        if (!o->cases[k]) continue;
+        if (!time_case(&b->model, &b->opt, &b->cases[k], o, err) || !count_case(&b->model, &b->cases[k], err))
+            return false;
+        if (k == CASE_TRAIN_PADDED) s->peak_train_padded_mb = mb((double)bench_peak_rss_kb());
+        if (s->peak_rss_mb == 0) s->peak_rss_mb = mb((double)bench_peak_rss_kb());
+        if (!o->no_ceiling && !ceiling_case(&b->cases[k], reps, err)) return false;
+    }
+    if (o->no_ceiling) return true;
+    s->square_n = o->quick ? 256 : 2048;
+    s->square_gflops = bench_sgemm_square(s->square_n, reps);
+    return true;
+}
+
+int cmd_bench(int argc, char **argv) {
+    Options o = {.threads = 0, .repeat = 5, .warmup = 2, .batch = 8, .pad_to = 120, .seed = 123,
+                 .config = "gpt2-small", .cases = {true, true, true, true}};
+    int rc = parse_options(argc, argv, &o);
+    if (rc >= 0) return rc;
+    if (o.threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        o.threads = n > 0 ? (int)n : 1;
+    }
+    session_set_threads(o.threads);
+
+    Summary s = {0};
+    s.threads = o.threads;
+    read_loadavg(s.load_start);
+    Bench b;
+    memset(&b, 0, sizeof b);
+    LfError err = {0};
+    bool ok = setup(&b, &o, &s, &err) && run_all(&b, &o, &s, &err);
+    if (!ok) {
+        fprintf(stderr, "lorafit bench: %s\n", err.msg);
+        bench_free(&b);
+        return lf_error_exit_code(&err);
+    }
+    read_loadavg(s.load_end);
+    if (o.json)
+        print_json(&s, b.cases, o.cases, &o);
+    else
+        print_text(&s, b.cases, o.cases, &o);
+    bench_free(&b);
+    return 0;
+}

@@ -1,0 +1,183 @@
+/* cmd_classify.c - `lorafit classify`: label messages with a trained adapter. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lorafit/io/adapter.h"
+#include "lorafit/cli/cli.h"
+#include "lorafit/cli/commands.h"
+#include "lorafit/util/files.h"
+#include "lorafit/cli/session.h"
+#include "lorafit/data/tokenset.h"
+#include "lorafit/engine/batch.h"
+
+static const char USAGE[] =
+    "lorafit classify --model DIR --adapter DIR [--json] [--threads N] [--vocab DIR] MESSAGE... | -";
+
+static const char HELP[] =
+    "usage: lorafit classify --model DIR --adapter DIR [options] MESSAGE...\n"
+    "       lorafit classify --model DIR --adapter DIR [options] -   < messages.txt\n"
+    "\n"
+    "Prints the class of each message and the model's probability for it, one line per\n"
+    "message in the order given:\n"
+    "  spam (confidence: 0.98)\n"
+    "With '-' the messages are read from standard input, one per line.\n"
+    "\n"
+    "options:\n" SESSION_CLI_HELP
+    "  --json             one JSON object per line: text, label, confidence, probabilities\n"
+    "  -h, --help         this help\n";
+
+typedef struct {
+    AdapterOptions m;
+    bool json, from_stdin;
+    char **messages; /* owned array of pointers: into argv, or lines read from stdin */
+    size_t n, cap;
+    char *stdin_text; /* owned when reading stdin */
+} Options;
+
+static bool push_message(Options *o, char *text) {
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? 2 * o->cap : 16;
+        char **grown = realloc(o->messages, cap * sizeof *grown);
+        if (!grown) return false;
+        o->messages = grown;
+        o->cap = cap;
+    }
+    o->messages[o->n++] = text;
+    return true;
+}
+
+static int parse_options(int argc, char **argv, Options *o) {
+    CliArgs a;
+    cli_init(&a, "classify", USAGE, argc, argv);
+    const char *arg;
+    int kind;
+    while ((kind = cli_next(&a, &arg)) != CLI_END) {
+        if (kind == CLI_POSITIONAL) {
+            if (strcmp(arg, "-") == 0) o->from_stdin = true;
+            else if (!push_message(o, (char *)arg)) return cli_error(&a, "out of memory");
+            continue;
+        }
+        int m = session_cli_option(&a, &o->m);
+        if (m < 0) return 2;
+        if (m > 0) continue;
+        if (cli_is(&a, "--help") || cli_is(&a, "-h")) {
+            fputs(HELP, stdout);
+            return 0;
+        } else if (cli_is(&a, "--json")) {
+            if (!cli_set_flag(&a, &o->json)) return 2;
+        } else {
+            return cli_unknown(&a);
+        }
+    }
+    if (!o->m.model) return cli_error(&a, "--model is required");
+    if (!o->m.adapter) return cli_error(&a, "--adapter is required");
+    if (o->from_stdin && o->n) return cli_error(&a, "give messages as arguments or '-' for standard input, not both");
+    if (!o->from_stdin && !o->n) return cli_error(&a, "no message given (pass messages, or '-' to read standard input)");
+    return -1;
+}
+
+/* Reads stdin whole and splits it into lines (LF or CRLF); blank lines are skipped. */
+static bool read_stdin_messages(Options *o, LfError *err) {
+    size_t n;
+    char *buf = fs_read_stream(stdin, &n);
+    if (!buf) {
+        lf_error_errno(err, errno == ENOMEM ? LF_ERR_IO : LF_ERR_INPUT, "cannot read standard input");
+        return false;
+    }
+    o->stdin_text = buf;
+    for (char *line = buf; line < buf + n;) {
+        char *nl = memchr(line, '\n', (size_t)(buf + n - line));
+        char *end = nl ? nl : buf + n;
+        if (end > line && end[-1] == '\r') end[-1] = '\0';
+        *end = '\0';
+        if (*line && !push_message(o, line)) {
+            lf_error_set(err, LF_ERR_IO, "out of memory reading standard input");
+            return false;
+        }
+        line = end + 1;
+    }
+    if (o->n == 0) {
+        lf_error_set(err, LF_ERR_INPUT, "standard input holds no message");
+        return false;
+    }
+    return true;
+}
+
+/* Six decimals are plenty for a probability, and print without float noise. */
+static double round6(double x) { return round(x * 1e6) / 1e6; }
+
+static void print_result(const Options *o, const AdapterConfig *ac, const char *text, const float *probs) {
+    int best = 0;
+    for (int c = 1; c < ac->n_classes; c++)
+        if (probs[c] > probs[best]) best = c;
+    if (!o->json) {
+        printf("%s (confidence: %.2f)\n", ac->class_names[best], probs[best]);
+        return;
+    }
+    cJSON *obj = cJSON_CreateObject();
+    cJSON_AddStringToObject(obj, "text", text);
+    cJSON_AddStringToObject(obj, "label", ac->class_names[best]);
+    cJSON_AddNumberToObject(obj, "confidence", round6(probs[best]));
+    cJSON *p = cJSON_AddObjectToObject(obj, "probabilities");
+    for (int c = 0; c < ac->n_classes; c++) cJSON_AddNumberToObject(p, ac->class_names[c], round6(probs[c]));
+    char *line = cJSON_PrintUnformatted(obj);
+    if (line) puts(line);
+    free(line);
+    cJSON_Delete(obj);
+}
+
+static int run(Options *o, LfError *err) {
+    Session s;
+    AdapterConfig ac;
+    TokenSet ts = {0};
+    float *probs = NULL;
+    bool ok = false;
+    memset(&ac, 0, sizeof ac);
+    if (o->from_stdin && !read_stdin_messages(o, err)) return lf_error_exit_code(err);
+    if (!session_open_base(&s, o->m.model, o->m.vocab, err)) return lf_error_exit_code(err);
+    if (!adapter_load_config(o->m.adapter, &ac, err) ||
+        !adapter_check_base(&ac, checkpoint_config(s.ck), checkpoint_fingerprint(s.ck), err) ||
+        !tokenset_encode(&ts, s.tok, (const char *const *)o->messages, NULL, o->n, ac.max_length, err))
+        goto done;
+    int max_T = ac.pool == POOL_LAST_POSITION ? ac.max_length : (ts.longest < ac.max_length ? ts.longest : ac.max_length);
+    int B = o->n < (size_t)o->m.batch_size ? (int)o->n : o->m.batch_size;
+    if (!session_build_model(&s, ac.naming, &ac.lora, ac.n_classes, B, max_T, 0, err) ||
+        !adapter_load_weights(o->m.adapter, &ac, &s.model, s.slots, err))
+        goto done;
+    if (ts.n_truncated)
+        fprintf(stderr, "lorafit classify: note: %zu message(s) longer than %d tokens were cut\n", ts.n_truncated,
+                ac.max_length);
+    probs = malloc(ts.n * (size_t)ac.n_classes * sizeof *probs);
+    if (!probs) {
+        lf_error_set(err, LF_ERR_IO, "out of memory");
+        goto done;
+    }
+    if (!tokenset_predict(&s.model, &ts, ac.pool, ac.max_length, probs, NULL, err)) goto done;
+    for (size_t i = 0; i < ts.n; i++) print_result(o, &ac, o->messages[i], probs + i * (size_t)ac.n_classes);
+    ok = true;
+done:
+    free(probs);
+    tokenset_free(&ts);
+    adapter_config_free(&ac);
+    session_close(&s);
+    return ok ? 0 : lf_error_exit_code(err);
+}
+
+int cmd_classify(int argc, char **argv) {
+    Options o = {0};
+    o.m.batch_size = 8;
+    int rc = parse_options(argc, argv, &o);
+    if (rc < 0) {
+        session_set_threads(o.m.threads);
+        LfError err = {0};
+        rc = run(&o, &err);
+        if (rc) fprintf(stderr, "lorafit classify: %s\n", err.msg);
+    }
+    free(o.messages);
+    free(o.stdin_text);
+    return rc;
+}

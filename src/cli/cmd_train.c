@@ -1,0 +1,670 @@
+/* cmd_train.c - `lorafit train`: fine-tune GPT-2 with LoRA and a
+ * classification head on a labelled CSV, as the labs do, and save the
+ * adapter. The loop's mechanics are in trainer.c; this file owns what the
+ * user sees (log lines, progress bar, JSON log, plot), checkpoints and
+ * Ctrl-C. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "lorafit/io/adapter.h"
+#include "lorafit/cli/cli.h"
+#include "lorafit/cli/commands.h"
+#include "lorafit/cli/data_options.h"
+#include "lorafit/report/report.h"
+#include "lorafit/cli/session.h"
+#include "lorafit/engine/trainer.h"
+
+static const char USAGE[] =
+    "lorafit train --model DIR --train FILE [--val FILE] --out DIR [options]";
+
+static const char HELP[] =
+    "usage: lorafit train --model DIR --train FILE [--val FILE] --out DIR [options]\n"
+    "       lorafit train --model DIR --train FILE [--val FILE] --resume DIR [options]\n"
+    "\n"
+    "Fine-tunes a frozen GPT-2 with LoRA adapters and a classification head on a labelled\n"
+    "CSV or TSV file (the labs' train.csv, `lorafit split` output, the UCI file ...), and\n"
+    "writes the adapter (adapter_model.safetensors + adapter_config.json) to --out.\n"
+    "Prints 'Epoch 1 | Batch 0 | Loss: 2.2565' every --log-every batches and a summary per\n"
+    "epoch; on a terminal a progress bar on stderr. Ctrl-C saves a checkpoint to --out;\n"
+    "--resume continues it, bitwise as if it had not stopped (same --threads).\n"
+    "\n"
+    "model and data:\n"
+    "  --model DIR          the base GPT-2 (directory with model.safetensors, or the file)\n"
+    "  --train FILE         training data\n"
+    "  --val FILE           validation data, evaluated after every epoch\n"
+    "  --out DIR            where the adapter goes; an existing adapter needs --force\n"
+    "  --force              replace an existing adapter in --out\n"
+    "  --resume DIR         continue the run checkpointed in DIR (its settings are kept;\n"
+    "                       --out defaults to DIR; --epochs may be raised)\n"
+    "  --vocab DIR          the tokenizer files (default: next to the model, else lorafit's)\n" DATASET_CLI_HELP
+    "\n"
+    "LoRA:\n"
+    "  --rank N             rank (default 8)\n"
+    "  --alpha X            alpha (default 16)\n"
+    "  --scaling S          rank: scale alpha/rank (default); alpha: scale alpha\n"
+    "  --targets LIST       Linears to adapt (default: every Linear in the blocks, labs'\n"
+    "                       names W_query, W_key, W_value, out_proj, ff.layers.0,\n"
+    "                       ff.layers.2; or PEFT's c_attn, c_fc, attn.c_proj, mlp.c_proj,\n"
+    "                       c_proj, which also switches the saved names to PEFT's)\n"
+    "  --lora-init S        labs: A ~ U(+-1/sqrt(rank)) (default); peft: U(+-1/sqrt(in))\n"
+    "  --lora-dropout P     dropout on the adapters' input while training (default 0)\n"
+    "\n"
+    "training:\n"
+    "  --epochs N           passes over the data (default 1)\n"
+    "  --batch-size N       texts per step (default 8)\n"
+    "  --lr X               AdamW learning rate (default 5e-5)\n"
+    "  --weight-decay X     AdamW weight decay (default 0.1)\n"
+    "  --grad-clip X        clip the gradient norm to X (default: off)\n"
+    "  --seed N             seeds the adapters' init, the data order and dropout (default 123)\n"
+    "  --pool P             last-token: read each text at its own last token, no padding\n"
+    "                       (default); last-position: pad every text with <|endoftext|> to\n"
+    "                       --max-length and read the last position, as the labs do\n"
+    "  --max-length N       tokens kept per text (default: the longest training text for\n"
+    "                       last-position, the model's context for last-token); longer\n"
+    "                       texts are cut and counted\n"
+    "  --keep-last          also train on the last incomplete batch (the labs drop it)\n"
+    "  --threads N          threads (default: every core); results are bitwise repeatable\n"
+    "                       for the same seed and thread count\n"
+    "\n"
+    "output:\n"
+    "  --log-every N        print the loss every N batches (default 10; 0 = never)\n"
+    "  --log FILE           one JSON line per step: step, epoch, batch, loss, accuracy, lr,\n"
+    "                       tokens, seconds\n"
+    "  --plot FILE.svg      an SVG of the training and validation loss and accuracy\n"
+    "  --save-every N       also checkpoint to --out every N steps (default: only at the\n"
+    "                       end and on Ctrl-C / SIGTERM)\n"
+    "  -h, --help           this help\n";
+
+/* Set by SIGINT/SIGTERM; the loop checks it between steps. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig) { stop_requested = sig; }
+
+typedef struct {
+    const char *model, *train, *val, *out, *resume, *vocab, *log_path, *plot_path;
+    AdapterConfig ac;  /* LoRA, pooling, max length and training settings */
+    int threads, log_every, save_every;
+    bool force, max_length_given, epochs_given;
+    /* Settings a run keeps for good; on --resume, given ones must match the checkpoint. */
+    char fixed_given[24][64];
+    int n_fixed_given;
+    DatasetOptions dopt;
+} Options;
+
+static int parse_lora_option(CliArgs *a, Options *o, bool *matched) {
+    static const char *const scalings[] = {"rank", "alpha", NULL};
+    static const char *const inits[] = {"labs", "peft", NULL};
+    LoraConfig *lc = &o->ac.lora;
+    const char *v;
+    int choice;
+    LfError err;
+    *matched = true;
+    if (cli_is(a, "--rank")) return cli_int(a, 1, 1 << 16, &lc->rank) ? -1 : 2;
+    if (cli_is(a, "--alpha")) return cli_double(a, -1e9, 1e9, &lc->alpha) ? -1 : 2;
+    if (cli_is(a, "--lora-dropout")) return cli_double(a, 0, 0.999, &lc->dropout) ? -1 : 2;
+    if (cli_is(a, "--scaling")) {
+        if (!cli_choice(a, scalings, &choice)) return 2;
+        lc->scaling = choice ? LORA_SCALE_ALPHA : LORA_SCALE_RANK;
+        return -1;
+    }
+    if (cli_is(a, "--lora-init")) {
+        if (!cli_choice(a, inits, &choice)) return 2;
+        lc->init = choice ? LORA_INIT_PEFT : LORA_INIT_LABS;
+        return -1;
+    }
+    if (cli_is(a, "--targets")) {
+        if (!cli_value(a, &v)) return 2;
+        if (!lora_config_set_targets(lc, v, &err)) return cli_error(a, "%s", err.msg);
+        return -1;
+    }
+    *matched = false;
+    return -1;
+}
+
+static int parse_training_option(CliArgs *a, Options *o, bool *matched) {
+    static const char *const pools[] = {"last-token", "last-position", NULL};
+    AdapterTraining *tr = &o->ac.training;
+    long seed;
+    int choice;
+    *matched = true;
+    if (cli_is(a, "--batch-size")) return cli_int(a, 1, 4096, &tr->batch_size) ? -1 : 2;
+    if (cli_is(a, "--lr")) return cli_double(a, 0, 10, &tr->lr) ? -1 : 2;
+    if (cli_is(a, "--weight-decay")) return cli_double(a, 0, 10, &tr->weight_decay) ? -1 : 2;
+    if (cli_is(a, "--grad-clip")) return cli_double(a, 0, 1e9, &tr->grad_clip) ? -1 : 2;
+    if (cli_is(a, "--keep-last")) {
+        if (!cli_flag(a)) return 2;
+        tr->drop_last = false;
+        return -1;
+    }
+    if (cli_is(a, "--seed")) {
+        if (!cli_long(a, 0, INT64_MAX, &seed)) return 2;
+        tr->seed = (uint64_t)seed;
+        return -1;
+    }
+    if (cli_is(a, "--pool")) {
+        if (!cli_choice(a, pools, &choice)) return 2;
+        o->ac.pool = choice ? POOL_LAST_POSITION : POOL_LAST_TOKEN;
+        return -1;
+    }
+    if (cli_is(a, "--max-length")) {
+        o->max_length_given = true;
+        return cli_int(a, 1, 1 << 20, &o->ac.max_length) ? -1 : 2;
+    }
+    *matched = false;
+    return -1;
+}
+
+static int parse_run_option(CliArgs *a, Options *o, bool *matched) {
+    *matched = true;
+    if (cli_is(a, "--model")) return cli_value(a, &o->model) ? -1 : 2;
+    if (cli_is(a, "--train")) return cli_value(a, &o->train) ? -1 : 2;
+    if (cli_is(a, "--val")) return cli_value(a, &o->val) ? -1 : 2;
+    if (cli_is(a, "--out")) return cli_value(a, &o->out) ? -1 : 2;
+    if (cli_is(a, "--resume")) return cli_value(a, &o->resume) ? -1 : 2;
+    if (cli_is(a, "--vocab")) return cli_value(a, &o->vocab) ? -1 : 2;
+    if (cli_is(a, "--log")) return cli_value(a, &o->log_path) ? -1 : 2;
+    if (cli_is(a, "--plot")) return cli_value(a, &o->plot_path) ? -1 : 2;
+    if (cli_is(a, "--epochs")) {
+        o->epochs_given = true;
+        return cli_int(a, 1, 1 << 20, &o->ac.training.epochs) ? -1 : 2;
+    }
+    if (cli_is(a, "--threads")) return cli_int(a, 1, 1024, &o->threads) ? -1 : 2;
+    if (cli_is(a, "--log-every")) return cli_int(a, 0, 1 << 30, &o->log_every) ? -1 : 2;
+    if (cli_is(a, "--save-every")) return cli_int(a, 0, 1 << 30, &o->save_every) ? -1 : 2;
+    if (cli_is(a, "--force")) {
+        if (!cli_set_flag(a, &o->force)) return 2;
+        return -1;
+    }
+    *matched = false;
+    return -1;
+}
+
+static int parse_options(int argc, char **argv, Options *o) {
+    CliArgs a;
+    cli_init(&a, "train", USAGE, argc, argv);
+    const char *arg;
+    int kind;
+    while ((kind = cli_next(&a, &arg)) != CLI_END) {
+        if (kind == CLI_POSITIONAL) return cli_error(&a, "unexpected argument '%s'", arg);
+        if (cli_is(&a, "--help") || cli_is(&a, "-h")) {
+            fputs(HELP, stdout);
+            return 0;
+        }
+        int d = dataset_cli_option(&a, &o->dopt);
+        if (d < 0) return 2;
+        if (d > 0) continue;
+        bool matched;
+        int rc = parse_run_option(&a, o, &matched);
+        if (!matched) {
+            rc = parse_lora_option(&a, o, &matched);
+            if (!matched) rc = parse_training_option(&a, o, &matched);
+            if (matched && o->n_fixed_given < 24)
+                snprintf(o->fixed_given[o->n_fixed_given++], sizeof o->fixed_given[0], "%s", a.opt);
+        }
+        if (!matched) return cli_unknown(&a);
+        if (rc >= 0) return rc;
+    }
+    if (!o->model) return cli_error(&a, "--model is required");
+    if (!o->train) return cli_error(&a, "--train is required");
+    if (!o->out && !o->resume) return cli_error(&a, "--out is required (or --resume DIR)");
+    if (o->resume && o->dopt.class_names)
+        return cli_error(&a, "--labels cannot be changed on --resume: the classes are the checkpoint's");
+    if (!o->out) o->out = o->resume;
+    return -1;
+}
+
+static bool same_targets(const LoraConfig *a, const LoraConfig *b) {
+    if (a->n_targets != b->n_targets) return false;
+    for (int i = 0; i < a->n_targets; i++)
+        if (strcmp(a->targets[i], b->targets[i]) != 0) return false;
+    return true;
+}
+
+/* The first setting given on the command line that differs from the
+ * checkpoint's, or NULL. */
+static const char *resume_conflict(const Options *o, const AdapterConfig *given, const AdapterConfig *ck) {
+    for (int i = 0; i < o->n_fixed_given; i++) {
+        const char *name = o->fixed_given[i];
+        const LoraConfig *g = &given->lora, *c = &ck->lora;
+        const AdapterTraining *gt = &given->training, *ct = &ck->training;
+        bool same = !strcmp(name, "--rank")           ? g->rank == c->rank
+                    : !strcmp(name, "--alpha")        ? g->alpha == c->alpha
+                    : !strcmp(name, "--scaling")      ? g->scaling == c->scaling
+                    : !strcmp(name, "--lora-init")    ? g->init == c->init
+                    : !strcmp(name, "--lora-dropout") ? g->dropout == c->dropout
+                    : !strcmp(name, "--targets")      ? same_targets(g, c)
+                    : !strcmp(name, "--batch-size")   ? gt->batch_size == ct->batch_size
+                    : !strcmp(name, "--lr")           ? gt->lr == ct->lr
+                    : !strcmp(name, "--weight-decay") ? gt->weight_decay == ct->weight_decay
+                    : !strcmp(name, "--grad-clip")    ? gt->grad_clip == ct->grad_clip
+                    : !strcmp(name, "--keep-last")    ? gt->drop_last == ct->drop_last
+                    : !strcmp(name, "--seed")         ? gt->seed == ct->seed
+                    : !strcmp(name, "--pool")         ? given->pool == ck->pool
+                    : !strcmp(name, "--max-length")   ? given->max_length == ck->max_length
+                                                      : false;
+        if (!same) return name;
+    }
+    return NULL;
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Everything one run holds; freed by run_free(). */
+typedef struct {
+    Options *o;
+    Session s;
+    Dataset *train_data, *val_data;
+    TokenSet train, val;
+    AdamW opt;
+    bool opt_built;
+    Trainer tr;
+    bool tr_built;
+    TrainHistory history;
+    FILE *log;
+    Progress progress;
+    double t_start;
+    long last_checkpoint_step; /* -1 = none yet */
+} Run;
+
+static void run_free(Run *r) {
+    if (r->tr_built) trainer_free(&r->tr);
+    if (r->opt_built) adamw_free(&r->opt);
+    tokenset_free(&r->train);
+    tokenset_free(&r->val);
+    dataset_free(r->train_data);
+    dataset_free(r->val_data);
+    history_free(&r->history);
+    if (r->log) fclose(r->log);
+    session_close(&r->s);
+}
+
+static bool path_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Reads the data and fixes the classes: the checkpoint's on resume, else
+ * the training file's (or --labels); validation is read against them. */
+static bool load_data(Run *r, LfError *err) {
+    Options *o = r->o;
+    AdapterConfig *ac = &o->ac;
+    if (o->resume) {
+        o->dopt.class_names = (const char *const *)ac->class_names;
+        o->dopt.n_classes = ac->n_classes;
+    }
+    if (!(r->train_data = dataset_load(o->train, &o->dopt, err))) return false;
+    dataset_print_warnings(r->train_data, "train", o->train, stderr);
+    if (!o->resume &&
+        !adapter_config_set_classes(ac, (const char *const *)r->train_data->class_names, r->train_data->n_classes, err))
+        return false;
+    if (ac->n_classes < 2) {
+        lf_error_set(err, LF_ERR_INPUT, "%s: only one class (%s); a classifier needs at least two", o->train,
+                     ac->class_names[0]);
+        return false;
+    }
+    if (o->val) {
+        DatasetOptions vopt = o->dopt;
+        vopt.class_names = (const char *const *)ac->class_names;
+        vopt.n_classes = ac->n_classes;
+        if (!(r->val_data = dataset_load(o->val, &vopt, err))) return false;
+        dataset_print_warnings(r->val_data, "train", o->val, stderr);
+    }
+    return true;
+}
+
+/* Encodes the texts and settles max_length as the labs do: for
+ * last-position the longest training text (the padded length), else the
+ * model's context; by default never more than the context (longer texts
+ * are cut and counted), and an explicit --max-length beyond it is an error. */
+static bool encode_data(Run *r, LfError *err) {
+    Options *o = r->o;
+    AdapterConfig *ac = &o->ac;
+    int n_ctx = checkpoint_config(r->s.ck)->n_ctx;
+    if (!tokenset_encode(&r->train, r->s.tok, r->train_data->texts, r->train_data->labels, r->train_data->n, n_ctx,
+                         err)) {
+        lf_error_prefix(err, "%s", o->train);
+        return false;
+    }
+    if (!o->resume && !o->max_length_given)
+        ac->max_length = ac->pool == POOL_LAST_POSITION && r->train.longest < n_ctx ? r->train.longest : n_ctx;
+    if (ac->max_length > n_ctx) {
+        lf_error_set(err, LF_ERR_INPUT, "--max-length %d is longer than the model's context (%d tokens)",
+                     ac->max_length, n_ctx);
+        return false;
+    }
+    tokenset_truncate(&r->train, ac->max_length);
+    if (r->val_data && !tokenset_encode(&r->val, r->s.tok, r->val_data->texts, r->val_data->labels, r->val_data->n,
+                                        ac->max_length, err)) {
+        lf_error_prefix(err, "%s", o->val);
+        return false;
+    }
+    return true;
+}
+
+static int longest_kept(const TokenSet *ts) {
+    int m = 0;
+    for (size_t i = 0; i < ts->n; i++)
+        if (ts->length[i] > m) m = ts->length[i];
+    return m;
+}
+
+/* Checks that a resumed run sees the same data, then restores its state. */
+static bool restore_checkpoint(Run *r, LfError *err) {
+    Options *o = r->o;
+    AdapterConfig *ac = &o->ac;
+    if (ac->training.train_digest != tokenset_digest(&r->train)) {
+        lf_error_set(err, LF_ERR_INPUT,
+                     "%s is not the data the checkpoint in %s was trained on (%ld rows then, %zu now, "
+                     "or different texts)",
+                     o->train, o->resume, ac->training.train_rows, r->train.n);
+        return false;
+    }
+    TrainState st;
+    if (!adapter_load_weights(o->resume, ac, &r->s.model, r->s.slots, err) ||
+        !adapter_load_state(o->resume, &st, &r->opt, err))
+        return false;
+    long per_epoch = trainer_batches_per_epoch(&r->tr);
+    bool ok = st.n_points == st.step;
+    for (long i = 0; ok && i < st.n_points; i++)
+        ok = history_push_train(&r->history, i + 1, (int)(i / per_epoch) + 1, st.point_loss[i], st.point_acc[i]);
+    free((void *)st.point_loss);
+    free((void *)st.point_acc);
+    if (!ok) {
+        lf_error_set(err, LF_ERR_INPUT, "%s: the training state is inconsistent (history of %ld steps, step %ld)",
+                     o->resume, st.n_points, st.step);
+        return false;
+    }
+    memcpy(r->s.model.rng.s, st.rng, sizeof st.rng);
+    r->tr.epoch = st.epoch;
+    r->tr.batch = st.batch;
+    r->tr.step = st.step;
+    r->last_checkpoint_step = st.step;
+    return true;
+}
+
+static bool save(Run *r, bool complete, LfError *err) {
+    size_t n = r->history.n_train;
+    float *loss = malloc((n + 1) * sizeof *loss), *acc = malloc((n + 1) * sizeof *acc);
+    if (!loss || !acc) {
+        free(loss);
+        free(acc);
+        lf_error_set(err, LF_ERR_IO, "out of memory saving the checkpoint");
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        loss[i] = (float)r->history.train[i].loss;
+        acc[i] = (float)r->history.train[i].accuracy;
+    }
+    TrainState st = {r->tr.epoch, r->tr.batch, r->tr.step, complete, {0}, &r->opt, (long)n, loss, acc};
+    memcpy(st.rng, r->s.model.rng.s, sizeof st.rng);
+    /* The run owns --out once it started: later saves replace its own checkpoint. */
+    bool overwrite = r->o->force || r->o->resume || r->last_checkpoint_step >= 0;
+    bool ok = adapter_save(r->o->out, &r->o->ac, &r->s.model, r->s.slots, &st, overwrite, err);
+    if (ok) r->last_checkpoint_step = r->tr.step;
+    free(loss);
+    free(acc);
+    return ok;
+}
+
+static void log_step(Run *r, const StepResult *sr, int epoch, long batch) {
+    if (!r->log) return;
+    fprintf(r->log,
+            "{\"step\": %ld, \"epoch\": %d, \"batch\": %ld, \"loss\": %.6f, \"accuracy\": %.6f, \"lr\": %g, "
+            "\"tokens\": %ld, \"seconds\": %.3f}\n",
+            r->tr.step, epoch, batch, sr->loss, (double)sr->correct / sr->B, r->o->ac.training.lr, sr->tokens,
+            now_seconds() - r->t_start);
+    fflush(r->log);
+}
+
+/* Sums of the epoch in progress, rebuilt from the history after a resume. */
+typedef struct {
+    double loss_sum;
+    long batches, correct, seen;
+    double t0;
+} EpochStats;
+
+static EpochStats epoch_stats_from_history(const Run *r) {
+    EpochStats es = {0, 0, 0, 0, now_seconds()};
+    long first = r->tr.step - r->tr.batch, batch_size = r->o->ac.training.batch_size;
+    for (long i = first; i < r->tr.step; i++) {
+        const HistoryPoint *p = &r->history.train[i];
+        /* Only the last batch of an epoch can be short (with --keep-last). */
+        long left = (long)r->train.n - (i - first) * batch_size;
+        long B = left < batch_size ? left : batch_size;
+        es.loss_sum += p->loss;
+        es.batches++;
+        es.correct += lround(p->accuracy * B);
+        es.seen += B;
+    }
+    return es;
+}
+
+static void finish_epoch(Run *r, int epoch, EpochStats *es, LfError *err, bool *ok) {
+    progress_finish(&r->progress);
+    printf("Epoch %d Finished | Avg Loss: %.4f | Acc: %.2f%% | Time: %.2fs\n", epoch,
+           es->batches ? es->loss_sum / (double)es->batches : 0.0,
+           es->seen ? 100.0 * (double)es->correct / (double)es->seen : 0.0, now_seconds() - es->t0);
+    if (r->val_data) {
+        double vloss, vacc;
+        if (!trainer_evaluate(&r->tr, &r->val, &vloss, &vacc, err)) {
+            *ok = false;
+            return;
+        }
+        printf("Validation | Loss: %.4f | Acc: %.2f%%\n", vloss, 100.0 * vacc);
+        history_push_val(&r->history, r->tr.step, epoch, vloss, vacc);
+    }
+    fflush(stdout);
+}
+
+/* The loop. Returns 0, 130 when stopped by a signal, or 1/2 with err set. */
+static int train_loop(Run *r, LfError *err) {
+    Options *o = r->o;
+    long per_epoch = trainer_batches_per_epoch(&r->tr);
+    int epochs = o->ac.training.epochs;
+    bool ok = true;
+    while (r->tr.epoch < epochs) {
+        int epoch = r->tr.epoch + 1;
+        EpochStats es = epoch_stats_from_history(r);
+        char label[32];
+        snprintf(label, sizeof label, "Epoch %d/%d", epoch, epochs);
+        progress_start(&r->progress, stderr, per_epoch, label, cli_stderr_is_tty());
+        while (r->tr.epoch + 1 == epoch && r->tr.epoch < epochs) {
+            long batch = r->tr.batch;
+            StepResult sr;
+            if (!trainer_step(&r->tr, &sr, err)) {
+                progress_clear(&r->progress);
+                if (r->last_checkpoint_step >= 0)
+                    lf_error_prefix(err, "training stopped; the last good checkpoint (step %ld) is in %s",
+                                    r->last_checkpoint_step, o->out);
+                else
+                    lf_error_prefix(err, "training stopped; no checkpoint was saved (see --save-every)");
+                return 1;
+            }
+            history_push_train(&r->history, r->tr.step, epoch, sr.loss, (double)sr.correct / sr.B);
+            es.loss_sum += sr.loss, es.batches++, es.correct += sr.correct, es.seen += sr.B;
+            log_step(r, &sr, epoch, batch);
+            if (o->log_every && batch % o->log_every == 0) {
+                progress_clear(&r->progress);
+                printf("Epoch %d | Batch %ld | Loss: %.4f\n", epoch, batch, sr.loss);
+                fflush(stdout);
+            }
+            char extra[32];
+            snprintf(extra, sizeof extra, "loss %.4f", sr.loss);
+            progress_update(&r->progress, batch + 1, extra);
+            bool checkpoint_due = o->save_every && r->tr.step % o->save_every == 0;
+            if ((checkpoint_due || stop_requested) && !save(r, false, err)) return 1;
+            if (stop_requested) {
+                /* Results are bitwise repeatable at the same thread count: the hint repeats it. */
+                char threads[32] = "";
+                if (o->threads) snprintf(threads, sizeof threads, " --threads %d", o->threads);
+                progress_clear(&r->progress);
+                fprintf(stderr,
+                        "lorafit train: stopped by %s after step %ld; checkpoint saved to %s\n"
+                        "Resume with: lorafit train --model %s --train %s%s%s%s --resume %s\n",
+                        stop_requested == SIGTERM ? "SIGTERM" : "SIGINT", r->tr.step, o->out, o->model, o->train,
+                        o->val ? " --val " : "", o->val ? o->val : "", threads, o->out);
+                return 130;
+            }
+        }
+        finish_epoch(r, epoch, &es, err, &ok);
+        if (!ok) return lf_error_exit_code(err);
+    }
+    return 0;
+}
+
+static bool setup(Run *r, LfError *err) {
+    Options *o = r->o;
+    AdapterConfig *ac = &o->ac;
+    if (!o->resume && path_exists(o->out) && !o->force) {
+        lf_error_set(err, LF_ERR_INPUT, "%s already exists; pass --force to replace it", o->out);
+        return false;
+    }
+    if (!adapter_check_writable(o->out, err) || !session_open_base(&r->s, o->model, o->vocab, err) ||
+        !load_data(r, err) || !encode_data(r, err))
+        return false;
+    const Gpt2Config *cfg = checkpoint_config(r->s.ck);
+    uint64_t fingerprint = checkpoint_fingerprint(r->s.ck);
+    if (o->resume && !adapter_check_base(ac, cfg, fingerprint, err)) return false;
+    ac->base = *cfg;
+    ac->base_fingerprint = fingerprint;
+    ac->naming = lora_targets_style(&ac->lora);
+    ac->training.train_rows = (long)r->train.n;
+    if (!o->resume) ac->training.train_digest = tokenset_digest(&r->train);
+
+    int max_T = ac->pool == POOL_LAST_POSITION ? ac->max_length : longest_kept(&r->train);
+    if (r->val_data && ac->pool == POOL_LAST_TOKEN && longest_kept(&r->val) > max_T) max_T = longest_kept(&r->val);
+    if (!session_build_model(&r->s, ac->naming, &ac->lora, ac->n_classes, ac->training.batch_size, max_T,
+                             ac->training.seed, err) ||
+        !adamw_build(&r->opt, r->s.model.n_params, (float)ac->training.lr, (float)ac->training.weight_decay, err))
+        return false;
+    r->opt_built = true;
+    if (!trainer_init(&r->tr, &r->s.model, &r->opt, &r->train, ac->pool, ac->max_length, ac->training.batch_size,
+                      ac->training.drop_last, ac->training.grad_clip, ac->training.seed, err))
+        return false;
+    r->tr_built = true;
+    if (trainer_batches_per_epoch(&r->tr) == 0) {
+        lf_error_set(err, LF_ERR_INPUT, "%s has %zu rows, fewer than one batch of %d (lower --batch-size or pass --keep-last)",
+                     o->train, r->train.n, ac->training.batch_size);
+        return false;
+    }
+    if (o->resume && !restore_checkpoint(r, err)) return false;
+    if (o->log_path && !(r->log = fopen(o->log_path, o->resume ? "a" : "w"))) {
+        lf_error_errno(err, LF_ERR_INPUT, "cannot open the log file %s", o->log_path);
+        return false;
+    }
+    return true;
+}
+
+static void print_start(const Run *r) {
+    const AdapterConfig *ac = &r->o->ac;
+    size_t *counts = calloc((size_t)ac->n_classes, sizeof *counts);
+    fprintf(stderr, "lorafit train: %zu training texts", r->train.n);
+    if (counts) {
+        dataset_class_counts(r->train_data, counts);
+        for (int c = 0; c < ac->n_classes; c++) fprintf(stderr, "%s%zu %s", c ? ", " : " (", counts[c], ac->class_names[c]);
+        fprintf(stderr, ")");
+        free(counts);
+    }
+    if (r->val_data) fprintf(stderr, ", %zu validation texts", r->val.n);
+    fprintf(stderr, "; %d adapters of rank %d, %zu trainable parameters; %ld batches of %d per epoch\n",
+            r->s.n_slots, ac->lora.rank, r->s.model.n_params, trainer_batches_per_epoch(&r->tr),
+            ac->training.batch_size);
+    if (r->train.n_truncated || (r->val_data && r->val.n_truncated))
+        fprintf(stderr, "lorafit train: note: %zu training and %zu validation texts are longer than %d tokens and were cut\n",
+                r->train.n_truncated, r->val_data ? r->val.n_truncated : (size_t)0, ac->max_length);
+    if (r->o->resume)
+        fprintf(stderr, "lorafit train: resuming %s at epoch %d, batch %ld (step %ld)\n", r->o->resume,
+                r->tr.epoch + 1, r->tr.batch, r->tr.step);
+}
+
+static int run(Options *o, LfError *err) {
+    Run r;
+    memset(&r, 0, sizeof r);
+    r.o = o;
+    r.last_checkpoint_step = -1;
+    r.t_start = now_seconds();
+    if (!setup(&r, err)) {
+        run_free(&r);
+        return lf_error_exit_code(err);
+    }
+    print_start(&r);
+    if (r.tr.epoch >= o->ac.training.epochs)
+        fprintf(stderr, "lorafit train: the checkpoint has finished %d epoch(s) already; raise --epochs to go on\n",
+                r.tr.epoch);
+
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    int rc = train_loop(&r, err);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+
+    if (rc == 0 && !save(&r, true, err)) rc = lf_error_exit_code(err);
+    if (rc == 0)
+        fprintf(stderr, "lorafit train: %ld steps in %.1fs; adapter saved to %s\n", r.tr.step,
+                now_seconds() - r.t_start, o->out);
+    if (o->plot_path && (rc == 0 || rc == 130)) {
+        char title[160];
+        snprintf(title, sizeof title, "lorafit train: %s, rank %d", o->train, o->ac.lora.rank);
+        LfError perr = {0};
+        if (!plot_write_svg(&r.history, o->plot_path, title, &perr)) {
+            fprintf(stderr, "lorafit train: %s\n", perr.msg);
+            if (rc == 0) rc = 1;
+        }
+    }
+    run_free(&r);
+    return rc;
+}
+
+int cmd_train(int argc, char **argv) {
+    Options o;
+    memset(&o, 0, sizeof o);
+    o.ac.lora = lora_config_default();
+    o.ac.pool = POOL_LAST_TOKEN;
+    o.ac.training = (AdapterTraining){5e-5, 0.1, 0, 8, 1, 123, true, 0, 0};
+    o.log_every = 10;
+    int rc = parse_options(argc, argv, &o);
+    if (rc >= 0) {
+        dataset_options_free(&o.dopt);
+        return rc;
+    }
+    LfError err = {0};
+    if (o.resume) {
+        AdapterConfig given = o.ac;
+        const char *conflict = NULL;
+        if (!adapter_load_config(o.resume, &o.ac, &err) || (conflict = resume_conflict(&o, &given, &o.ac))) {
+            if (conflict)
+                fprintf(stderr, "lorafit train: %s differs from the checkpoint in %s; a resumed run keeps its "
+                                "settings (drop %s or give the checkpoint's value)\n",
+                        conflict, o.resume, conflict);
+            else
+                fprintf(stderr, "lorafit train: %s\n", err.msg);
+            adapter_config_free(&o.ac);
+            dataset_options_free(&o.dopt);
+            return conflict ? 2 : lf_error_exit_code(&err);
+        }
+        if (o.epochs_given) o.ac.training.epochs = given.training.epochs;
+    }
+    session_set_threads(o.threads);
+    stop_requested = 0;
+    rc = run(&o, &err);
+    if (rc != 0 && rc != 130) fprintf(stderr, "lorafit train: %s\n", err.msg);
+    adapter_config_free(&o.ac);
+    o.dopt.class_names = NULL;
+    dataset_options_free(&o.dopt);
+    return rc;
+}

@@ -1,0 +1,95 @@
+/* main.c - the `lorafit` executable: a table of subcommands, git style. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lorafit/cli/commands.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} Command;
+
+static const Command commands[] = {
+    {"train", cmd_train, "fine-tune GPT-2 with LoRA and a classification head on a CSV"},
+    {"eval", cmd_eval, "report accuracy, per-class scores and the confusion matrix"},
+    {"classify", cmd_classify, "label messages with a trained adapter"},
+    {"count-params", cmd_count_params, "print trainable / total parameters as the LoRA labs do"},
+    {"tokenize", cmd_tokenize, "show GPT-2 token ids or pieces for a text"},
+    {"split", cmd_split, "balance and split a labelled file into train/validation/test CSVs"},
+    {"bench", cmd_bench, "time training and inference steps on a random gpt2-small"},
+    {"random-model", cmd_random_model, "write a GPT-2 checkpoint with random weights (to try lorafit)"},
+};
+enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
+
+static const char *USAGE = "lorafit [--version] [--help] <command> [<args>]";
+
+static void print_help(void) {
+    printf("lorafit %s - LoRA fine-tuning of GPT-2 for text classification, on the CPU\n\n",
+           LORAFIT_VERSION);
+    printf("usage: %s\n\ncommands:\n", USAGE);
+    for (int i = 0; i < N_COMMANDS; i++) printf("  %-13s %s\n", commands[i].name, commands[i].summary);
+    printf("\nRun 'lorafit help <command>' or 'lorafit <command> --help' for a command's options.\n");
+}
+
+static const Command *find_command(const char *name) {
+    for (int i = 0; i < N_COMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0) return &commands[i];
+    return NULL;
+}
+
+static int unknown_command(const char *name) {
+    fprintf(stderr, "lorafit: unknown command '%s'\nusage: %s\n", name, USAGE);
+    fprintf(stderr, "Run 'lorafit --help' for the list of commands.\n");
+    return 2;
+}
+
+/* libgomp reads OMP_WAIT_POLICY once, when it is loaded, before main runs.
+ * Its default keeps idle threads spinning; when other programs keep the
+ * cores busy, a spinning thread holds the core its partner needs, and
+ * `--threads 2` ran 20x slower than one thread here (a 4-layer model's
+ * epoch: 55 s against 2.2 s passive). Passive waiting cost under 2% on an
+ * idle machine. So unless the user chose a policy, choose passive and start
+ * again; should exec fail, run on as we are. */
+static void prefer_passive_openmp(char **argv) {
+    if (getenv("OMP_WAIT_POLICY")) return;
+    if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
+    execv("/proc/self/exe", argv);
+}
+
+int main(int argc, char **argv) {
+    prefer_passive_openmp(argv);
+    if (argc < 2) {
+        fprintf(stderr, "lorafit: no command given\nusage: %s\n", USAGE);
+        fprintf(stderr, "Run 'lorafit --help' for the list of commands.\n");
+        return 2;
+    }
+    const char *first = argv[1];
+    if (strcmp(first, "--help") == 0 || strcmp(first, "-h") == 0) {
+        print_help();
+        return 0;
+    }
+    if (strcmp(first, "--version") == 0) {
+        printf("lorafit %s\n", LORAFIT_VERSION);
+        return 0;
+    }
+    if (strcmp(first, "help") == 0) {
+        if (argc == 2) {
+            print_help();
+            return 0;
+        }
+        const Command *c = find_command(argv[2]);
+        if (!c) return unknown_command(argv[2]);
+        char *help_argv[] = {(char *)c->name, "--help", NULL};
+        return c->run(2, help_argv);
+    }
+    if (first[0] == '-') {
+        fprintf(stderr, "lorafit: unknown option '%s'\nusage: %s\n", first, USAGE);
+        return 2;
+    }
+    const Command *c = find_command(first);
+    if (!c) return unknown_command(first);
+    return c->run(argc - 1, argv + 1);
+}

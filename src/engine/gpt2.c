@@ -1,0 +1,568 @@
+/* gpt2.c - GPT-2 forward/backward for LoRA fine-tuning. See include/lorafit/gpt2.h. */
+#include "lorafit/engine/gpt2.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lorafit/engine/kernels.h"
+#include "lorafit/util/mem.h"
+
+/* ---------------------------------------------------------------------------
+ * adapters: where each site reads its input and adds its output */
+
+/* Column offset of the site's output inside the product it adds to. */
+static int site_col(LinearSite s, int C) {
+    return s == SITE_K ? C : s == SITE_V ? 2 * C : 0;
+}
+
+static bool site_dims(LinearSite s, int C, int *in, int *out) {
+    switch (s) {
+    case SITE_Q: case SITE_K: case SITE_V: case SITE_ATTN_OUT: *in = C; *out = C; return true;
+    case SITE_QKV: *in = C; *out = 3 * C; return true;
+    case SITE_FC: *in = C; *out = 4 * C; return true;
+    case SITE_FC_PROJ: *in = 4 * C; *out = C; return true;
+    default: return false;
+    }
+}
+
+static const char *site_name(LinearSite s) {
+    static const char *names[] = {"q", "k", "v", "qkv", "attn_out", "fc", "fc_proj", "head"};
+    return s >= 0 && s <= SITE_HEAD ? names[s] : "none";
+}
+
+/* ---------------------------------------------------------------------------
+ * lifecycle */
+
+static size_t max_rows(const Gpt2Model *m) { return (size_t)m->max_B * m->max_T; }
+
+static float *lora_h(const Gpt2Model *m, int i) {
+    int R = 1;
+    for (int j = 0; j < m->n_adapters; j++)
+        if (m->adapters[j].rank > R) R = m->adapters[j].rank;
+    return m->acts.lora_h + (size_t)i * max_rows(m) * R;
+}
+
+/* Lays out (when base != NULL) or just sizes the activations. */
+static size_t layout_acts(Gpt2Model *m, float *base) {
+    const size_t NL = (size_t)m->cfg.n_layer, C = (size_t)m->cfg.n_embd, NH = (size_t)m->cfg.n_head;
+    const size_t Nmax = max_rows(m), Bm = (size_t)m->max_B, Tm = (size_t)m->max_T;
+    const size_t K = (size_t)m->n_classes;
+    size_t R = 1, Imax = 1;
+    for (int i = 0; i < m->n_adapters; i++) {
+        if ((size_t)m->adapters[i].rank > R) R = (size_t)m->adapters[i].rank;
+        if ((size_t)m->adapters[i].in > Imax) Imax = (size_t)m->adapters[i].in;
+    }
+    struct { float **ptr; size_t n; } parts[] = {
+        {&m->acts.encoded, Nmax * C},
+        {&m->acts.ln1, NL * Nmax * C},
+        {&m->acts.ln1_mean, NL * Nmax},
+        {&m->acts.ln1_rstd, NL * Nmax},
+        {&m->acts.qkv, NL * Nmax * 3 * C},
+        {&m->acts.att, NL * Bm * NH * Tm * Tm},
+        {&m->acts.atty, NL * Nmax * C},
+        {&m->acts.res2, NL * Nmax * C},
+        {&m->acts.ln2, NL * Nmax * C},
+        {&m->acts.ln2_mean, NL * Nmax},
+        {&m->acts.ln2_rstd, NL * Nmax},
+        {&m->acts.fch, NL * Nmax * 4 * C},
+        {&m->acts.fch_gelu, NL * Nmax * 4 * C},
+        {&m->acts.res3, NL * Nmax * C},
+        {&m->acts.lora_h, (size_t)m->n_adapters * Nmax * R},
+        {&m->acts.pooled, Bm * C},
+        {&m->acts.lnf, Bm * C},
+        {&m->acts.lnf_mean, Bm},
+        {&m->acts.lnf_rstd, Bm},
+        {&m->acts.logits, Bm * K},
+        {&m->acts.probs, Bm * K},
+        {&m->acts.dlogits, Bm * K},
+        {&m->acts.dlnf, Bm * C},
+        {&m->acts.dpooled, Bm * C},
+        {&m->acts.dres, Nmax * C},
+        {&m->acts.dln, Nmax * C},
+        {&m->acts.datty, Nmax * C},
+        {&m->acts.dqkv, Nmax * 3 * C},
+        {&m->acts.dfch, Nmax * 4 * C},
+        {&m->acts.datt, Bm * NH * Tm},
+        {&m->acts.dh, Nmax * R},
+        {&m->acts.drop, m->dropout > 0.0f ? Nmax * Imax : 0},
+    };
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        if (base) *parts[i].ptr = parts[i].n ? base + total : NULL;
+        total += parts[i].n;
+    }
+    return total;
+}
+
+enum { PREFAULT_ACTS_MAX_BYTES = 64 << 20 };
+
+bool gpt2_build(Gpt2Model *m, const Gpt2Weights *w, const LoraSlot *slots, int n_slots,
+                const LoraConfig *lc, int n_classes, int max_B, int max_T, uint64_t seed,
+                LfError *err) {
+    memset(m, 0, sizeof *m);
+    const Gpt2Config *cfg = &w->cfg;
+    if (!gpt2_config_validate(cfg, err)) return false;
+    const int C = cfg->n_embd;
+    if (n_classes < 1 || max_B < 1 || max_T < 1 || max_T > cfg->n_ctx || n_slots < 0) {
+        lf_error_set(err, LF_ERR_INPUT,
+                     "model: bad shape (classes %d, batch %d, length %d; the context is %d)",
+                     n_classes, max_B, max_T, cfg->n_ctx);
+        return false;
+    }
+    if (lc && (lc->dropout < 0.0 || lc->dropout >= 1.0)) {
+        lf_error_set(err, LF_ERR_INPUT, "LoRA dropout must be in [0, 1), got %g", lc->dropout);
+        return false;
+    }
+    m->cfg = *cfg;
+    m->w = w;
+    m->n_classes = n_classes;
+    m->max_B = max_B;
+    m->max_T = max_T;
+    m->dropout = lc ? (float)lc->dropout : 0.0f;
+    m->init = lc ? lc->init : LORA_INIT_LABS;
+
+    m->n_adapters = n_slots;
+    m->adapters = calloc(n_slots ? (size_t)n_slots : 1, sizeof *m->adapters);
+    m->lora_A = calloc(n_slots ? (size_t)n_slots * 4 : 1, sizeof(float *));
+    m->seq_len = calloc((size_t)max_B, sizeof(int));
+    m->seq_off = calloc((size_t)max_B + 1, sizeof(int));
+    m->labels = calloc((size_t)max_B, sizeof(int));
+    if (!m->adapters || !m->lora_A || !m->seq_len || !m->seq_off || !m->labels) goto oom;
+    m->lora_B = m->lora_A + n_slots;
+    m->grad_A = m->lora_A + 2 * n_slots;
+    m->grad_B = m->lora_A + 3 * n_slots;
+
+    size_t n_params = 0;
+    for (int i = 0; i < n_slots; i++) {
+        const LoraSlot *s = &slots[i];
+        int in, out;
+        if (!site_dims(s->site, C, &in, &out) || s->layer < 0 || s->layer >= cfg->n_layer ||
+            s->in != in || s->out != out || s->rank < 1) {
+            lf_error_set(err, LF_ERR_INPUT,
+                         "LoRA adapter %d ('%s'): layer %d site %s %dx%d rank %d does not fit the "
+                         "model (%d layers, width %d)",
+                         i, s->name, s->layer, site_name(s->site), s->in, s->out, s->rank,
+                         cfg->n_layer, C);
+            gpt2_free(m);
+            return false;
+        }
+        Gpt2Adapter *a = &m->adapters[i];
+        a->site = s->site;
+        a->layer = s->layer;
+        a->in = in;
+        a->out = out;
+        a->rank = s->rank;
+        bool by_rank = !lc || lc->scaling == LORA_SCALE_RANK;
+        a->scale = (float)(by_rank ? s->alpha / s->rank : s->alpha);
+        n_params += (size_t)in * s->rank + (size_t)s->rank * out;
+    }
+    n_params += (size_t)n_classes * C + (size_t)n_classes;
+    m->n_params = n_params;
+    m->params = calloc(n_params, sizeof(float));
+    m->grads = calloc(n_params, sizeof(float));
+    if (!m->params || !m->grads) goto oom;
+    mem_prefault(m->params, n_params * sizeof(float)); /* written next, by the init or a load */
+
+    /* named pointers, same offsets in both arrays */
+    size_t off = 0;
+    for (int i = 0; i < n_slots; i++) {
+        const Gpt2Adapter *a = &m->adapters[i];
+        m->lora_A[i] = m->params + off;
+        m->grad_A[i] = m->grads + off;
+        off += (size_t)a->in * a->rank;
+        m->lora_B[i] = m->params + off;
+        m->grad_B[i] = m->grads + off;
+        off += (size_t)a->rank * a->out;
+    }
+    m->head_w = m->params + off;
+    m->grad_head_w = m->grads + off;
+    off += (size_t)n_classes * C;
+    m->head_b = m->params + off;
+    m->grad_head_b = m->grads + off;
+
+    /* init: A uniform, B zero (so the first forward is the base model's), then the head */
+    Rng r;
+    rng_seed(&r, seed);
+    for (int i = 0; i < n_slots; i++) {
+        const Gpt2Adapter *a = &m->adapters[i];
+        float bound = 1.0f / sqrtf((float)(m->init == LORA_INIT_PEFT ? a->in : a->rank));
+        for (size_t k = 0; k < (size_t)a->in * a->rank; k++)
+            m->lora_A[i][k] = (2.0f * rng_float(&r) - 1.0f) * bound;
+    }
+    float hb = 1.0f / sqrtf((float)C);
+    for (size_t k = 0; k < (size_t)n_classes * C; k++) m->head_w[k] = (2.0f * rng_float(&r) - 1.0f) * hb;
+    for (int k = 0; k < n_classes; k++) m->head_b[k] = (2.0f * rng_float(&r) - 1.0f) * hb;
+    /* dropout masks come from their own stream: turning dropout on leaves the init alone */
+    rng_seed(&m->rng, seed ^ 0xd1b54a32d192ed03ULL);
+
+    m->n_acts = layout_acts(m, NULL);
+    /* The buffers are sized for max_B x max_T rows, and a batch of real
+     * lengths uses only some of them: untouched pages cost no memory, so
+     * training's (hundreds of MB) fault in as used. A short run's few MB
+     * (classify: one message) are mapped at once, in 2 MB pages where the
+     * kernel allows: 20 ms less than a fault per page on this project's VMs. */
+    size_t acts_bytes = m->n_acts * sizeof(float);
+    bool small = acts_bytes <= PREFAULT_ACTS_MAX_BYTES;
+    m->acts_memory = small ? mem_alloc_huge(acts_bytes) : malloc(acts_bytes);
+    if (!m->acts_memory) goto oom;
+    if (small) mem_prefault(m->acts_memory, acts_bytes);
+    layout_acts(m, m->acts_memory);
+    return true;
+
+oom:
+    lf_error_set(err, LF_ERR_IO, "out of memory building the model (%d x %d tokens)", max_B, max_T);
+    gpt2_free(m);
+    return false;
+}
+
+void gpt2_free(Gpt2Model *m) {
+    free(m->adapters);
+    free(m->lora_A);
+    free(m->params);
+    free(m->grads);
+    free(m->acts_memory);
+    free(m->seq_len);
+    free(m->seq_off);
+    free(m->labels);
+    memset(m, 0, sizeof *m);
+}
+
+static void gpt2_zero_grad(Gpt2Model *m) { memset(m->grads, 0, m->n_params * sizeof(float)); }
+
+/* ---------------------------------------------------------------------------
+ * forward */
+
+static uint64_t adapter_seed(const Gpt2Model *m, int i) {
+    return m->dropout_seed + (uint64_t)(i + 1) * 0xbf58476d1ce4e5b9ULL;
+}
+
+uint64_t gpt2_dropout_seed(const Gpt2Model *m, int adapter) { return adapter_seed(m, adapter); }
+
+static bool dropout_on(const Gpt2Model *m) { return m->trained_forward && m->dropout > 0.0f; }
+
+/* Adds every adapter of block l at sites of `stage` into out (row stride
+ * ldo), over `rows` rows of x. */
+static void adapters_forward(Gpt2Model *m, int l, int stage, const float *x, float *out, int ldo,
+                             int rows) {
+    const int C = m->cfg.n_embd;
+    for (int i = 0; i < m->n_adapters; i++) {
+        const Gpt2Adapter *a = &m->adapters[i];
+        if (a->layer != l || linear_site_stage(a->site) != stage) continue;
+        const float *xa = x;
+        if (dropout_on(m)) {
+            dropout_forward(m->acts.drop, x, adapter_seed(m, i), m->dropout, rows, a->in);
+            xa = m->acts.drop;
+        }
+        lora_forward(out + site_col(a->site, C), ldo, lora_h(m, i), xa, a->in, m->lora_A[i],
+                     m->lora_B[i], a->scale, rows, a->in, a->rank, a->out);
+    }
+}
+
+/* Packs the batch: L_b rows for sequence b. False when the batch does not fit. */
+static bool pack_batch(Gpt2Model *m, const Gpt2Batch *b, bool whole) {
+    if (b->B < 1 || b->B > m->max_B || b->T < 1 || b->T > m->max_T) return false;
+    m->B = b->B;
+    m->T = b->T;
+    m->seq_off[0] = 0;
+    for (int i = 0; i < b->B; i++) {
+        int L = b->lengths ? b->lengths[i] : b->T;
+        if (L < 1 || L > b->T) return false;
+        m->seq_len[i] = whole ? b->T : L;
+        m->seq_off[i + 1] = m->seq_off[i] + m->seq_len[i];
+    }
+    m->N = m->seq_off[b->B];
+    return true;
+}
+
+/* Embeddings and every block; the stream ends in res3 of the last block.
+ * With pooled_top the last block computes only what the head reads: keys
+ * and values at every row, but the query, attention output and MLP at each
+ * sequence's last row, so its res2 ... res3 hold B rows (row b = sequence
+ * b). That is 10 of the block's 12 C^2 per token. */
+static void forward_blocks(Gpt2Model *m, const Gpt2Batch *b, bool pooled_top) {
+    const Gpt2Weights *w = m->w;
+    const int C = m->cfg.n_embd, NH = m->cfg.n_head, N = m->N, NL = m->cfg.n_layer;
+    const size_t Nmax = max_rows(m), NC = Nmax * C;
+    const size_t attl = (size_t)m->max_B * NH * m->max_T * m->max_T;
+    Gpt2Acts *a = &m->acts;
+
+    encoder_forward(a->encoded, b->tokens, m->seq_off, m->seq_len, m->B, m->T, w->wte, w->wpe, C);
+    for (int l = 0; l < NL; l++) {
+        const Gpt2LayerWeights *lw = &w->layers[l];
+        const bool top = pooled_top && l == NL - 1;
+        const int R = top ? m->B : N; /* rows after the attention */
+        const float *x = l == 0 ? a->encoded : a->res3 + (l - 1) * NC;
+        float *ln1 = a->ln1 + l * NC, *qkv = a->qkv + l * NC * 3, *atty = a->atty + l * NC;
+        float *res2 = a->res2 + l * NC, *ln2 = a->ln2 + l * NC, *res3 = a->res3 + l * NC;
+        float *fch = a->fch + l * NC * 4, *fch_gelu = a->fch_gelu + l * NC * 4;
+
+        layernorm_forward(ln1, a->ln1_mean + l * Nmax, a->ln1_rstd + l * Nmax, x, lw->ln1_w,
+                          lw->ln1_b, N, C);
+        /* one sgemm for the fused q | k | v; adapters add into its column slices */
+        matmul_forward(qkv, ln1, lw->qkv_w, lw->qkv_b, N, C, 3 * C);
+        adapters_forward(m, l, 0, ln1, qkv, 3 * C, N);
+        attention_forward(atty, a->att + l * attl, qkv, m->seq_off, m->seq_len, m->B, m->T, C, NH, top);
+        /* res2 first holds c_proj's output, then the residual sum */
+        matmul_forward(res2, atty, lw->attn_proj_w, lw->attn_proj_b, R, C, C);
+        adapters_forward(m, l, 1, atty, res2, C, R);
+        if (top) {
+            for (int i = 0; i < m->B; i++)
+                residual_forward(res2 + (size_t)i * C, x + (size_t)(m->seq_off[i + 1] - 1) * C,
+                                 res2 + (size_t)i * C, C);
+        } else {
+            residual_forward(res2, x, res2, (long)N * C);
+        }
+
+        layernorm_forward(ln2, a->ln2_mean + l * Nmax, a->ln2_rstd + l * Nmax, res2, lw->ln2_w,
+                          lw->ln2_b, R, C);
+        matmul_forward(fch, ln2, lw->fc_w, lw->fc_b, R, C, 4 * C);
+        adapters_forward(m, l, 2, ln2, fch, 4 * C, R);
+        gelu_forward(fch_gelu, fch, (long)R * 4 * C);
+        matmul_forward(res3, fch_gelu, lw->fc_proj_w, lw->fc_proj_b, R, 4 * C, C);
+        adapters_forward(m, l, 3, fch_gelu, res3, C, R);
+        residual_forward(res3, res2, res3, (long)R * C);
+    }
+}
+
+float gpt2_forward(Gpt2Model *m, const Gpt2Batch *b, Gpt2Pool pool, bool training, float *logits) {
+    const int C = m->cfg.n_embd, K = m->n_classes;
+    Gpt2Acts *a = &m->acts;
+    m->trained_forward = false;
+    if (!pack_batch(m, b, pool == POOL_LAST_POSITION)) return NAN;
+    m->trained_forward = training;
+    m->have_labels = b->labels != NULL;
+    if (b->labels) memcpy(m->labels, b->labels, (size_t)b->B * sizeof(int));
+    if (training && m->dropout > 0.0f) m->dropout_seed = rng_next(&m->rng);
+
+    forward_blocks(m, b, true);
+
+    /* the head reads one row per sequence (its last real token or the last
+     * position): the top block computed exactly those, row b for sequence b */
+    const float *top = a->res3 + (size_t)(m->cfg.n_layer - 1) * max_rows(m) * C;
+    memcpy(a->pooled, top, (size_t)m->B * C * sizeof(float));
+    layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, a->pooled, m->w->lnf_w, m->w->lnf_b, m->B, C);
+    for (int i = 0; i < m->B; i++) memcpy(a->logits + (size_t)i * K, m->head_b, (size_t)K * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m->B, K, C, 1.0f, a->lnf, C, m->head_w, C,
+                1.0f, a->logits, K);
+    float loss = crossentropy_forward(a->probs, a->logits, b->labels, m->B, K);
+    if (logits) memcpy(logits, a->logits, (size_t)m->B * K * sizeof(float));
+    return loss;
+}
+
+/* ---------------------------------------------------------------------------
+ * backward */
+
+/* Gradients of the adapters of block l at `stage`, given dout (row stride
+ * ldo) over `rows` rows; adds their input gradient to dx [rows, in] unless
+ * dx is NULL. */
+static void adapters_backward(Gpt2Model *m, int l, int stage, const float *x, const float *dout,
+                              int ldo, float *dx, int rows) {
+    const int C = m->cfg.n_embd;
+    for (int i = 0; i < m->n_adapters; i++) {
+        const Gpt2Adapter *a = &m->adapters[i];
+        if (a->layer != l || linear_site_stage(a->site) != stage) continue;
+        const float *d = dout + site_col(a->site, C);
+        if (!dropout_on(m)) {
+            lora_backward(m->grad_A[i], m->grad_B[i], dx, a->in, m->acts.dh, d, ldo, x, lora_h(m, i),
+                          m->lora_A[i], m->lora_B[i], a->scale, rows, a->in, a->rank, a->out);
+            continue;
+        }
+        /* the same mask again from the same seed, instead of keeping it */
+        float *drop = m->acts.drop;
+        dropout_forward(drop, x, adapter_seed(m, i), m->dropout, rows, a->in);
+        lora_backward(m->grad_A[i], m->grad_B[i], NULL, a->in, m->acts.dh, d, ldo, drop,
+                      lora_h(m, i), m->lora_A[i], m->lora_B[i], a->scale, rows, a->in, a->rank, a->out);
+        if (dx) {
+            /* d(dropped)/dx is the mask / (1 - p): dropout applied to the gradient */
+            matmul_backward(drop, m->acts.dh, m->lora_A[i], rows, a->in, a->rank, 0);
+            dropout_forward(drop, drop, adapter_seed(m, i), m->dropout, rows, a->in);
+            residual_forward(dx, dx, drop, (long)rows * a->in);
+        }
+    }
+}
+
+/* Backward through block l. dy holds d(res3) over the block's output rows
+ * (N, or B for the pooled top block). Stages below `need` (site_stage
+ * order) are skipped: nothing under them trains. Returns false when it
+ * stopped early; else dres [N, C] holds d(block input). For the top block dy
+ * is dpooled and ends as d(res2) at the pooled rows. */
+static bool block_backward(Gpt2Model *m, int l, int need, bool top, float *dy) {
+    const Gpt2LayerWeights *lw = &m->w->layers[l];
+    const int C = m->cfg.n_embd, NH = m->cfg.n_head, N = m->N;
+    const int R = top ? m->B : N;
+    const size_t Nmax = max_rows(m), NC = Nmax * C;
+    const size_t attl = (size_t)m->max_B * NH * m->max_T * m->max_T;
+    Gpt2Acts *a = &m->acts;
+    const float *x = l == 0 ? a->encoded : a->res3 + (l - 1) * NC;
+    const float *ln1 = a->ln1 + l * NC, *qkv = a->qkv + l * NC * 3, *atty = a->atty + l * NC;
+    const float *res2 = a->res2 + l * NC, *ln2 = a->ln2 + l * NC;
+    const float *fch = a->fch + l * NC * 4, *fch_gelu = a->fch_gelu + l * NC * 4;
+
+    /* MLP: res3 = res2 + fc_proj(gelu(fc(ln2(res2)))) */
+    bool below = need < 3;
+    if (below) matmul_backward(a->dfch, dy, lw->fc_proj_w, R, 4 * C, C, 0);
+    adapters_backward(m, l, 3, fch_gelu, dy, C, below ? a->dfch : NULL, R);
+    if (!below) return false;
+    gelu_backward(a->dfch, fch, a->dfch, (long)R * 4 * C);
+    below = need < 2;
+    if (below) matmul_backward(a->dln, a->dfch, lw->fc_w, R, C, 4 * C, 0);
+    adapters_backward(m, l, 2, ln2, a->dfch, 4 * C, below ? a->dln : NULL, R);
+    if (!below) return false;
+    layernorm_backward(dy, a->dln, res2, lw->ln2_w, a->ln2_mean + l * Nmax, a->ln2_rstd + l * Nmax,
+                       R, C);
+
+    /* dy = d(res2); attention: res2 = x + c_proj(attn(qkv(ln1(x)))) */
+    below = need < 1;
+    if (below) matmul_backward(a->datty, dy, lw->attn_proj_w, R, C, C, 0);
+    adapters_backward(m, l, 1, atty, dy, C, below ? a->datty : NULL, R);
+    if (!below) return false;
+    attention_backward(a->dqkv, a->datt, a->datty, qkv, a->att + l * attl, m->seq_off, m->seq_len,
+                       m->B, m->T, C, NH, top);
+    below = need < 0;
+    if (below) matmul_backward(a->dln, a->dqkv, lw->qkv_w, N, C, 3 * C, 0);
+    adapters_backward(m, l, 0, ln1, a->dqkv, 3 * C, below ? a->dln : NULL, N);
+    if (!below) return false;
+    if (top) {
+        /* the residual path reaches x only at the pooled rows */
+        memset(a->dres, 0, (size_t)N * C * sizeof(float));
+        for (int i = 0; i < m->B; i++)
+            memcpy(a->dres + (size_t)(m->seq_off[i + 1] - 1) * C, dy + (size_t)i * C,
+                   (size_t)C * sizeof(float));
+    }
+    layernorm_backward(a->dres, a->dln, x, lw->ln1_w, a->ln1_mean + l * Nmax, a->ln1_rstd + l * Nmax,
+                       N, C);
+    return true;
+}
+
+void gpt2_backward(Gpt2Model *m) {
+    const int C = m->cfg.n_embd, K = m->n_classes, B = m->B, NL = m->cfg.n_layer;
+    Gpt2Acts *a = &m->acts;
+    if (!m->trained_forward || !m->have_labels) return;
+    gpt2_zero_grad(m);
+
+    /* head: logits = lnf @ head_w^T + head_b */
+    crossentropy_backward(a->dlogits, a->probs, m->labels, B, K);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, C, B, 1.0f, a->dlogits, K, a->lnf, C,
+                0.0f, m->grad_head_w, C);
+    for (int k = 0; k < K; k++) {
+        float s = 0.0f;
+        for (int i = 0; i < B; i++) s += a->dlogits[(size_t)i * K + k];
+        m->grad_head_b[k] = s;
+    }
+    if (m->n_adapters == 0) return; /* nothing below the head trains */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, C, K, 1.0f, a->dlogits, K, m->head_w,
+                C, 0.0f, a->dlnf, C);
+    memset(a->dpooled, 0, (size_t)B * C * sizeof(float));
+    layernorm_backward(a->dpooled, a->dlnf, a->pooled, m->w->lnf_w, a->lnf_mean, a->lnf_rstd, B, C);
+
+    /* below the lowest adapter nothing trains: stop there */
+    int low_layer = NL, low_stage = 4;
+    for (int i = 0; i < m->n_adapters; i++) {
+        int l = m->adapters[i].layer, s = linear_site_stage(m->adapters[i].site);
+        if (l < low_layer || (l == low_layer && s < low_stage)) {
+            low_layer = l;
+            low_stage = s;
+        }
+    }
+    for (int l = NL - 1; l >= low_layer; l--) {
+        /* only the top block is pooled: its gradient arrives as B rows */
+        bool top = l == NL - 1;
+        if (!block_backward(m, l, l > low_layer ? -1 : low_stage, top, top ? a->dpooled : a->dres))
+            break;
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * language-model head (tests) */
+
+void gpt2_lm_logits(Gpt2Model *m, const Gpt2Batch *b, float *out) {
+    const int C = m->cfg.n_embd, V = m->cfg.vocab_size;
+    m->trained_forward = false;
+    if (!pack_batch(m, b, false)) return;
+    forward_blocks(m, b, false);
+    const float *top = m->acts.res3 + (size_t)(m->cfg.n_layer - 1) * max_rows(m) * C;
+    float *lnf = m->acts.dres; /* backward scratch, free here */
+    layernorm_forward(lnf, NULL, NULL, top, m->w->lnf_w, m->w->lnf_b, m->N, C);
+    for (int i = 0; i < m->B; i++) {
+        float *o = out + (size_t)i * m->T * V;
+        int L = m->seq_len[i];
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, V, C, 1.0f,
+                    lnf + (size_t)m->seq_off[i] * C, C, m->w->wte, C, 0.0f, o, V);
+        memset(o + (size_t)L * V, 0, (size_t)(m->T - L) * V * sizeof(float));
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * random weights (tests, benchmarks) */
+
+typedef struct {
+    Gpt2Weights w; /* first: the pointer handed out is this struct's */
+    float *memory;
+} RandomWeights;
+
+static float normal(Rng *r) {
+    /* Box-Muller; 1 - u keeps the log's argument in (0, 1] */
+    double u = 1.0 - rng_double(r), v = rng_double(r);
+    return (float)(sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v));
+}
+
+static const float *fill(float **cursor, size_t n, Rng *r, float mean, float std) {
+    float *p = *cursor;
+    for (size_t i = 0; i < n; i++) p[i] = mean + std * normal(r);
+    *cursor += n;
+    return p;
+}
+
+Gpt2Weights *gpt2_weights_random(const Gpt2Config *cfg, uint64_t seed, LfError *err) {
+    if (!gpt2_config_validate(cfg, err)) return NULL;
+    const size_t C = (size_t)cfg->n_embd, V = (size_t)cfg->vocab_size, P = (size_t)cfg->n_ctx;
+    const size_t per_layer = 4 * C + (C * 3 * C + 3 * C) + (C * C + C) + (C * 4 * C + 4 * C) +
+                             (4 * C * C + C);
+    const size_t total = V * C + P * C + (size_t)cfg->n_layer * per_layer + 2 * C;
+    RandomWeights *rw = calloc(1, sizeof *rw);
+    Gpt2LayerWeights *layers = calloc((size_t)cfg->n_layer, sizeof *layers);
+    float *mem = malloc(total * sizeof(float));
+    if (!rw || !layers || !mem) {
+        free(rw);
+        free(layers);
+        free(mem);
+        lf_error_set(err, LF_ERR_IO, "out of memory for random weights (%zu floats)", total);
+        return NULL;
+    }
+    Rng r;
+    rng_seed(&r, seed);
+    float *cur = mem;
+    rw->memory = mem;
+    rw->w.cfg = *cfg;
+    rw->w.layers = layers;
+    rw->w.wte = fill(&cur, V * C, &r, 0.0f, 0.02f);
+    rw->w.wpe = fill(&cur, P * C, &r, 0.0f, 0.01f);
+    for (int l = 0; l < cfg->n_layer; l++) {
+        Gpt2LayerWeights *lw = &layers[l];
+        lw->ln1_w = fill(&cur, C, &r, 1.0f, 0.05f);
+        lw->ln1_b = fill(&cur, C, &r, 0.0f, 0.02f);
+        lw->qkv_w = fill(&cur, C * 3 * C, &r, 0.0f, 0.02f);
+        lw->qkv_b = fill(&cur, 3 * C, &r, 0.0f, 0.02f);
+        lw->attn_proj_w = fill(&cur, C * C, &r, 0.0f, 0.02f);
+        lw->attn_proj_b = fill(&cur, C, &r, 0.0f, 0.02f);
+        lw->ln2_w = fill(&cur, C, &r, 1.0f, 0.05f);
+        lw->ln2_b = fill(&cur, C, &r, 0.0f, 0.02f);
+        lw->fc_w = fill(&cur, C * 4 * C, &r, 0.0f, 0.02f);
+        lw->fc_b = fill(&cur, 4 * C, &r, 0.0f, 0.02f);
+        lw->fc_proj_w = fill(&cur, 4 * C * C, &r, 0.0f, 0.02f);
+        lw->fc_proj_b = fill(&cur, C, &r, 0.0f, 0.02f);
+    }
+    rw->w.lnf_w = fill(&cur, C, &r, 1.0f, 0.05f);
+    rw->w.lnf_b = fill(&cur, C, &r, 0.0f, 0.02f);
+    return &rw->w;
+}
+
+void gpt2_weights_random_free(Gpt2Weights *w) {
+    if (!w) return;
+    RandomWeights *rw = (RandomWeights *)w;
+    free(rw->memory);
+    free(w->layers);
+    free(rw);
+}

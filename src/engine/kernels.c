@@ -1,0 +1,359 @@
+/* kernels.c - GPT-2 layers over raw float arrays. See include/lorafit/engine/kernels.h. */
+#include "lorafit/engine/kernels.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "lorafit/util/rng.h"
+
+/* Eight independent partial sums: lets the compiler use SIMD without
+ * -ffast-math, and fixes the summation order (same bits on every run). */
+static inline float dot(const float *a, const float *b, int n) {
+    float acc[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += a[i + k] * b[i + k];
+    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* e^x for float, branch-free so that loops over it vectorize (libm's expf
+ * and tanhf are scalar calls and made GELU cost a fifth of a step).
+ * Cephes' expf: x = n ln2 + r with |r| <= ln2/2, e^r by a degree-7
+ * polynomial, 2^n through the exponent bits. Max relative error ~2 ulp;
+ * inputs are clamped to [-87.3, 88.3], where 2^n stays a normal float;
+ * NaN stays NaN. */
+static inline float exp_fast(float x) {
+    x = x < -87.3f ? -87.3f : x > 88.3f ? 88.3f : x;
+    /* n = round(x / ln2): adding 1.5 * 2^23 rounds to an integer */
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    /* A NaN input must come out NaN (the trainer's guard looks for it) but
+     * must not reach the int conversion below, which would be undefined:
+     * the exponent becomes 0 and r carries the NaN through. */
+    n = n == n ? n : 0.0f;
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+static inline void axpy(float *y, float a, const float *x, int n) {
+    for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+/* C [M, N] = alpha op(A) op(B) + beta C, row-major (lda/ldb/ldc as BLAS).
+ * When OpenBLAS runs one thread and OpenMP several, each OpenMP thread
+ * calls it on its own slice of C's rows (or columns, for a short wide C):
+ * one pool of threads for everything, instead of two that spin while the
+ * other works. Slices depend only on the thread count, so the bits do too. */
+void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+          int ldb, float beta, float *C, int ldc) {
+    const enum CBLAS_TRANSPOSE opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
+    const int nt = omp_get_max_threads();
+    if (nt < 2 || omp_in_parallel() || openblas_get_num_threads() != 1 ||
+        (double)M * N * K < 1e6) {
+        cblas_sgemm(CblasRowMajor, opa, opb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    const bool by_rows = M >= N;
+    const int D = by_rows ? M : N;
+#pragma omp parallel num_threads(nt)
+    {
+        int n = omp_get_num_threads(), t = omp_get_thread_num();
+        int chunk = ((D + n - 1) / n + 15) / 16 * 16; /* whole micro-tiles */
+        int lo = t * chunk, hi = lo + chunk < D ? lo + chunk : D;
+        if (lo < hi && by_rows)
+            cblas_sgemm(CblasRowMajor, opa, opb, hi - lo, N, K, alpha,
+                        ta ? A + lo : A + (size_t)lo * lda, lda, B, ldb, beta,
+                        C + (size_t)lo * ldc, ldc);
+        else if (lo < hi)
+            cblas_sgemm(CblasRowMajor, opa, opb, M, hi - lo, K, alpha, A, lda,
+                        tb ? B + (size_t)lo * ldb : B + lo, ldb, beta, C + lo, ldc);
+    }
+}
+
+void encoder_forward(float *out, const int *tokens, const int *off, const int *len, int B, int T,
+                     const float *wte, const float *wpe, int C) {
+    for (int b = 0; b < B; b++) {
+#pragma omp parallel for schedule(static)
+        for (int t = 0; t < len[b]; t++) {
+            float *o = out + (size_t)(off[b] + t) * C;
+            const float *te = wte + (size_t)tokens[(size_t)b * T + t] * C;
+            const float *pe = wpe + (size_t)t * C;
+            for (int i = 0; i < C; i++) o[i] = te[i] + pe[i];
+        }
+    }
+}
+
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
+                       const float *b, int N, int C) {
+    const float eps = 1e-5f;
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C;
+        float *o = out + (size_t)n * C;
+        /* two passes in float, as torch accumulates LayerNorm in fp32 */
+        float m = 0.0f;
+        for (int i = 0; i < C; i++) m += x[i];
+        m /= (float)C;
+        float v = 0.0f;
+        for (int i = 0; i < C; i++) {
+            float d = x[i] - m;
+            v += d * d;
+        }
+        v /= (float)C;
+        float s = 1.0f / sqrtf(v + eps);
+        for (int i = 0; i < C; i++) o[i] = (x[i] - m) * s * w[i] + b[i];
+        if (mean) mean[n] = m;
+        if (rstd) rstd[n] = s;
+    }
+}
+
+void layernorm_backward(float *dinp, const float *dout, const float *inp, const float *w,
+                        const float *mean, const float *rstd, int N, int C) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *dy = dout + (size_t)n * C;
+        const float *x = inp + (size_t)n * C;
+        float *dx = dinp + (size_t)n * C;
+        float m = mean[n], s = rstd[n];
+        /* dx = s * (g - mean(g) - xhat * mean(g * xhat)), g = dy * w */
+        float gmean = 0.0f, gxmean = 0.0f;
+        for (int i = 0; i < C; i++) {
+            float xhat = (x[i] - m) * s;
+            float g = dy[i] * w[i];
+            gmean += g;
+            gxmean += g * xhat;
+        }
+        gmean /= (float)C;
+        gxmean /= (float)C;
+        for (int i = 0; i < C; i++) {
+            float xhat = (x[i] - m) * s;
+            float g = dy[i] * w[i];
+            dx[i] += s * (g - gmean - xhat * gxmean);
+        }
+    }
+}
+
+void matmul_forward(float *out, const float *inp, const float *w, const float *bias, int N, int IC,
+                    int OC) {
+    float beta = 0.0f;
+    if (bias) {
+#pragma omp parallel for schedule(static)
+        for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, bias, (size_t)OC * sizeof(float));
+        beta = 1.0f;
+    }
+    gemm(false, false, N, OC, IC, 1.0f, inp, IC, w, OC, beta,
+                out, OC);
+}
+
+void matmul_backward(float *dinp, const float *dout, const float *w, int N, int IC, int OC,
+                     int accumulate) {
+    gemm(false, true, N, IC, OC, 1.0f, dout, OC, w, OC,
+                accumulate ? 1.0f : 0.0f, dinp, IC);
+}
+
+void lora_forward(float *out, int ldo, float *h, const float *x, int ldx, const float *A,
+                  const float *B, float scale, int N, int in, int r, int out_dim) {
+    gemm(false, false, N, r, in, 1.0f, x, ldx, A, r, 0.0f, h,
+                r);
+    gemm(false, false, N, out_dim, r, scale, h, r, B, out_dim,
+                1.0f, out, ldo);
+}
+
+void lora_backward(float *dA, float *dB, float *dx, int ldx, float *dh, const float *dout, int ldo,
+                   const float *x, const float *h, const float *A, const float *B, float scale,
+                   int N, int in, int r, int out_dim) {
+    /* dB [r, out] = scale * h^T @ dout */
+    gemm(true, false, r, out_dim, N, scale, h, r, dout, ldo, 0.0f,
+                dB, out_dim);
+    /* dh [N, r] = scale * dout @ B^T */
+    gemm(false, true, N, r, out_dim, scale, dout, ldo, B, out_dim,
+                0.0f, dh, r);
+    /* dA [in, r] = x^T @ dh */
+    gemm(true, false, in, r, N, 1.0f, x, ldx, dh, r, 0.0f, dA, r);
+    /* dx += dh @ A^T */
+    if (dx)
+        gemm(false, true, N, in, r, 1.0f, dh, r, A, r, 1.0f, dx,
+                    ldx);
+}
+
+void dropout_forward(float *out, const float *inp, uint64_t seed, float p, int N, int D) {
+    const float keep_scale = 1.0f / (1.0f - p);
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        Rng r;
+        rng_seed(&r, seed ^ ((uint64_t)n * 0x9e3779b97f4a7c15ULL));
+        const float *x = inp + (size_t)n * D;
+        float *o = out + (size_t)n * D;
+        for (int i = 0; i < D; i++) o[i] = rng_float(&r) < p ? 0.0f : x[i] * keep_scale;
+    }
+}
+
+/* Row t of a causal softmax over s [0..t] (in place), zero beyond t up to n:
+ * the probabilities then serve whole as a GEMM operand. */
+static void causal_softmax_row(float *p, int t, int n) {
+    float maxv = -INFINITY;
+    for (int t2 = 0; t2 <= t; t2++)
+        if (p[t2] > maxv) maxv = p[t2];
+    float sum = 0.0f;
+    for (int t2 = 0; t2 <= t; t2++) p[t2] = exp_fast(p[t2] - maxv);
+    for (int t2 = 0; t2 <= t; t2++) sum += p[t2];
+    float inv = 1.0f / sum;
+    for (int t2 = 0; t2 <= t; t2++) p[t2] *= inv;
+    for (int t2 = t + 1; t2 < n; t2++) p[t2] = 0.0f;
+}
+
+/* Every query of one (sequence, head), L rows: S = scale Q K^T, P = causal
+ * softmax(S), out = P V, as two sgemms (the upper triangle of S is computed
+ * and dropped: cheaper than L dot-product loops). q, k, v: row stride ldq;
+ * att [L, T]; out row stride ldo. */
+static void attention_head_forward(float *out, int ldo, float *att, int T, const float *q,
+                                   const float *k, const float *v, int ldq, int L, int hs,
+                                   float scale) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, hs, scale, q, ldq, k, ldq, 0.0f,
+                att, T);
+    for (int t = 0; t < L; t++) causal_softmax_row(att + (size_t)t * T, t, L);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hs, L, 1.0f, att, T, v, ldq, 0.0f,
+                out, ldo);
+}
+
+void attention_forward(float *out, float *att, const float *qkv, const int *off, const int *len,
+                       int B, int T, int C, int NH, int last_only) {
+    const int hs = C / NH;
+    const float scale = 1.0f / sqrtf((float)hs);
+    const int C3 = 3 * C;
+    /* each (b, h) runs serially on one thread: the bits do not depend on the thread count */
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++) {
+        for (int h = 0; h < NH; h++) {
+            const float *base = qkv + (size_t)off[b] * C3 + h * hs;
+            float *attbh = att + ((size_t)b * NH + h) * T * T;
+            if (!last_only) {
+                attention_head_forward(out + (size_t)off[b] * C + h * hs, C, attbh, T, base,
+                                       base + C, base + 2 * C, C3, len[b], hs, scale);
+                continue;
+            }
+            /* only the last query: one row, dot products */
+            const int t = len[b] - 1;
+            const float *q = base + (size_t)t * C3;
+            float *p = attbh + (size_t)t * T;
+            for (int t2 = 0; t2 <= t; t2++) p[t2] = dot(q, base + (size_t)t2 * C3 + C, hs) * scale;
+            causal_softmax_row(p, t, t + 1);
+            float *o = out + (size_t)b * C + h * hs;
+            memset(o, 0, (size_t)hs * sizeof(float));
+            for (int t2 = 0; t2 <= t; t2++) axpy(o, p[t2], base + (size_t)t2 * C3 + 2 * C, hs);
+        }
+    }
+}
+
+void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
+                        const float *att, const int *off, const int *len, int B, int T, int C,
+                        int NH, int last_only) {
+    const int hs = C / NH;
+    const float scale = 1.0f / sqrtf((float)hs);
+    const int C3 = 3 * C;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++) {
+        for (int h = 0; h < NH; h++) {
+            const float *base = qkv + (size_t)off[b] * C3 + h * hs;
+            float *dbase = dqkv + (size_t)off[b] * C3 + h * hs;
+            const float *attbh = att + ((size_t)b * NH + h) * T * T;
+            float *dp = scratch + ((size_t)b * NH + h) * T;
+            /* this (b, h) owns its columns of its rows: no other iteration writes them.
+             * (Per-head sgemms here, as in the forward, moved the full-size
+             * check's gradients by fp32 noise past its tolerance: kept as loops.) */
+            for (int t = 0; t < len[b]; t++)
+                for (int k = 0; k < 3; k++)
+                    memset(dbase + (size_t)t * C3 + k * C, 0, (size_t)hs * sizeof(float));
+            for (int t = last_only ? len[b] - 1 : 0; t < len[b]; t++) {
+                const float *p = attbh + (size_t)t * T;
+                const float *dy = dout + (size_t)(last_only ? b : off[b] + t) * C + h * hs;
+                const float *q = base + (size_t)t * C3;
+                float *dq = dbase + (size_t)t * C3;
+                /* through out = p @ v */
+                float pdp = 0.0f;
+                for (int t2 = 0; t2 <= t; t2++) {
+                    dp[t2] = dot(dy, base + (size_t)t2 * C3 + 2 * C, hs);
+                    pdp += p[t2] * dp[t2];
+                    axpy(dbase + (size_t)t2 * C3 + 2 * C, p[t2], dy, hs);
+                }
+                /* through the softmax, then the scaled q . k */
+                for (int t2 = 0; t2 <= t; t2++) {
+                    float ds = p[t2] * (dp[t2] - pdp) * scale;
+                    axpy(dq, ds, base + (size_t)t2 * C3 + C, hs);
+                    axpy(dbase + (size_t)t2 * C3 + C, ds, q, hs);
+                }
+            }
+        }
+    }
+}
+
+#define GELU_SCALE 0.7978845608028654f /* sqrt(2 / pi) */
+
+/* gelu(x) = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3); with
+ * 1 + tanh(u) = 2 sigmoid(2u) that is x * sigmoid(2u): one exp, no tanh. */
+void gelu_forward(float *out, const float *inp, long n) {
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; i++) {
+        float x = inp[i];
+        float u = GELU_SCALE * (x + 0.044715f * x * x * x);
+        out[i] = x / (1.0f + exp_fast(-2.0f * u));
+    }
+}
+
+void gelu_backward(float *dinp, const float *inp, const float *dout, long n) {
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; i++) {
+        float x = inp[i];
+        float u = GELU_SCALE * (x + 0.044715f * x * x * x);
+        float s = 1.0f / (1.0f + exp_fast(-2.0f * u)); /* (1 + tanh(u)) / 2 */
+        float du = GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
+        /* d/dx x s(2u) = s + x * 2 s (1 - s) * du */
+        float g = s + 2.0f * x * s * (1.0f - s) * du;
+        dinp[i] = g * dout[i];
+    }
+}
+
+void residual_forward(float *out, const float *a, const float *b, long n) {
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+float crossentropy_forward(float *probs, const float *logits, const int *labels, int B, int K) {
+    double total = 0.0;
+    for (int b = 0; b < B; b++) {
+        const float *z = logits + (size_t)b * K;
+        float *p = probs + (size_t)b * K;
+        float maxv = z[0];
+        for (int k = 1; k < K; k++)
+            if (z[k] > maxv) maxv = z[k];
+        float sum = 0.0f;
+        for (int k = 0; k < K; k++) {
+            p[k] = expf(z[k] - maxv);
+            sum += p[k];
+        }
+        for (int k = 0; k < K; k++) p[k] /= sum;
+        /* -log_softmax(z)[y] = log(sum) - (z_y - max): no log of a tiny probability */
+        if (labels) total += (double)(logf(sum) - (z[labels[b]] - maxv));
+    }
+    return labels ? (float)(total / B) : 0.0f;
+}
+
+void crossentropy_backward(float *dlogits, const float *probs, const int *labels, int B, int K) {
+    for (int b = 0; b < B; b++)
+        for (int k = 0; k < K; k++)
+            dlogits[(size_t)b * K + k] = (probs[(size_t)b * K + k] - (k == labels[b] ? 1.0f : 0.0f)) / B;
+}

@@ -1,0 +1,117 @@
+/* trainer.c - see include/lorafit/engine/trainer.h */
+#include "lorafit/engine/trainer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lorafit/engine/batch.h"
+#include "lorafit/util/rng.h"
+
+bool trainer_init(Trainer *t, Gpt2Model *m, AdamW *opt, const TokenSet *data, Gpt2Pool pool, int pad_to,
+                  int batch_size, bool drop_last, double grad_clip, uint64_t seed, LfError *err) {
+    memset(t, 0, sizeof *t);
+    t->model = m;
+    t->opt = opt;
+    t->data = data;
+    t->pool = pool;
+    t->pad_to = pad_to;
+    t->batch_size = batch_size;
+    t->drop_last = drop_last;
+    t->grad_clip = grad_clip;
+    t->seed = seed;
+    t->order_epoch = -1;
+    size_t B = (size_t)batch_size, T = (size_t)m->max_T;
+    t->order = malloc((data->n + 1) * sizeof *t->order);
+    t->tokens = malloc(B * T * sizeof *t->tokens);
+    t->lengths = malloc(B * sizeof *t->lengths);
+    t->labels = malloc(B * sizeof *t->labels);
+    t->logits = malloc(B * (size_t)m->n_classes * sizeof *t->logits);
+    if (!t->order || !t->tokens || !t->lengths || !t->labels || !t->logits) {
+        trainer_free(t);
+        lf_error_set(err, LF_ERR_IO, "out of memory");
+        return false;
+    }
+    return true;
+}
+
+void trainer_free(Trainer *t) {
+    free(t->order);
+    free(t->tokens);
+    free(t->lengths);
+    free(t->labels);
+    free(t->logits);
+    memset(t, 0, sizeof *t);
+}
+
+long trainer_batches_per_epoch(const Trainer *t) {
+    long n = (long)t->data->n, B = t->batch_size;
+    return t->drop_last ? n / B : (n + B - 1) / B;
+}
+
+/* The permutation of epoch e depends on (seed, e) only. */
+const int *trainer_order(Trainer *t) {
+    if (t->order_epoch == t->epoch) return t->order;
+    Rng r;
+    rng_seed(&r, t->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(t->epoch + 1)));
+    for (size_t i = 0; i < t->data->n; i++) t->order[i] = (int)i;
+    rng_shuffle(&r, t->order, t->data->n);
+    t->order_epoch = t->epoch;
+    return t->order;
+}
+
+static int argmax(const float *x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
+bool trainer_step(Trainer *t, StepResult *r, LfError *err) {
+    const int *order = trainer_order(t);
+    Gpt2Model *m = t->model;
+    long first = t->batch * t->batch_size;
+    int B = (long)t->data->n - first < t->batch_size ? (int)((long)t->data->n - first) : t->batch_size;
+    int T = tokenset_fill_batch(t->data, order + first, B, t->pool, t->pad_to, t->tokens, t->lengths,
+                                t->labels);
+    Gpt2Batch batch = {t->tokens, t->lengths, t->labels, B, T};
+    float loss = gpt2_forward(m, &batch, t->pool, true, t->logits);
+    if (!isfinite(loss)) {
+        lf_error_set(err, LF_ERR_RUNTIME, "the loss became %s at epoch %d, batch %ld (step %ld)",
+                     isnan(loss) ? "NaN" : "infinite", t->epoch + 1, t->batch, t->step + 1);
+        return false;
+    }
+    gpt2_backward(m);
+    if (t->grad_clip > 0) grad_clip_norm(m->grads, m->n_params, (float)t->grad_clip);
+    adamw_step(t->opt, m->params, m->grads, m->n_params);
+
+    r->loss = loss;
+    r->B = B;
+    r->correct = 0;
+    r->tokens = 0;
+    for (int b = 0; b < B; b++) {
+        r->correct += argmax(t->logits + (size_t)b * m->n_classes, m->n_classes) == t->labels[b];
+        r->tokens += t->pool == POOL_LAST_POSITION ? T : t->lengths[b];
+    }
+    t->step++;
+    if (++t->batch == trainer_batches_per_epoch(t)) {
+        t->batch = 0;
+        t->epoch++;
+    }
+    return true;
+}
+
+bool trainer_evaluate(Trainer *t, const TokenSet *set, double *loss, double *accuracy, LfError *err) {
+    int C = t->model->n_classes;
+    float *probs = malloc((set->n + 1) * (size_t)C * sizeof *probs);
+    if (!probs) {
+        lf_error_set(err, LF_ERR_IO, "out of memory");
+        return false;
+    }
+    bool ok = tokenset_predict(t->model, set, t->pool, t->pad_to, probs, loss, err);
+    long correct = 0;
+    for (size_t i = 0; ok && i < set->n; i++) correct += argmax(probs + i * (size_t)C, C) == set->labels[i];
+    *accuracy = set->n ? (double)correct / (double)set->n : 0;
+    free(probs);
+    return ok;
+}

@@ -1,0 +1,686 @@
+/* checkpoint.c - open a Hugging Face GPT-2 checkpoint as Gpt2Weights.
+ * See include/lorafit/io/checkpoint.h. */
+#include "lorafit/io/checkpoint.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "lorafit/util/mem.h"
+
+#define PREFIX "transformer."
+#define PREFIX_LEN (sizeof PREFIX - 1)
+/* Far above any GPT-2 and low enough that no product of two of them (the
+ * largest tensor is [4C, C] or [V, C]) can overflow 64 bits. */
+#define MAX_DIM (1 << 24)
+#define CONFIG_MAX_BYTES (16 << 20)
+#define FINGERPRINT_SAMPLES 16
+
+struct Gpt2Checkpoint {
+    StFile *st;
+    char *dir, *file;
+    bool has_config;
+    float *owned; /* converted F16/BF16/F64 (and unaligned F32) tensors, and copied F32 ones */
+    size_t owned_floats; /* of which converted */
+    bool in_place;       /* F32 block weights used from the mapping */
+    Gpt2LayerWeights *layers;
+    Gpt2Weights w;
+};
+
+/* The weights of one block, in the order the fingerprint hashes them.
+ * Shapes are multiples of n_embd: dims {a, b} mean [a*C, b*C]. */
+static const struct {
+    const char *part;
+    int ndim, m0, m1;
+    size_t field;
+} layer_parts[] = {
+    {"ln_1.weight", 1, 1, 0, offsetof(Gpt2LayerWeights, ln1_w)},
+    {"ln_1.bias", 1, 1, 0, offsetof(Gpt2LayerWeights, ln1_b)},
+    {"attn.c_attn.weight", 2, 1, 3, offsetof(Gpt2LayerWeights, qkv_w)},
+    {"attn.c_attn.bias", 1, 3, 0, offsetof(Gpt2LayerWeights, qkv_b)},
+    {"attn.c_proj.weight", 2, 1, 1, offsetof(Gpt2LayerWeights, attn_proj_w)},
+    {"attn.c_proj.bias", 1, 1, 0, offsetof(Gpt2LayerWeights, attn_proj_b)},
+    {"ln_2.weight", 1, 1, 0, offsetof(Gpt2LayerWeights, ln2_w)},
+    {"ln_2.bias", 1, 1, 0, offsetof(Gpt2LayerWeights, ln2_b)},
+    {"mlp.c_fc.weight", 2, 1, 4, offsetof(Gpt2LayerWeights, fc_w)},
+    {"mlp.c_fc.bias", 1, 4, 0, offsetof(Gpt2LayerWeights, fc_b)},
+    {"mlp.c_proj.weight", 2, 4, 1, offsetof(Gpt2LayerWeights, fc_proj_w)},
+    {"mlp.c_proj.bias", 1, 1, 0, offsetof(Gpt2LayerWeights, fc_proj_b)},
+};
+enum { N_LAYER_PARTS = sizeof layer_parts / sizeof layer_parts[0] };
+/* Buffers PyTorch saves with GPT-2: the causal mask and its fill value. */
+static const char *const layer_buffers[] = {"attn.bias", "attn.masked_bias"};
+
+static bool is_qkv_bias(int part) { return layer_parts[part].field == offsetof(Gpt2LayerWeights, qkv_b); }
+
+static char *join_path(const char *dir, const char *name) {
+    size_t a = strlen(dir), b = strlen(name);
+    char *p = malloc(a + b + 2);
+    if (p) snprintf(p, a + b + 2, "%s/%s", dir, name);
+    return p;
+}
+
+static bool file_exists(const char *dir, const char *name) {
+    char *p = join_path(dir, name);
+    struct stat sb;
+    bool ok = p && stat(p, &sb) == 0;
+    free(p);
+    return ok;
+}
+
+/* Where the weights file and the directory are, from what the user gave. */
+static bool resolve_paths(Gpt2Checkpoint *ck, const char *arg, LfError *err) {
+    struct stat sb;
+    if (stat(arg, &sb) != 0) {
+        lf_error_errno(err, LF_ERR_INPUT, "cannot open model %s", arg);
+        return false;
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        ck->dir = strdup(arg);
+        if (!ck->dir) goto oom;
+        /* "models/gpt2-small/" names the same directory; keep messages tidy. */
+        for (size_t n = strlen(ck->dir); n > 1 && ck->dir[n - 1] == '/'; n--) ck->dir[n - 1] = '\0';
+        if (!(ck->file = join_path(ck->dir, CHECKPOINT_WEIGHTS_FILE))) goto oom;
+        if (stat(ck->file, &sb) == 0) return true;
+        if (file_exists(arg, "model.safetensors.index.json"))
+            lf_error_set(err, LF_ERR_INPUT,
+                         "%s: sharded checkpoints (model.safetensors.index.json) are not supported; "
+                         "merge the shards into one model.safetensors",
+                         arg);
+        else if (file_exists(arg, "pytorch_model.bin"))
+            lf_error_set(err, LF_ERR_INPUT,
+                         "%s: has pytorch_model.bin but no model.safetensors; only safetensors is read "
+                         "(scripts/download-gpt2.sh fetches it)",
+                         arg);
+        else
+            lf_error_set(err, LF_ERR_INPUT,
+                         "%s: no model.safetensors in this directory (scripts/download-gpt2.sh fetches one)", arg);
+        return false;
+    }
+    ck->file = strdup(arg);
+    const char *slash = strrchr(arg, '/');
+    ck->dir = slash ? strndup(arg, slash == arg ? 1 : (size_t)(slash - arg)) : strdup(".");
+    if (!ck->dir || !ck->file) goto oom;
+    return true;
+oom:
+    lf_error_set(err, LF_ERR_IO, "out of memory");
+    return false;
+}
+
+/* ---- config ----------------------------------------------------------- */
+
+static char *read_text(const char *path, LfError *err) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        lf_error_errno(err, LF_ERR_INPUT, "cannot open %s", path);
+        return NULL;
+    }
+    char *buf = malloc(CONFIG_MAX_BYTES + 1);
+    size_t n = buf ? fread(buf, 1, CONFIG_MAX_BYTES + 1, fp) : 0;
+    bool bad = ferror(fp);
+    fclose(fp);
+    if (!buf) {
+        lf_error_set(err, LF_ERR_IO, "%s: out of memory", path);
+    } else if (bad) {
+        lf_error_set(err, LF_ERR_INPUT, "%s: read error", path);
+    } else if (n > CONFIG_MAX_BYTES) {
+        lf_error_set(err, LF_ERR_INPUT, "%s: larger than %d bytes, not a model config", path, CONFIG_MAX_BYTES);
+    } else {
+        buf[n] = '\0';
+        return buf;
+    }
+    free(buf);
+    return NULL;
+}
+
+static bool json_int(const cJSON *root, const char *key, int *out, const char *path, LfError *err) {
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!it) {
+        lf_error_set(err, LF_ERR_INPUT, "%s: missing \"%s\"", path, key);
+        return false;
+    }
+    double d = cJSON_IsNumber(it) ? it->valuedouble : NAN;
+    if (!(d >= INT_MIN && d <= INT_MAX) || d != floor(d)) {
+        lf_error_set(err, LF_ERR_INPUT, "%s: \"%s\" must be an integer", path, key);
+        return false;
+    }
+    *out = (int)d;
+    return true;
+}
+
+static bool config_from_json(const char *path, Gpt2Config *cfg, LfError *err) {
+    char *text = read_text(path, err);
+    if (!text) return false;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    bool ok = false;
+    if (!cJSON_IsObject(root)) {
+        lf_error_set(err, LF_ERR_INPUT, "%s: not a JSON object", path);
+        goto done;
+    }
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "model_type");
+    if (type && !(cJSON_IsString(type) && strcmp(type->valuestring, "gpt2") == 0)) {
+        lf_error_set(err, LF_ERR_INPUT, "%s: model_type is %s, expected \"gpt2\"", path,
+                     cJSON_IsString(type) ? type->valuestring : "not a string");
+        goto done;
+    }
+    const char *ctx_key = cJSON_GetObjectItemCaseSensitive(root, "n_positions") ? "n_positions" : "n_ctx";
+    if (!json_int(root, "n_layer", &cfg->n_layer, path, err) || !json_int(root, "n_embd", &cfg->n_embd, path, err) ||
+        !json_int(root, "n_head", &cfg->n_head, path, err) ||
+        !json_int(root, "vocab_size", &cfg->vocab_size, path, err) || !json_int(root, ctx_key, &cfg->n_ctx, path, err))
+        goto done;
+    /* Hugging Face writes n_inner: null for the usual 4 * n_embd. */
+    const cJSON *inner = cJSON_GetObjectItemCaseSensitive(root, "n_inner");
+    if (inner && !cJSON_IsNull(inner)) {
+        int v;
+        if (!json_int(root, "n_inner", &v, path, err)) goto done;
+        if ((long)v != 4L * cfg->n_embd) {
+            lf_error_set(err, LF_ERR_INPUT, "%s: n_inner %d is not 4 * n_embd (%d); only that is supported", path, v,
+                         cfg->n_embd);
+            goto done;
+        }
+    }
+    const cJSON *qkv = cJSON_GetObjectItemCaseSensitive(root, "qkv_bias");
+    cfg->qkv_bias = true;
+    if (qkv) {
+        if (!cJSON_IsBool(qkv)) {
+            lf_error_set(err, LF_ERR_INPUT, "%s: \"qkv_bias\" must be true or false", path);
+            goto done;
+        }
+        cfg->qkv_bias = cJSON_IsTrue(qkv);
+    }
+    ok = true;
+done:
+    cJSON_Delete(root);
+    return ok;
+}
+
+/* "h.12.attn.c_attn.weight" -> 12 and the rest; -1 when the name is not a
+ * block's. Digits as Python prints an int: no sign, no leading zero. */
+static int layer_of(const char *canon, const char **rest) {
+    if (strncmp(canon, "h.", 2) != 0) return -1;
+    const char *p = canon + 2;
+    if (*p < '0' || *p > '9' || (p[0] == '0' && p[1] != '.')) return -1;
+    long n = 0;
+    while (*p >= '0' && *p <= '9') {
+        n = n * 10 + (*p++ - '0');
+        if (n > MAX_DIM) return -1;
+    }
+    if (*p != '.') return -1;
+    *rest = p + 1;
+    return (int)n;
+}
+
+static const char *canonical(const char *name) {
+    return strncmp(name, PREFIX, PREFIX_LEN) == 0 ? name + PREFIX_LEN : name;
+}
+
+/* Finds a weight by its unprefixed name, accepting either spelling. */
+static const StTensor *find(const StFile *st, const char *canon, LfError *err, bool *clash) {
+    char pre[256];
+    snprintf(pre, sizeof pre, PREFIX "%s", canon);
+    const StTensor *a = st_find(st, canon), *b = st_find(st, pre);
+    *clash = a && b;
+    if (*clash)
+        lf_error_set(err, LF_ERR_INPUT, "%s: tensor '%s' appears both with and without the '" PREFIX "' prefix",
+                     st_path(st), canon);
+    return a ? a : b;
+}
+
+static const char *shape_str(char *buf, size_t cap, int ndim, const int64_t *shape) {
+    int n = snprintf(buf, cap, "[");
+    for (int i = 0; i < ndim && n > 0 && (size_t)n < cap; i++)
+        n += snprintf(buf + n, cap - (size_t)n, "%s%" PRId64, i ? ", " : "", shape[i]);
+    if (n > 0 && (size_t)n < cap) snprintf(buf + n, cap - (size_t)n, "]");
+    return buf;
+}
+
+static bool infer_config(const StFile *st, Gpt2Config *cfg, LfError *err) {
+    bool clash;
+    const StTensor *wte = find(st, "wte.weight", err, &clash), *wpe = NULL;
+    if (!clash && wte) wpe = find(st, "wpe.weight", err, &clash);
+    if (clash) return false;
+    if (!wte || !wpe) {
+        lf_error_set(err, LF_ERR_INPUT, "%s: tensor '%s' is missing (is this a GPT-2 checkpoint?)", st_path(st),
+                     wte ? "wpe.weight" : "wte.weight");
+        return false;
+    }
+    char s1[128];
+    if (wte->ndim != 2 || wpe->ndim != 2 || wte->shape[1] != wpe->shape[1] || wte->shape[0] > MAX_DIM ||
+        wte->shape[1] > MAX_DIM || wpe->shape[0] > MAX_DIM) {
+        char s2[128];
+        lf_error_set(err, LF_ERR_INPUT,
+                     "%s: wte.weight %s and wpe.weight %s are not [vocab_size, n_embd] and [n_ctx, n_embd]",
+                     st_path(st), shape_str(s1, sizeof s1, wte->ndim, wte->shape),
+                     shape_str(s2, sizeof s2, wpe->ndim, wpe->shape));
+        return false;
+    }
+    int n_layer = 0;
+    for (int i = 0; i < st_count(st); i++) {
+        const char *rest;
+        int l = layer_of(canonical(st_tensor(st, i)->name), &rest);
+        if (l >= n_layer) n_layer = l + 1;
+    }
+    cfg->n_layer = n_layer;
+    cfg->n_embd = (int)wte->shape[1];
+    cfg->vocab_size = (int)wte->shape[0];
+    cfg->n_ctx = (int)wpe->shape[0];
+    cfg->qkv_bias = true;
+    const char *preset = gpt2_config_match_preset(cfg->n_layer, cfg->n_embd);
+    Gpt2Config p;
+    if (!preset || !gpt2_config_preset(preset, &p, NULL)) {
+        lf_error_set(err, LF_ERR_INPUT,
+                     "%s: no config.json beside it, and no GPT-2 preset has n_layer %d and n_embd %d (with "
+                     "vocab_size %d and n_ctx %d, read from wte/wpe); add a config.json that gives n_head",
+                     st_path(st), cfg->n_layer, cfg->n_embd, cfg->vocab_size, cfg->n_ctx);
+        return false;
+    }
+    cfg->n_head = p.n_head;
+    return true;
+}
+
+static bool check_limits(const Gpt2Config *cfg, const char *what, LfError *err) {
+    const struct { const char *name; int v; } f[] = {
+        {"n_layer", cfg->n_layer}, {"n_embd", cfg->n_embd}, {"vocab_size", cfg->vocab_size}, {"n_ctx", cfg->n_ctx}};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        if (f[i].v > MAX_DIM) {
+            lf_error_set(err, LF_ERR_INPUT, "%s: %s %d is implausibly large (limit %d)", what, f[i].name, f[i].v,
+                         MAX_DIM);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- tensors ---------------------------------------------------------- */
+
+enum { COPY_PIECE_BYTES = MEM_HUGE_PAGE_BYTES };
+
+/* Part of an F32 tensor to copy from the mapping into ck->owned. */
+typedef struct {
+    const void *src;
+    void *dst;
+    size_t bytes;
+} CopyPiece;
+
+/* Two passes over the expected weights share this: the first (dst NULL)
+ * checks presence, dtype and shape and counts what goes into ck->owned;
+ * the second sets the pointers, converting into ck->owned at `cursor` and
+ * listing the F32 tensors to copy there (copy_weights does the copying). */
+typedef struct {
+    Gpt2Checkpoint *ck;
+    size_t cursor;    /* floats of ck->owned used (or needed, in the first pass) */
+    size_t converted; /* of which converted from another dtype */
+    bool in_place;    /* F32 block weights are read from the mapping (see weights_in_place) */
+    CopyPiece *pieces; /* second pass: the copies to make; NULL in the first */
+    size_t n_pieces;   /* made (or, in the first pass, needed) */
+    LfError *err;
+} Loader;
+
+/* `copy`: an F32 block weight goes into ck->owned rather than being used
+ * from the mapping, unless ld->in_place. wte and wpe are read a few rows at
+ * a time and always stay in the mapping. */
+static bool expect(Loader *ld, const char *canon, int ndim, int64_t d0, int64_t d1, bool copy,
+                   const float **dst) {
+    const StFile *st = ld->ck->st;
+    bool clash;
+    const StTensor *t = find(st, canon, ld->err, &clash);
+    if (clash) return false;
+    if (!t) {
+        lf_error_set(ld->err, LF_ERR_INPUT, "%s: tensor '%s' is missing", st_path(st), canon);
+        return false;
+    }
+    int64_t want[2] = {d0, d1};
+    if (t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1)) {
+        char got_s[160], want_s[64];
+        lf_error_set(ld->err, LF_ERR_INPUT, "%s: tensor '%s' has shape %s, expected %s", st_path(st), t->name,
+                     shape_str(got_s, sizeof got_s, t->ndim, t->shape), shape_str(want_s, sizeof want_s, ndim, want));
+        return false;
+    }
+    if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16 && t->dtype != ST_F64) {
+        lf_error_set(ld->err, LF_ERR_INPUT, "%s: tensor '%s' has dtype %s, expected F32, F16, BF16 or F64",
+                     st_path(st), t->name, st_dtype_name(t->dtype));
+        return false;
+    }
+    const float *view = st_f32_view(t);
+    size_t n = (size_t)t->numel, padded = (n + 15) / 16 * 16; /* each owned tensor on a 64-byte line */
+    if (view && copy && !dst) /* first pass: counted whatever in_place turns out to be */
+        ld->n_pieces += (n * sizeof *view + COPY_PIECE_BYTES - 1) / COPY_PIECE_BYTES;
+    if (view && (!copy || ld->in_place)) {
+        if (dst) *dst = view;
+        return true;
+    }
+    size_t at = ld->cursor;
+    ld->cursor += padded;
+    if (!view) ld->converted += padded;
+    if (!dst) return true;
+    float *out = ld->ck->owned + at;
+    if (view) {
+        for (size_t done = 0; done < n * sizeof *view; done += COPY_PIECE_BYTES) {
+            size_t left = n * sizeof *view - done;
+            ld->pieces[ld->n_pieces++] = (CopyPiece){(const char *)view + done, (char *)out + done,
+                                                     left < COPY_PIECE_BYTES ? left : COPY_PIECE_BYTES};
+        }
+    } else if (!st_read_f32(t, out, n, ld->err)) {
+        return false;
+    }
+    *dst = out;
+    return true;
+}
+
+static bool load_weights(Loader *ld, bool fill) {
+    Gpt2Checkpoint *ck = ld->ck;
+    const Gpt2Config *c = &ck->w.cfg;
+    int64_t C = c->n_embd;
+    Gpt2Weights *w = fill ? &ck->w : NULL;
+    if (!expect(ld, "wte.weight", 2, c->vocab_size, C, false, w ? &w->wte : NULL) ||
+        !expect(ld, "wpe.weight", 2, c->n_ctx, C, false, w ? &w->wpe : NULL))
+        return false;
+    for (int l = 0; l < c->n_layer; l++) {
+        for (int p = 0; p < N_LAYER_PARTS; p++) {
+            if (is_qkv_bias(p) && !c->qkv_bias) continue;
+            char name[64];
+            snprintf(name, sizeof name, "h.%d.%s", l, layer_parts[p].part);
+            const float **dst = fill ? (const float **)((char *)&ck->layers[l] + layer_parts[p].field) : NULL;
+            if (!expect(ld, name, layer_parts[p].ndim, layer_parts[p].m0 * C, layer_parts[p].m1 * C, true, dst))
+                return false;
+        }
+    }
+    return expect(ld, "ln_f.weight", 1, C, 0, true, w ? &w->lnf_w : NULL) &&
+           expect(ld, "ln_f.bias", 1, C, 0, true, w ? &w->lnf_b : NULL);
+}
+
+/* Whether a tensor in the file is one we know: a weight, a buffer, or the
+ * tied head. Anything else means the file is not the model we think. */
+static bool known_tensor(const Gpt2Checkpoint *ck, const StTensor *t, LfError *err) {
+    const Gpt2Config *c = &ck->w.cfg;
+    if (strcmp(t->name, "lm_head.weight") == 0) {
+        if (t->ndim == 2 && t->shape[0] == c->vocab_size && t->shape[1] == c->n_embd) return true;
+        char s[160];
+        lf_error_set(err, LF_ERR_INPUT, "%s: tensor 'lm_head.weight' has shape %s, expected [%d, %d] (tied to wte)",
+                     st_path(ck->st), shape_str(s, sizeof s, t->ndim, t->shape), c->vocab_size, c->n_embd);
+        return false;
+    }
+    const char *canon = canonical(t->name), *rest;
+    if (!strcmp(canon, "wte.weight") || !strcmp(canon, "wpe.weight") || !strcmp(canon, "ln_f.weight") ||
+        !strcmp(canon, "ln_f.bias"))
+        return true;
+    int l = layer_of(canon, &rest);
+    if (l >= 0 && l < c->n_layer) {
+        for (int p = 0; p < N_LAYER_PARTS; p++)
+            if (strcmp(rest, layer_parts[p].part) == 0 && (c->qkv_bias || !is_qkv_bias(p))) return true;
+        for (size_t b = 0; b < sizeof layer_buffers / sizeof *layer_buffers; b++)
+            if (strcmp(rest, layer_buffers[b]) == 0) return true;
+    }
+    lf_error_set(err, LF_ERR_INPUT, "%s: unexpected tensor '%s': not part of a GPT-2 model with n_layer %d%s",
+                 st_path(ck->st), t->name, c->n_layer, c->qkv_bias ? "" : " and no Q/K/V bias");
+    return false;
+}
+
+static bool check_no_extras(const Gpt2Checkpoint *ck, LfError *err) {
+    for (int i = 0; i < st_count(ck->st); i++)
+        if (!known_tensor(ck, st_tensor(ck->st, i), err)) return false;
+    return true;
+}
+
+static bool read_config(Gpt2Checkpoint *ck, LfError *err) {
+    Gpt2Config *cfg = &ck->w.cfg;
+    char *cfg_path = join_path(ck->dir, CHECKPOINT_CONFIG_FILE);
+    if (!cfg_path) {
+        lf_error_set(err, LF_ERR_IO, "out of memory");
+        return false;
+    }
+    struct stat sb;
+    ck->has_config = stat(cfg_path, &sb) == 0;
+    bool ok = ck->has_config ? config_from_json(cfg_path, cfg, err) : infer_config(ck->st, cfg, err);
+    const char *what = ck->has_config ? cfg_path : ck->file;
+    if (ok) ok = check_limits(cfg, what, err);
+    if (ok && !gpt2_config_validate(cfg, err)) {
+        lf_error_prefix(err, "%s", what);
+        ok = false;
+    }
+    free(cfg_path);
+    return ok;
+}
+
+/* ---- where the block weights live -------------------------------------- *
+ *
+ * A fresh process must make gpt2-small's block weights (340 MB) resident,
+ * and on this project's VMs that is most of `lorafit classify`: each 4 KB
+ * page mapped costs ~3 us (the hypervisor checks every page-table entry),
+ * so faulting the blocks in through the mapping took 0.2-0.4 s, and copying
+ * them into fresh huge pages cost 85-390 ms, mostly the kernel zeroing
+ * memory the host has to back anew. When the page cache holds the file in
+ * 2 MB folios, though, each fault maps 2 MB and all the blocks are mapped in
+ * ~5 ms, with nothing copied. So: read in place when the cache is in 2 MB
+ * folios; else, if the filesystem can give 2 MB folios, drop the file's
+ * small cached pages and read it again into 2 MB ones (once: later runs
+ * find them); else copy, over all threads. Measured on gpt2-small here:
+ * 5 ms in place, 114 ms to drop and re-read. Pages not yet written back
+ * (a file just downloaded) cannot be dropped, so such a file is copied
+ * until the kernel has written it. */
+
+/* Bytes of file pages this process maps with 2 MB entries (FilePmdMapped
+ * of /proc/self/smaps_rollup), or -1 when unknown. */
+static long file_pmd_kb(void) {
+    FILE *fp = fopen("/proc/self/smaps_rollup", "r");
+    if (!fp) return -1;
+    char line[256];
+    long kb = -1;
+    while (fgets(line, sizeof line, fp))
+        if (sscanf(line, "FilePmdMapped: %ld kB", &kb) == 1) break;
+    fclose(fp);
+    return kb;
+}
+
+/* The 2 MB-aligned chunks [*lo, *hi) wholly inside the span of the F32
+ * weights that would be copied (every tensor but wte, wpe and lm_head);
+ * returns how many there are. */
+static size_t weight_chunks(const Gpt2Checkpoint *ck, uintptr_t *lo, uintptr_t *hi) {
+    uintptr_t first = UINTPTR_MAX, last = 0;
+    for (int i = 0; i < st_count(ck->st); i++) {
+        const StTensor *t = st_tensor(ck->st, i);
+        const char *canon = canonical(t->name);
+        const float *v = st_f32_view(t);
+        if (!v || !strcmp(canon, "wte.weight") || !strcmp(canon, "wpe.weight") || !strcmp(t->name, "lm_head.weight"))
+            continue;
+        uintptr_t a = (uintptr_t)v, b = a + t->nbytes;
+        if (a < first) first = a;
+        if (b > last) last = b;
+    }
+    *lo = (first + MEM_HUGE_PAGE_BYTES - 1) & ~(uintptr_t)(MEM_HUGE_PAGE_BYTES - 1);
+    *hi = last & ~(uintptr_t)(MEM_HUGE_PAGE_BYTES - 1);
+    return first < last && *lo < *hi ? (*hi - *lo) / MEM_HUGE_PAGE_BYTES : 0;
+}
+
+/* Touches one byte of each chunk in [lo, hi); returns how many of them
+ * this touch mapped with one 2 MB entry, or -1 when that cannot be known. */
+static long touch_chunks(uintptr_t lo, uintptr_t hi) {
+    long before = file_pmd_kb();
+    if (before < 0) return -1;
+    for (uintptr_t p = lo; p < hi; p += MEM_HUGE_PAGE_BYTES) (void)*(const volatile char *)p;
+    long after = file_pmd_kb();
+    return after < 0 ? -1 : (after - before) / (long)(MEM_HUGE_PAGE_BYTES >> 10);
+}
+
+/* Up to 1 chunk in 16 in small pages costs ~10 ms at 3 us a page. */
+static bool mostly_huge(long mapped, size_t chunks) { return mapped >= 0 && (size_t)mapped >= chunks - chunks / 16; }
+
+static bool weights_in_place(const Gpt2Checkpoint *ck) {
+#ifdef MADV_HUGEPAGE
+    uintptr_t lo, hi;
+    size_t chunks = weight_chunks(ck, &lo, &hi);
+    if (chunks < 4) return false; /* a small model: copying it costs nothing */
+    /* A cold file is then read ahead into 2 MB folios on first touch. */
+    if (madvise((void *)lo, hi - lo, MADV_HUGEPAGE) != 0) return false;
+    if (mostly_huge(touch_chunks(lo, hi), chunks)) return true;
+    /* Cached in small folios. Read one chunk afresh first: if that does
+     * not give a 2 MB folio (transparent huge pages off, or a filesystem
+     * without large folios), dropping the rest would only cost a re-read. */
+    if (!st_forget_pages(ck->st, (const void *)lo, MEM_HUGE_PAGE_BYTES) ||
+        touch_chunks(lo, lo + MEM_HUGE_PAGE_BYTES) != 1)
+        return false;
+    if (!st_forget_pages(ck->st, (const void *)lo, hi - lo)) return false;
+    return mostly_huge(touch_chunks(lo, hi), chunks);
+#else
+    (void)ck;
+    return false;
+#endif
+}
+
+/* The time goes to the kernel (zeroing fresh pages, copying out of the
+ * page cache), and threads share it out: 85 -> 41 ms on two cores for
+ * gpt2-small's blocks, when the host has the memory at hand. */
+static void copy_weights(const StFile *st, const CopyPiece *pieces, size_t n) {
+#pragma omp parallel for schedule(dynamic, 1)
+    for (long i = 0; i < (long)n; i++) st_peek(st, pieces[i].src, pieces[i].dst, pieces[i].bytes);
+}
+
+/* Maps the file, reads the shape and checks every tensor's presence and
+ * shape (no weight is read), counting in ld what loading will convert or
+ * copy. NULL on failure. */
+static Gpt2Checkpoint *open_and_check(const char *model_dir_or_file, Loader *ld, LfError *err) {
+    Gpt2Checkpoint *ck = calloc(1, sizeof *ck);
+    if (!ck) {
+        lf_error_set(err, LF_ERR_IO, "out of memory");
+        return NULL;
+    }
+    ld->ck = ck;
+    ld->err = err;
+    if (!resolve_paths(ck, model_dir_or_file, err) || !(ck->st = st_open(ck->file, err)) || !read_config(ck, err) ||
+        !load_weights(ld, false) || !check_no_extras(ck, err)) {
+        checkpoint_close(ck);
+        return NULL;
+    }
+    return ck;
+}
+
+bool checkpoint_read_config(const char *model_dir_or_file, Gpt2Config *cfg, LfError *err) {
+    Loader ld = {.in_place = true}; /* nothing is loaded */
+    Gpt2Checkpoint *ck = open_and_check(model_dir_or_file, &ld, err);
+    if (!ck) return false;
+    *cfg = ck->w.cfg;
+    checkpoint_close(ck);
+    return true;
+}
+
+Gpt2Checkpoint *checkpoint_open(const char *model_dir_or_file, LfError *err) {
+    return checkpoint_open_as(model_dir_or_file, CHECKPOINT_LOAD_AUTO, err);
+}
+
+Gpt2Checkpoint *checkpoint_open_as(const char *model_dir_or_file, CheckpointLoad how, LfError *err) {
+    /* First pass: everything present and well-shaped, and how much to
+     * convert and copy (bounded by the file: it stops at the first missing
+     * tensor). */
+    Loader ld = {.in_place = false};
+    Gpt2Checkpoint *ck = open_and_check(model_dir_or_file, &ld, err);
+    if (!ck) return NULL;
+    ld.in_place = how == CHECKPOINT_LOAD_AUTO && weights_in_place(ck);
+    ck->in_place = ld.in_place;
+    size_t owned = ld.in_place ? ld.converted : ld.cursor;
+    ck->layers = calloc((size_t)ck->w.cfg.n_layer, sizeof *ck->layers);
+    /* In huge pages: with 4 KB pages, converting a 500 MB F16 gpt2-small
+     * took 11 s here, most of it page faults. */
+    if (owned) ck->owned = mem_alloc_huge(owned * sizeof(float));
+    ld.pieces = ld.in_place ? NULL : malloc((ld.n_pieces + 1) * sizeof *ld.pieces);
+    if (!ck->layers || (owned && !ck->owned) || (!ld.in_place && !ld.pieces)) {
+        lf_error_set(err, LF_ERR_IO, "%s: out of memory loading %zu weights as float32", ck->file, owned);
+        goto fail;
+    }
+    ck->owned_floats = ld.converted;
+    ck->w.layers = ck->layers;
+    ld.cursor = ld.converted = ld.n_pieces = 0;
+    if (!load_weights(&ld, true)) goto fail;
+    copy_weights(ck->st, ld.pieces, ld.n_pieces);
+    free(ld.pieces);
+    return ck;
+fail:
+    free(ld.pieces);
+    checkpoint_close(ck);
+    return NULL;
+}
+
+void checkpoint_close(Gpt2Checkpoint *ck) {
+    if (!ck) return;
+    st_close(ck->st);
+    free(ck->owned);
+    free(ck->layers);
+    free(ck->dir);
+    free(ck->file);
+    free(ck);
+}
+
+const Gpt2Weights *checkpoint_weights(const Gpt2Checkpoint *ck) { return &ck->w; }
+const Gpt2Config *checkpoint_config(const Gpt2Checkpoint *ck) { return &ck->w.cfg; }
+const char *checkpoint_dir(const Gpt2Checkpoint *ck) { return ck->dir; }
+const char *checkpoint_file(const Gpt2Checkpoint *ck) { return ck->file; }
+bool checkpoint_has_config(const Gpt2Checkpoint *ck) { return ck->has_config; }
+size_t checkpoint_owned_bytes(const Gpt2Checkpoint *ck) { return ck->owned_floats * sizeof(float); }
+bool checkpoint_in_place(const Gpt2Checkpoint *ck) { return ck->in_place; }
+
+/* ---- fingerprint ------------------------------------------------------ */
+
+static uint64_t fnv(uint64_t h, const void *data, size_t n) {
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static uint64_t fnv_u64(uint64_t h, uint64_t v) {
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
+    return fnv(h, b, 8);
+}
+
+/* The first and last FINGERPRINT_SAMPLES / 2 values, read with st_peek: two
+ * short reads a tensor instead of faulting in a page of the mapping for each
+ * (~150 faults, 10-40 ms on this project's VMs). Two different trainings
+ * differ everywhere, so the ends tell tensors apart as well as any values. */
+static uint64_t hash_tensor(uint64_t h, const StFile *st, const float *x, size_t n) {
+    h = fnv_u64(h, n);
+    if (!x) return h;
+    const size_t half = FINGERPRINT_SAMPLES / 2;
+    float v[FINGERPRINT_SAMPLES];
+    size_t m = n <= 2 * half ? n : 2 * half;
+    if (n <= 2 * half) {
+        st_peek(st, x, v, n * sizeof *x);
+    } else {
+        st_peek(st, x, v, half * sizeof *x);
+        st_peek(st, x + n - half, v + half, half * sizeof *x);
+    }
+    for (size_t i = 0; i < m; i++) {
+        uint32_t bits;
+        memcpy(&bits, &v[i], sizeof bits);
+        h = fnv_u64(h, bits);
+    }
+    return h;
+}
+
+uint64_t checkpoint_fingerprint(const Gpt2Checkpoint *ck) {
+    const Gpt2Weights *w = &ck->w;
+    const Gpt2Config *c = &w->cfg;
+    size_t C = (size_t)c->n_embd;
+    uint64_t h = 0xcbf29ce484222325ull;
+    const int fields[] = {c->n_layer, c->n_embd, c->n_head, c->vocab_size, c->n_ctx, c->qkv_bias};
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) h = fnv_u64(h, (uint64_t)(int64_t)fields[i]);
+    h = hash_tensor(h, ck->st, w->wte, (size_t)c->vocab_size * C);
+    h = hash_tensor(h, ck->st, w->wpe, (size_t)c->n_ctx * C);
+    for (int l = 0; l < c->n_layer; l++) {
+        for (int p = 0; p < N_LAYER_PARTS; p++) {
+            const float *x = *(const float *const *)((const char *)&w->layers[l] + layer_parts[p].field);
+            size_t n = (size_t)layer_parts[p].m0 * C * (layer_parts[p].ndim == 2 ? (size_t)layer_parts[p].m1 * C : 1);
+            h = hash_tensor(h, ck->st, x, x ? n : 0);
+        }
+    }
+    h = hash_tensor(h, ck->st, w->lnf_w, C);
+    h = hash_tensor(h, ck->st, w->lnf_b, C);
+    return h ? h : 1;
+}
