@@ -9,6 +9,15 @@ trap 'rm -rf "$TMP"' EXIT
 passed=0
 failed=0
 
+# The SMS Spam Collection committed under data/ (data/README.md).
+SMS=${LORAFIT_SOURCE_DIR:-.}/data/sms_spam/SMSSpamCollection
+
+# require_sms: a test that needs the SMS data skips (77), saying why, when a
+# checkout lacks it.
+require_sms() {
+  [ -r "$SMS" ] || { echo "SKIP: $SMS is absent (the SMS Spam Collection, committed under data/)"; exit 77; }
+}
+
 fail() { failed=$((failed + 1)); printf 'FAIL: %s\n' "$*" >&2; }
 pass() { passed=$((passed + 1)); }
 

@@ -1,11 +1,11 @@
 /* test_tokenizer_sms.c - every message of the SMS Spam Collection, id for
  * id as tiktoken encodes it.
  *
- * The data set is not in the repository (../shared), and neither are its
- * ids, which would be a copy of it: tests/fixtures/tokenizer/sms_digests.tsv
+ * The data set is data/sms_spam/SMSSpamCollection; its ids are not kept,
+ * which would be a second copy of it: tests/fixtures/tokenizer/sms_digests.tsv
  * holds, per message, the id count and FNV-1a digests of tiktoken's ids and
  * of the message text (made by scripts/tokenizer-ref/make-fixture.mjs).
- * Skips when ../shared is absent. */
+ * Skips when a checkout lacks the data file. */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,11 +17,6 @@
 #include "lorafit/data/tokenizer.h"
 
 enum { PATH_CAP = 4096 };
-
-static void join_path(char *out, const char *a, const char *b) {
-    int n = snprintf(out, PATH_CAP, "%s/%s", a, b);
-    CHECK(n > 0 && n < PATH_CAP, "path too long: %s/%s", a, b);
-}
 
 /* 64-bit FNV-1a, the digest make-fixture.mjs writes. */
 static uint64_t fnv1a(const void *data, size_t n) {
@@ -62,26 +57,19 @@ static bool check_one(Tokenizer *t, const char *what, const char *text, size_t l
 }
 
 int main(void) {
-    const char *src = check_env("LORAFIT_SOURCE_DIR", ".");
-    const char *shared = check_env("LORAFIT_SHARED", "../shared");
     char sms_path[PATH_CAP], digest_path[PATH_CAP], vocab_dir[PATH_CAP];
-    join_path(sms_path, shared, "data/sms_spam/SMSSpamCollection");
-    join_path(digest_path, src, "tests/fixtures/tokenizer/sms_digests.tsv");
-    join_path(vocab_dir, src, "data/gpt2");
+    check_sms_path(sms_path, sizeof sms_path);
+    check_source_path(digest_path, sizeof digest_path, "tests/fixtures/tokenizer/sms_digests.tsv");
+    check_source_path(vocab_dir, sizeof vocab_dir, "data/gpt2");
 
     size_t sms_len;
     char *sms = fs_read_file(sms_path, &sms_len, NULL);
-    if (!sms) {
-        char reason[PATH_CAP + 64];
-        snprintf(reason, sizeof reason, "%.4000s not found (the SMS data set lives outside the repo)", sms_path);
-        check_skip(reason);
-    }
+    REQUIRE(sms != NULL, "cannot read %s", sms_path);
     char *digests = fs_read_file(digest_path, &(size_t){0}, NULL);
-    CHECK(digests != NULL, "cannot read %s", digest_path);
+    REQUIRE(digests != NULL, "cannot read %s", digest_path);
     LfError err = {0};
     Tokenizer *t = tok_load_dir(vocab_dir, &err);
-    CHECK(t != NULL, "%s", err.msg);
-    if (!t || !digests) return check_done();
+    REQUIRE(t != NULL, "%s", err.msg);
 
     /* The messages, in place: line i's text runs from after its first tab to its newline. */
     size_t n_lines = 0, cap = 8192;
