@@ -1,14 +1,10 @@
 # cli_train.sh - the labs' workflow end to end on a small random GPT-2 and the
 # real SMS data (issue 6): split, train one epoch, eval, classify; the loss
 # falls, accuracy clearly beats the 50% of a balanced test set, classify
-# agrees with eval, and an interrupted run resumes bitwise.
+# agrees with eval, and an interrupted run resumes bitwise. The error cases,
+# which need no SMS data, are in cli_train_errors.sh.
 . "$(dirname "$0")/lib.sh"
-
-SMS=${LORAFIT_SHARED:-../shared}/data/sms_spam/SMSSpamCollection
-if [ ! -f "$SMS" ]; then
-  echo "SKIP: $SMS is absent (the SMS Spam Collection lives in ../shared beside the checkout)"
-  exit 77
-fi
+require_sms
 
 # A GPT-2 of the published vocabulary but tiny width, so one epoch takes seconds.
 run random-model --out "$TMP/model" --n-layer 2 --n-embd 32 --n-head 2 --n-ctx 128 --seed 7
@@ -98,26 +94,5 @@ run eval --model "$TMP/model" --adapter "$TMP/padded" --data "$TMP/data/test.csv
 acc=$(echo "$out" | sed -n 's/^Test accuracy: \([0-9.]*\)%$/\1/p')
 echo "last-position test accuracy: $acc%"
 awk -v a="$acc" 'BEGIN {exit !(a >= 65)}' && pass || fail "last-position test accuracy $acc%"
-
-# Errors: each names the problem, exits non-zero, writes nothing.
-expect_fail 2 "already exists; pass --force" "${TRAIN[@]}" --out "$TMP/adapter"
-expect_fail 2 "no-such-model" train --model "$TMP/no-such-model" --train "$TMP/data/train.csv" --out "$TMP/x1"
-expect_fail 2 "no-such.csv" train --model "$TMP/model" --train "$TMP/no-such.csv" --out "$TMP/x2"
-printf 'Label,Text\n' > "$TMP/empty.csv"
-expect_fail 2 "empty.csv" train --model "$TMP/model" --train "$TMP/empty.csv" --out "$TMP/x3"
-printf 'Label,Text\nham,"unterminated\n' > "$TMP/bad.csv"
-expect_fail 2 "bad.csv:2:" train --model "$TMP/model" --train "$TMP/bad.csv" --out "$TMP/x4"
-: > "$TMP/a-file"
-expect_fail 1 "a-file/sub" "${TRAIN[@]}" --epochs 1 --out "$TMP/a-file/sub" --log-every 0
-for d in x1 x2 x3 x4; do [ ! -e "$TMP/$d" ] && pass || fail "$d was written despite the error"; done
-expect_fail 2 "--rank differs from the checkpoint" "${TRAIN[@]}" --resume "$TMP/adapter" --rank 4
-expect_fail 2 "no such adapter directory" eval --model "$TMP/model" --adapter "$TMP/none" --data "$TMP/data/test.csv"
-
-# An adapter refuses another base model: another shape, or the same shape with other weights.
-run random-model --out "$TMP/wider" --n-layer 2 --n-embd 64 --n-head 2 --n-ctx 128 --seed 7
-expect_fail 2 "n_embd = 32, but this model has n_embd = 64" classify --model "$TMP/wider" --adapter "$TMP/adapter" "hi"
-run random-model --out "$TMP/other" --n-layer 2 --n-embd 32 --n-head 2 --n-ctx 128 --seed 8
-expect_fail 2 "different base weights" eval --model "$TMP/other" --adapter "$TMP/adapter" --data "$TMP/data/test.csv"
-expect_fail 2 "no message given" classify --model "$TMP/model" --adapter "$TMP/adapter"
 
 finish

@@ -1,0 +1,45 @@
+# cli_train_errors.sh - train, eval and classify refuse what they must: wrong
+# options, missing or malformed inputs, an adapter that exists or belongs to
+# another base model. Each error names the problem, exits non-zero and writes
+# nothing. Needs no SMS data: a tiny random GPT-2 and hand-made CSVs.
+. "$(dirname "$0")/lib.sh"
+
+run random-model --out "$TMP/model" --n-layer 2 --n-embd 32 --n-head 2 --n-ctx 128 --seed 7
+[ "$rc" -eq 0 ] && pass || fail "random-model: $err"
+printf '%s\n' 'Label,Text' 'ham,Are we still on for lunch?' 'spam,"WINNER! Claim your prize now, call 0900"' \
+  'ham,See you at the station at six' 'spam,"Free entry to win a holiday, text WIN to 80082"' \
+  'ham,"Ok, I will bring the book"' 'spam,URGENT: your account has a cash reward waiting' > "$TMP/tiny.csv"
+TRAIN=(train --model "$TMP/model" --train "$TMP/tiny.csv" --batch-size 2 --threads 1 --log-every 0)
+run "${TRAIN[@]}" --out "$TMP/adapter"
+[ "$rc" -eq 0 ] && pass || fail "train on tiny.csv: exit $rc: $err"
+
+# Usage: the option named, the usage line, exit 2.
+expect_fail 2 "--model is required" train --train "$TMP/tiny.csv" --out "$TMP/x0"
+expect_fail 2 "usage: lorafit train" train --train "$TMP/tiny.csv" --out "$TMP/x0"
+expect_fail 2 "'--bogus'" "${TRAIN[@]}" --out "$TMP/x0" --bogus
+expect_fail 2 "'--rank'" "${TRAIN[@]}" --out "$TMP/x0" --rank 0
+expect_fail 2 "'--lr'" "${TRAIN[@]}" --out "$TMP/x0" --lr abc
+expect_fail 2 "--adapter is required" eval --model "$TMP/model" --data "$TMP/tiny.csv"
+expect_fail 2 "no message given" classify --model "$TMP/model" --adapter "$TMP/adapter"
+
+# Inputs: missing or malformed, and nothing written.
+expect_fail 2 "already exists; pass --force" "${TRAIN[@]}" --out "$TMP/adapter"
+expect_fail 2 "no-such-model" train --model "$TMP/no-such-model" --train "$TMP/tiny.csv" --out "$TMP/x1"
+expect_fail 2 "no-such.csv" train --model "$TMP/model" --train "$TMP/no-such.csv" --out "$TMP/x2"
+printf 'Label,Text\n' > "$TMP/empty.csv"
+expect_fail 2 "empty.csv" train --model "$TMP/model" --train "$TMP/empty.csv" --out "$TMP/x3"
+printf 'Label,Text\nham,"unterminated\n' > "$TMP/bad.csv"
+expect_fail 2 "bad.csv:2:" train --model "$TMP/model" --train "$TMP/bad.csv" --out "$TMP/x4"
+: > "$TMP/a-file"
+expect_fail 1 "a-file/sub" "${TRAIN[@]}" --out "$TMP/a-file/sub"
+for d in x0 x1 x2 x3 x4; do [ ! -e "$TMP/$d" ] && pass || fail "$d was written despite the error"; done
+expect_fail 2 "--rank differs from the checkpoint" "${TRAIN[@]}" --resume "$TMP/adapter" --rank 4
+expect_fail 2 "no such adapter directory" eval --model "$TMP/model" --adapter "$TMP/none" --data "$TMP/tiny.csv"
+
+# An adapter refuses another base model: another shape, or the same shape with other weights.
+run random-model --out "$TMP/wider" --n-layer 2 --n-embd 64 --n-head 2 --n-ctx 128 --seed 7
+expect_fail 2 "n_embd = 32, but this model has n_embd = 64" classify --model "$TMP/wider" --adapter "$TMP/adapter" "hi"
+run random-model --out "$TMP/other" --n-layer 2 --n-embd 32 --n-head 2 --n-ctx 128 --seed 8
+expect_fail 2 "different base weights" eval --model "$TMP/other" --adapter "$TMP/adapter" --data "$TMP/tiny.csv"
+
+finish
