@@ -178,7 +178,7 @@ static void run_case(const Gpt2Weights *w, const char *name) {
         /* 3 AdamW steps from the start */
         CHECK(load_point(&m, f, slots, false), "%s: load start", name);
         AdamW opt;
-        CHECK(adamw_build(&opt, m.n_params, lr, wd, &err), "adamw_build: %s", err.msg);
+        REQUIRE(adamw_build(&opt, m.n_params, lr, wd, &err), "adamw_build: %s", err.msg);
         for (int step = 0; step < 3; step++) {
             gpt2_forward(&m, &batch, pool, true, NULL);
             gpt2_backward(&m);

@@ -110,11 +110,10 @@ int main(void) {
         check_skip("no full-size reference (run scripts/reference/full_size_check.py)");
     LfError err = {0};
     StFile *mf = st_open(mpath, &err), *cf = mf ? st_open(cpath, &err) : NULL;
-    CHECK(mf && cf, "%s", err.msg);
-    if (!mf || !cf) return check_done();
+    REQUIRE(mf && cf, "%s", err.msg);
     Gpt2Weights w;
     Gpt2LayerWeights layers[48];
-    CHECK(fx_weights(mf, &w, layers, 48), "model tensors");
+    REQUIRE(fx_weights(mf, &w, layers, 48), "model tensors");
     LoraConfig lc = lora_config_default();
     LoraSlot slots[MAX_SLOTS];
     int n_slots = fx_slots(cf, slots, MAX_SLOTS, 16.0);
@@ -124,10 +123,9 @@ int main(void) {
     const int32_t *tokens = fx_i32(cf, "tokens", B * T), *lengths = fx_i32(cf, "lengths", B),
                   *labels = fx_i32(cf, "labels", B);
     Gpt2Model m;
-    CHECK(n_slots > 0 && tokens && lengths && labels &&
-              gpt2_build(&m, &w, slots, n_slots, &lc, 2, B, T, 1, &err),
-          "build: %s", err.msg);
-    if (check_failed) return check_done();
+    REQUIRE(n_slots > 0 && tokens && lengths && labels &&
+                gpt2_build(&m, &w, slots, n_slots, &lc, 2, B, T, 1, &err),
+            "build: %s", err.msg);
     char n[256];
     for (int i = 0; i < n_slots; i++) {
         const Gpt2Adapter *a = &m.adapters[i];
@@ -135,13 +133,14 @@ int main(void) {
         const float *A = fx_f32(cf, n, (size_t)a->in * a->rank);
         snprintf(n, sizeof n, "p1.%s.B", slots[i].name);
         const float *Bm = fx_f32(cf, n, (size_t)a->rank * a->out);
-        CHECK(A && Bm, "tensors of %s", slots[i].name);
-        if (!A || !Bm) return check_done();
+        REQUIRE(A && Bm, "tensors of %s", slots[i].name);
         memcpy(m.lora_A[i], A, (size_t)a->in * a->rank * sizeof(float));
         memcpy(m.lora_B[i], Bm, (size_t)a->rank * a->out * sizeof(float));
     }
-    memcpy(m.head_w, fx_f32(cf, "init.head.weight", (size_t)2 * C), (size_t)2 * C * sizeof(float));
-    memcpy(m.head_b, fx_f32(cf, "init.head.bias", 2), 2 * sizeof(float));
+    const float *head_w = fx_f32(cf, "init.head.weight", (size_t)2 * C), *head_b = fx_f32(cf, "init.head.bias", 2);
+    REQUIRE(head_w && head_b, "init.head tensors");
+    memcpy(m.head_w, head_w, (size_t)2 * C * sizeof(float));
+    memcpy(m.head_b, head_b, 2 * sizeof(float));
 
     Gpt2Batch batch = {tokens, lengths, labels, B, T};
     const char *pools[] = {"last_token", "last_position"};
@@ -154,7 +153,7 @@ int main(void) {
         const float *wl = fx_f32(cf, n, B * 2);
         snprintf(n, sizeof n, "%s.p1.loss", pools[p]);
         const float *wloss = fx_f32(cf, n, 1);
-        if (!wl || !wloss) return check_done();
+        REQUIRE(wl && wloss, "tensors %s.p1.logits and .loss", pools[p]);
         fx_err_add(&el, logits, wl, B * 2);
         CHECK(el.rel <= 1e-4, "%s logits: max error %.3g", pools[p], el.rel);
         CHECK(check_close(loss, wloss[0], 1e-5), "%s loss %.8g want %.8g", pools[p], loss, wloss[0]);
@@ -175,7 +174,7 @@ int main(void) {
                     cnt = k ? 2 : (size_t)2 * C;
                 }
                 const float *want = fx_f32(cf, n, cnt);
-                if (!want) return check_done();
+                REQUIRE(want != NULL, "tensor %s", n);
                 for (size_t j = 0; j < cnt; j++) {
                     double d = fabs((double)got[j] - want[j]);
                     if (d > eg.abs) eg.abs = d;
@@ -192,14 +191,13 @@ int main(void) {
     /* LM head at every position */
     const float *lm = fx_f32(cf, "lm_logits", (size_t)B * T * V);
     float *out = malloc((size_t)B * T * V * sizeof(float));
-    if (lm && out) {
-        Gpt2Batch full = {tokens, NULL, NULL, B, T};
-        gpt2_lm_logits(&m, &full, out);
-        FxErr e = {0};
-        fx_err_add(&e, out, lm, (size_t)B * T * V);
-        CHECK(e.rel <= 1e-4, "lm logits: max error %.3g", e.rel);
-        printf("full size LM logits (%d values): max abs error %.3g, max rel %.3g\n", B * T * V, e.abs, e.rel);
-    }
+    REQUIRE(lm && out, "tensor lm_logits, and memory for it");
+    Gpt2Batch full = {tokens, NULL, NULL, B, T};
+    gpt2_lm_logits(&m, &full, out);
+    FxErr e = {0};
+    fx_err_add(&e, out, lm, (size_t)B * T * V);
+    CHECK(e.rel <= 1e-4, "lm logits: max error %.3g", e.rel);
+    printf("full size LM logits (%d values): max abs error %.3g, max rel %.3g\n", B * T * V, e.abs, e.rel);
     free(out);
     gpt2_free(&m);
     if (getenv("LORAFIT_ENGINE_BENCH")) bench(&w, slots, n_slots, &lc);

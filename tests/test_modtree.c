@@ -26,12 +26,18 @@ static int64_t labs_lora(const Gpt2Config *c, int64_t r) {
 /* Hugging Face GPT2LMHeadModel: lm_head tied to wte, so V*C counted once. */
 static int64_t hf_base(const Gpt2Config *c) { return labs_base(c) - (int64_t)c->vocab_size * c->n_embd; }
 
+/* The module tree of a preset in a style; every check after it reads it. */
+static void build_tree(ModTree *t, Gpt2Config *cfg, const char *preset, ModTreeStyle style) {
+    LfError err = {0};
+    REQUIRE(gpt2_config_preset(preset, cfg, &err), "preset %s: %s", preset, err.msg);
+    REQUIRE(modtree_build(t, cfg, style, &err), "build %s: %s", preset, err.msg);
+}
+
 static void check_labs_default(const char *preset) {
     Gpt2Config cfg;
     LfError err;
     ModTree t;
-    CHECK(gpt2_config_preset(preset, &cfg, &err), "preset %s", preset);
-    CHECK(modtree_build(&t, &cfg, MODTREE_LABS, &err), "build %s", preset);
+    build_tree(&t, &cfg, preset, MODTREE_LABS);
     ParamCount plain = modtree_count(&t);
     CHECK(plain.total == labs_base(&cfg) && plain.trainable == plain.total,
           "%s untouched: total %lld, want %lld", preset, (long long)plain.total, (long long)labs_base(&cfg));
@@ -62,8 +68,7 @@ static void check_peft_c_attn(const char *preset, int rank) {
     Gpt2Config cfg;
     LfError err;
     ModTree t;
-    gpt2_config_preset(preset, &cfg, &err);
-    CHECK(modtree_build(&t, &cfg, MODTREE_HF, &err), "build hf %s", preset);
+    build_tree(&t, &cfg, preset, MODTREE_HF);
     LoraConfig lc = lora_config_default();
     lc.rank = rank; /* no targets: PEFT's default for GPT-2, c_attn */
     CHECK(lora_inject(&t, &lc, &err), "inject hf %s: %s", preset, err.msg);
@@ -76,56 +81,51 @@ static void check_peft_c_attn(const char *preset, int rank) {
     modtree_free(&t);
 }
 
-static void check_slots(void) {
+/* gpt2-small's tree in `style` with LoRA (rank 8) on `targets`: its
+ * adapters into slots[0, cap), and how many there are. */
+static int small_slots(ModTreeStyle style, const char *targets, LoraSlot *slots, int cap) {
     Gpt2Config cfg;
-    LfError err;
     ModTree t;
-    gpt2_config_preset("gpt2-small", &cfg, &err);
-    modtree_build(&t, &cfg, MODTREE_LABS, &err);
+    LfError err = {0};
+    build_tree(&t, &cfg, "gpt2-small", style);
     LoraConfig lc = lora_config_default();
-    lora_config_set_targets(&lc, "W_query,W_value", &err);
-    CHECK(lora_inject(&t, &lc, &err), "inject q,v: %s", err.msg);
+    REQUIRE(lora_config_set_targets(&lc, targets, &err), "targets %s: %s", targets, err.msg);
+    REQUIRE(lora_inject(&t, &lc, &err), "inject %s: %s", targets, err.msg);
+    int n = lora_slots(&t, slots, cap);
+    modtree_free(&t);
+    return n;
+}
+
+static void check_slots(void) {
     LoraSlot slots[64];
-    int n = lora_slots(&t, slots, 64);
-    CHECK(n == 24, "q,v slots: %d", n);
+    int n = small_slots(MODTREE_LABS, "W_query,W_value", slots, 64);
+    REQUIRE(n == 24, "q,v slots: %d", n);
     CHECK_STR_EQ(slots[0].name, "trf_blocks.0.att.W_query");
     CHECK(slots[0].site == SITE_Q && slots[1].site == SITE_V && slots[23].layer == 11, "q,v sites");
     CHECK(slots[0].in == 768 && slots[0].out == 768 && slots[0].rank == 8, "q shape");
-    modtree_free(&t);
 
-    modtree_build(&t, &cfg, MODTREE_HF, &err);
-    lc = lora_config_default();
-    lora_config_set_targets(&lc, "c_proj", &err); /* PEFT's suffix match: both projections */
-    CHECK(lora_inject(&t, &lc, &err), "inject c_proj: %s", err.msg);
-    n = lora_slots(&t, slots, 64);
-    CHECK(n == 24, "c_proj slots: %d", n);
+    n = small_slots(MODTREE_HF, "c_proj", slots, 64); /* PEFT's suffix match: both projections */
+    REQUIRE(n == 24, "c_proj slots: %d", n);
     CHECK_STR_EQ(slots[0].name, "transformer.h.0.attn.c_proj");
     CHECK_STR_EQ(slots[1].name, "transformer.h.0.mlp.c_proj");
     CHECK(slots[0].site == SITE_ATTN_OUT && slots[1].site == SITE_FC_PROJ, "c_proj sites");
     CHECK(slots[1].in == 3072 && slots[1].out == 768, "mlp.c_proj shape");
-    modtree_free(&t);
 
-    modtree_build(&t, &cfg, MODTREE_HF, &err);
-    lc = lora_config_default();
-    lora_config_set_targets(&lc, "c_attn", &err);
-    CHECK(lora_inject(&t, &lc, &err), "inject c_attn");
-    n = lora_slots(&t, slots, 64);
+    n = small_slots(MODTREE_HF, "c_attn", slots, 64);
     CHECK(n == 12 && slots[0].site == SITE_QKV && slots[0].out == 2304, "c_attn slots");
-    modtree_free(&t);
 }
 
 static void check_errors(void) {
     Gpt2Config cfg;
     LfError err;
     ModTree t;
-    gpt2_config_preset("gpt2-small", &cfg, &err);
-    modtree_build(&t, &cfg, MODTREE_LABS, &err);
+    build_tree(&t, &cfg, "gpt2-small", MODTREE_LABS);
     LoraConfig lc = lora_config_default();
-    lora_config_set_targets(&lc, "W_query,norm1", &err);
+    REQUIRE(lora_config_set_targets(&lc, "W_query,norm1", &err), "targets W_query,norm1");
     CHECK(!lora_inject(&t, &lc, &err), "norm1 is not a Linear");
     CHECK(err.kind == LF_ERR_INPUT && strstr(err.msg, "unknown target 'norm1'"), "message: %s", err.msg);
     lc = lora_config_default();
-    lora_config_set_targets(&lc, "out_head", &err);
+    REQUIRE(lora_config_set_targets(&lc, "out_head", &err), "targets out_head");
     CHECK(!lora_inject(&t, &lc, &err), "out_head is skipped, as the issue wants");
     lc = lora_config_default();
     lc.rank = 0;

@@ -25,7 +25,7 @@ static void test_history(void) {
     for (long i = 1; i <= 1000; i++) ok = ok && history_push_train(&h, i, 1 + (int)(i / 400), 1.0 / i, 0.5);
     for (int e = 1; e <= 3; e++) ok = ok && history_push_val(&h, 400L * e, e, 0.1 * e, 0.9);
     CHECK(ok, "pushes succeed");
-    CHECK(h.n_train == 1000 && h.n_val == 3, "counts %zu %zu", h.n_train, h.n_val);
+    REQUIRE(h.n_train == 1000 && h.n_val == 3, "counts %zu %zu", h.n_train, h.n_val);
     CHECK(h.train[999].step == 1000 && h.train[999].epoch == 3 && h.train[999].loss == 1.0 / 1000, "last train point");
     CHECK(h.val[2].step == 1200 && h.val[2].epoch == 3 && check_close(h.val[2].loss, 0.3, 1e-12), "last val point");
     history_free(&h);

@@ -213,7 +213,7 @@ static void test_writer(void) {
     int64_t ints[2] = {-3, 1LL << 50};
     float scalar = 7.0f;
     StWriter *w = st_writer_new();
-    CHECK(w != NULL, "writer");
+    REQUIRE(w != NULL, "writer");
     int64_t s3 = 3, s2 = 2, s04[2] = {0, 4};
     CHECK(st_writer_add(w, "a.half", ST_F16, 1, &s3, h, &err), "%s", err.msg);
     CHECK(st_writer_add(w, "b \"q\"", ST_F32, 1, &s2, x, &err), "%s", err.msg);

@@ -247,6 +247,7 @@ static void check_load_errors(const char *src_dir, const char *tmp) {
     /* Swap merge lines 2 and 3 (file lines 3 and 4): ranks no longer match ids. */
     size_t len;
     char *merges = fs_read_file(bpe_path, &len, NULL);
+    REQUIRE(merges != NULL, "cannot read %s", bpe_path);
     char *l2 = strchr(merges, '\n') + 1, *l3 = strchr(l2, '\n') + 1, *l4 = strchr(l3, '\n') + 1;
     char *l5 = strchr(l4, '\n') + 1;
     size_t n3 = (size_t)(l4 - l3), n4 = (size_t)(l5 - l4);

@@ -39,16 +39,16 @@ int main(void) {
     Gpt2Config cfg = {2, 16, 2, 200, 16, true};
     LfError err = {0};
     Gpt2Weights *w = gpt2_weights_random(&cfg, 5, &err);
-    CHECK(w != NULL, "random weights: %s", err.msg);
+    REQUIRE(w != NULL, "random weights: %s", err.msg);
     for (int c = 0; c < cfg.n_embd; c++) ((float *)w->wte)[(size_t)POISON * cfg.n_embd + c] = NAN;
 
     LoraConfig lc = lora_config_default();
     LoraSlot slots[2] = {{"trf_blocks.0.att.W_query", 0, SITE_Q, 16, 16, 8, 16.0},
                          {"trf_blocks.1.ff.layers.0", 1, SITE_FC, 16, 64, 8, 16.0}};
     Gpt2Model m;
-    CHECK(gpt2_build(&m, w, slots, 2, &lc, 2, 1, 6, 42, &err), "build: %s", err.msg);
+    REQUIRE(gpt2_build(&m, w, slots, 2, &lc, 2, 1, 6, 42, &err), "build: %s", err.msg);
     AdamW opt;
-    CHECK(adamw_build(&opt, m.n_params, 1e-3f, 0.1f, &err), "adamw");
+    REQUIRE(adamw_build(&opt, m.n_params, 1e-3f, 0.1f, &err), "adamw: %s", err.msg);
 
     int tokens[N_TEXTS * 6], len[N_TEXTS], full[N_TEXTS], labels[N_TEXTS];
     size_t offset[N_TEXTS + 1];
@@ -56,11 +56,12 @@ int main(void) {
     make_set(&ts, tokens, offset, len, full, labels);
 
     Trainer tr;
-    CHECK(trainer_init(&tr, &m, &opt, &ts, POOL_LAST_TOKEN, 6, 1, true, 0, 123, &err), "trainer");
+    REQUIRE(trainer_init(&tr, &m, &opt, &ts, POOL_LAST_TOKEN, 6, 1, true, 0, 123, &err), "trainer: %s", err.msg);
     CHECK(trainer_batches_per_epoch(&tr) == N_TEXTS, "batches per epoch with batch 1");
 
     /* Train until the poisoned text comes up: it must fail exactly there. */
     float *before = malloc(m.n_params * sizeof *before);
+    REQUIRE(before != NULL, "malloc");
     StepResult sr;
     bool failed = false;
     long ok_steps = 0;
@@ -73,7 +74,7 @@ int main(void) {
             failed = true;
         }
     }
-    CHECK(failed, "a NaN embedding row must stop training");
+    REQUIRE(failed, "a NaN embedding row must stop training"); /* else tr.order[ok_steps] is past the end */
     CHECK(tr.order[ok_steps] == 9, "it stops at the poisoned text (row %d)", tr.order[ok_steps]);
     CHECK(err.kind == LF_ERR_RUNTIME && strstr(err.msg, "NaN"), "message: %s", err.msg);
     char want[64];
@@ -84,7 +85,7 @@ int main(void) {
     trainer_free(&tr);
 
     /* Every epoch is a permutation of all rows, and epochs differ. */
-    CHECK(trainer_init(&tr, &m, &opt, &ts, POOL_LAST_TOKEN, 6, 5, true, 0, 123, &err), "trainer 2");
+    REQUIRE(trainer_init(&tr, &m, &opt, &ts, POOL_LAST_TOKEN, 6, 5, true, 0, 123, &err), "trainer 2: %s", err.msg);
     CHECK(trainer_batches_per_epoch(&tr) == 2, "12 rows / 5 with drop_last = 2");
     tr.drop_last = false;
     CHECK(trainer_batches_per_epoch(&tr) == 3, "12 rows / 5 keeping the last = 3");
