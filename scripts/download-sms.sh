@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# download-sms.sh - fetch the SMS Spam Collection v.1 from the UCI Machine
-# Learning Repository (dataset 228, CC BY 4.0) and check it.
+# download-sms.sh - the SMS Spam Collection v.1 (UCI Machine Learning
+# Repository, dataset 228, CC BY 4.0), checked, into a directory.
 #
 #   scripts/download-sms.sh [DIR]     (default: out/sms_spam)
 #
 # Leaves DIR/SMSSpamCollection (477,907 bytes, 5,574 lines "label<TAB>text"),
-# checked against its published SHA-256. Nothing is left half-written: the
-# archive goes to a temporary directory and the file is renamed into place.
+# checked against its published SHA-256: copied from data/sms_spam/ (the
+# copy committed with lorafit; see data/README.md), or, where that is missing,
+# downloaded from UCI. Nothing is left half-written: the archive goes to a
+# temporary directory and the file is renamed into place.
 set -euo pipefail
 prog=download-sms.sh
 url=${LORAFIT_SMS_URL:-https://archive.ics.uci.edu/static/public/228/sms+spam+collection.zip}
@@ -14,7 +16,7 @@ sha256=7d039a24a6083ed9ef0f806ebad56bbb976e3aeb8de05669173bfdc4996c239d
 
 case "${1:-}" in
 -h | --help)
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
     exit 0 ;;
 -*) echo "$prog: unknown option '$1'" >&2; exit 2 ;;
 esac
@@ -25,6 +27,13 @@ check() { echo "$sha256  $1" | sha256sum --check --status; }
 
 if [ -f "$target" ] && check "$target"; then
     echo "$prog: $target is already there and checks out"
+    exit 0
+fi
+committed=$(dirname "$0")/../data/sms_spam/SMSSpamCollection
+if [ -f "$committed" ] && check "$committed"; then
+    mkdir -p "$dir"
+    cp "$committed" "$target.tmp" && mv "$target.tmp" "$target"
+    echo "$prog: wrote $target (the copy committed in data/sms_spam)"
     exit 0
 fi
 for tool in curl unzip sha256sum; do
