@@ -4,7 +4,7 @@
 #
 #   scripts/bench-tokenizer.sh [FILE] [ROUNDS] [SECONDS]
 #
-# FILE defaults to ../shared/data/sms_spam/SMSSpamCollection. Each round runs
+# FILE defaults to data/sms_spam/SMSSpamCollection. Each round runs
 # `lorafit tokenize --bench` and scripts/tokenizer-ref/bench.mjs in turn (each
 # times two modes: the messages joined as one string, and one by one, for
 # SECONDS each); the best MB/s of ROUNDS (default 3) per mode is reported, with
@@ -13,7 +13,7 @@
 # Needs `npm ci` in scripts/tokenizer-ref once.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-file=${1:-$root/../shared/data/sms_spam/SMSSpamCollection}
+file=${1:-$root/data/sms_spam/SMSSpamCollection}
 rounds=${2:-3}
 seconds=${3:-2}
 bin=${LORAFIT_BIN:-}

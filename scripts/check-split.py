@@ -2,8 +2,8 @@
 """check-split.py - read `lorafit split` output back with Python's csv module
 and with pandas, independently of lorafit, and check it against the input.
 
-    lorafit split ../shared/data/sms_spam/SMSSpamCollection --out-dir out/split --balance
-    /usr/bin/python3 scripts/check-split.py ../shared/data/sms_spam/SMSSpamCollection out/split --balance
+    lorafit split data/sms_spam/SMSSpamCollection --out-dir out/split --balance
+    /usr/bin/python3 scripts/check-split.py data/sms_spam/SMSSpamCollection out/split --balance
 
 Checks: the header is Label,Text; csv and pandas read every file to the same
 rows; the sizes are int(n * train), int(n * val) and the rest; every output
