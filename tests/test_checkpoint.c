@@ -429,9 +429,8 @@ static void test_big_model(void) {
 }
 
 int main(void) {
-    snprintf(fixtures, sizeof fixtures, "%s/tests/fixtures/safetensors", check_env("LORAFIT_SOURCE_DIR", "."));
-    snprintf(tmp, sizeof tmp, "%s/checkpoint", check_env("LORAFIT_TMP", "/tmp"));
-    mkdir(tmp, 0755);
+    check_source_path(fixtures, sizeof fixtures, "tests/fixtures/safetensors");
+    check_tmp_dir(tmp, sizeof tmp, "checkpoint");
     test_fixtures();
     test_variants();
     test_paths();

@@ -20,11 +20,19 @@ static Dataset *load_mem(const char *data, const DatasetOptions *opt, LfError *e
     return dataset_load_memory(data, strlen(data), "m.csv", opt, err);
 }
 
+/* d holds exactly the n rows texts[i] with class id labels[i]. */
+static void check_rows(const Dataset *d, const char *const *texts, const int *labels, size_t n) {
+    CHECK(d->n == n, "rows %zu, want %zu", d->n, n);
+    for (size_t i = 0; i < n && i < d->n; i++) {
+        CHECK_STR_EQ(d->texts[i], texts[i]);
+        CHECK(d->labels[i] == labels[i], "row %zu label %d", i, d->labels[i]);
+    }
+}
+
 static void test_labs_csv(void) {
     LfError err = {0};
     Dataset *d = dataset_load(fixture("labs_train.csv"), NULL, &err);
-    CHECK(d != NULL, "labs_train.csv: %s", err.msg);
-    if (!d) return;
+    REQUIRE(d != NULL, "labs_train.csv: %s", err.msg);
     static const char *const texts[] = {
         "Ok lar... Joking wif u oni...",
         "WINNER!! Call \"09061701461\", claim code KL341. Valid 12 hours only.",
@@ -33,11 +41,7 @@ static void test_labs_csv(void) {
         "\"Quoted\" at the start",
     };
     static const int labels[] = {0, 1, 0, 1, 0};
-    CHECK(d->n == 5, "rows %zu", d->n);
-    for (size_t i = 0; i < 5 && i < d->n; i++) {
-        CHECK_STR_EQ(d->texts[i], texts[i]);
-        CHECK(d->labels[i] == labels[i], "row %zu label %d", i, d->labels[i]);
-    }
+    check_rows(d, texts, labels, 5);
     CHECK(d->has_header && d->label_col == 0 && d->text_col == 1, "header Label,Text");
     CHECK(d->format == CSV_FORMAT_CSV, "format");
     /* 0/1 labels: the number is the class id, the names are "0" and "1". */
@@ -64,8 +68,7 @@ static void test_labs_csv(void) {
 static void test_spam_csv(void) {
     LfError err = {0};
     Dataset *d = dataset_load(fixture("spam_v1v2.csv"), NULL, &err);
-    CHECK(d != NULL, "spam_v1v2.csv: %s", err.msg);
-    if (!d) return;
+    REQUIRE(d != NULL, "spam_v1v2.csv: %s", err.msg);
     static const char *const texts[] = {
         "Go until jurong point, crazy..",
         "FreeMsg Txt: CALL to No: 86888",
@@ -73,11 +76,7 @@ static void test_spam_csv(void) {
         "He said \"no\"\r\nthen left",
     };
     static const int labels[] = {0, 1, 0, 0};
-    CHECK(d->n == 4, "rows %zu", d->n);
-    for (size_t i = 0; i < 4 && i < d->n; i++) {
-        CHECK_STR_EQ(d->texts[i], texts[i]);
-        CHECK(d->labels[i] == labels[i], "row %zu label %d", i, d->labels[i]);
-    }
+    check_rows(d, texts, labels, 4);
     CHECK(d->n_classes == 2, "classes %d", d->n_classes);
     if (d->n_classes == 2) {
         CHECK_STR_EQ(d->class_names[0], "ham");
@@ -246,10 +245,9 @@ static void test_split(void) {
     const char *data = "ham,h0\nham,h1\nspam,s0\nham,h2\nham,h3\nham,h4\nspam,s1\nham,h5\n"
                        "ham,h6\nspam,s2\nham,h7\n";
     Dataset *d = load_mem(data, NULL, &err);
-    CHECK(d && d->n == 11, "load: %s", err.msg);
-    if (!d) return;
+    REQUIRE(d && d->n == 11, "load: %s", err.msg);
     DatasetSplit a, b;
-    CHECK(dataset_split(d, true, 0.7, 0.1, 123, &a, &err), "split: %s", err.msg);
+    REQUIRE(dataset_split(d, true, 0.7, 0.1, 123, &a, &err), "split: %s", err.msg);
     CHECK(a.n_train == 4 && a.n_val == 0 && a.n_test == 2, "sizes %zu %zu %zu", a.n_train, a.n_val, a.n_test);
     int spam = 0, seen[11] = {0};
     for (size_t i = 0; i < 6; i++) {
@@ -259,7 +257,7 @@ static void test_split(void) {
     CHECK(spam == 3, "3 spam kept, got %d", spam);
     for (int i = 0; i < 11; i++) CHECK(seen[i] <= 1, "row %d taken %d times", i, seen[i]);
     CHECK(seen[2] && seen[6] && seen[9], "every spam row kept");
-    CHECK(dataset_split(d, true, 0.7, 0.1, 123, &b, &err), "split again");
+    REQUIRE(dataset_split(d, true, 0.7, 0.1, 123, &b, &err), "split again");
     CHECK(memcmp(a.rows, b.rows, 6 * sizeof *a.rows) == 0, "same seed, same rows");
     dataset_split_free(&b);
     /* Unbalanced: all 11 rows, a permutation. */
@@ -289,8 +287,7 @@ static void test_split(void) {
 }
 
 int main(void) {
-    snprintf(fixture_dir, sizeof fixture_dir, "%s/tests/fixtures/csv",
-             check_env("LORAFIT_SOURCE_DIR", "."));
+    check_source_path(fixture_dir, sizeof fixture_dir, "tests/fixtures/csv");
     test_labs_csv();
     test_spam_csv();
     test_headers_and_columns();
