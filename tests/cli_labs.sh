@@ -4,6 +4,7 @@
 # Runs the tiny demo (DEMO_SIZE=tiny) on the built lorafit (LORAFIT_BIN, so
 # no setup or build), offline by pointing the download at a closed port.
 . "$(dirname "$0")/lib.sh"
+require_sms # without it labs.sh would try to download it
 src=${LORAFIT_SOURCE_DIR:-.}
 labs=$src/scripts/labs.sh
 if [ -e "$src/models/gpt2-small/model.safetensors" ]; then
