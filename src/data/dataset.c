@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <utf8proc.h>
 
 #include "lorafit/util/rng.h"
+#include "lorafit/util/utf8.h"
 
 /* Column names lorafit recognises in a header, any case. A header is only
  * taken as one when it has a name from each list, so a headerless file whose
@@ -66,22 +66,6 @@ static bool is_blank(const char *s, size_t len) {
         if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n' && s[i] != '\f' &&
             s[i] != '\v')
             return false;
-    return true;
-}
-
-static bool utf8_valid(const char *s, size_t len) {
-    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
-    utf8proc_ssize_t left = (utf8proc_ssize_t)len;
-    while (left > 0) {
-        if (*p < 0x80) {
-            p++, left--;
-            continue;
-        }
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
-        if (n <= 0) return false;
-        p += n, left -= n;
-    }
     return true;
 }
 

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "lorafit/util/files.h"
+#include "lorafit/util/hash.h"
 #include "lorafit/util/mem.h"
 
 #ifndef MAP_POPULATE
@@ -60,7 +61,7 @@ typedef struct {
 typedef struct {
     int32_t id; /* -1 once merged into the symbol on its left */
     int32_t prev, next;
-    uint64_t fnv; /* FNV-1a state of its bytes, unmixed: see fnv_add */
+    uint64_t fnv; /* FNV-1a state of its bytes, unmixed: see hash_bytes */
 } Sym;
 
 struct Tokenizer {
@@ -93,14 +94,7 @@ static uint64_t hash_u64(uint64_t x) {
  * the tables index by the low bits. The state before the mix can be carried
  * on over more bytes, which is how merging hashes a concatenation without
  * going over its left part again. */
-#define FNV_START 0xcbf29ce484222325ULL
-
-static uint64_t fnv_add(uint64_t h, const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
-    return h;
-}
-
-static uint64_t hash_bytes(const char *s, size_t n) { return hash_u64(fnv_add(FNV_START, s, n)); }
+static uint64_t hash_bytes(const char *s, size_t n) { return hash_u64(hash_fnv(HASH_FNV_START, s, n)); }
 
 static size_t pow2_at_least(size_t n) {
     size_t p = 16;
@@ -166,7 +160,7 @@ static void make_unicode_to_byte(int16_t table[UNICODE_TO_BYTE_SIZE]) {
  * is not one of the 256 byte characters.
  *
  * This runs over the whole vocabulary and every merge at load, so it decodes
- * UTF-8 itself rather than calling tok_utf8_decode: the byte characters all
+ * UTF-8 itself rather than calling utf8_decode: the byte characters all
  * lie below U+0144, one or two bytes of UTF-8 (lead byte C2..C5), and a
  * longer or malformed sequence cannot be one of them either way. */
 static long spelled_to_bytes(const int16_t *u2b, const char *s, size_t n, char *out) {
@@ -635,7 +629,7 @@ static void push_candidate(const Tokenizer *t, const char *piece, size_t n, size
     int32_t right = syms[left].next;
     if (right < 0) return;
     size_t end = sym_end(syms, n, right);
-    uint64_t h = hash_u64(fnv_add(syms[left].fnv, piece + right, end - (size_t)right));
+    uint64_t h = hash_u64(hash_fnv(syms[left].fnv, piece + right, end - (size_t)right));
     int32_t rank = vocab_find(t, piece + left, end - (size_t)left, h);
     if (rank >= 0) heap_push(t->heap, n_heap, (uint64_t)rank << 32 | (uint32_t)left);
 }
@@ -650,7 +644,7 @@ static bool bpe(Tokenizer *t, const char *piece, size_t n, TokIds *out, LfError 
     Sym *syms = t->syms;
     for (size_t i = 0; i < n; i++)
         syms[i] = (Sym){t->byte_token[(unsigned char)piece[i]], (int32_t)i - 1,
-                        i + 1 < n ? (int32_t)i + 1 : -1, fnv_add(FNV_START, piece + i, 1)};
+                        i + 1 < n ? (int32_t)i + 1 : -1, hash_fnv(HASH_FNV_START, piece + i, 1)};
     size_t n_heap = 0;
     for (size_t i = 0; i + 1 < n; i++) push_candidate(t, piece, n, &n_heap, (int32_t)i);
     while (n_heap) {
@@ -661,7 +655,7 @@ static bool bpe(Tokenizer *t, const char *piece, size_t n, TokIds *out, LfError 
         size_t end = sym_end(syms, n, right);
         if (end - (size_t)left != token_len(t, rank)) continue;
         syms[left].id = rank;
-        syms[left].fnv = fnv_add(syms[left].fnv, piece + right, end - (size_t)right);
+        syms[left].fnv = hash_fnv(syms[left].fnv, piece + right, end - (size_t)right);
         syms[right].id = -1;
         syms[left].next = syms[right].next;
         if (syms[left].next >= 0) syms[syms[left].next].prev = left;

@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "lorafit/util/hash.h"
 #include "lorafit/util/mem.h"
 
 #define PREFIX "transformer."
@@ -235,14 +236,6 @@ static const StTensor *find(const StFile *st, const char *canon, LfError *err, b
     return a ? a : b;
 }
 
-static const char *shape_str(char *buf, size_t cap, int ndim, const int64_t *shape) {
-    int n = snprintf(buf, cap, "[");
-    for (int i = 0; i < ndim && n > 0 && (size_t)n < cap; i++)
-        n += snprintf(buf + n, cap - (size_t)n, "%s%" PRId64, i ? ", " : "", shape[i]);
-    if (n > 0 && (size_t)n < cap) snprintf(buf + n, cap - (size_t)n, "]");
-    return buf;
-}
-
 static bool infer_config(const StFile *st, Gpt2Config *cfg, LfError *err) {
     bool clash;
     const StTensor *wte = find(st, "wte.weight", err, &clash), *wpe = NULL;
@@ -259,8 +252,8 @@ static bool infer_config(const StFile *st, Gpt2Config *cfg, LfError *err) {
         char s2[128];
         lf_error_set(err, LF_ERR_INPUT,
                      "%s: wte.weight %s and wpe.weight %s are not [vocab_size, n_embd] and [n_ctx, n_embd]",
-                     st_path(st), shape_str(s1, sizeof s1, wte->ndim, wte->shape),
-                     shape_str(s2, sizeof s2, wpe->ndim, wpe->shape));
+                     st_path(st), st_shape_str(s1, sizeof s1, wte->ndim, wte->shape),
+                     st_shape_str(s2, sizeof s2, wpe->ndim, wpe->shape));
         return false;
     }
     int n_layer = 0;
@@ -342,7 +335,7 @@ static bool expect(Loader *ld, const char *canon, int ndim, int64_t d0, int64_t 
     if (t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1)) {
         char got_s[160], want_s[64];
         lf_error_set(ld->err, LF_ERR_INPUT, "%s: tensor '%s' has shape %s, expected %s", st_path(st), t->name,
-                     shape_str(got_s, sizeof got_s, t->ndim, t->shape), shape_str(want_s, sizeof want_s, ndim, want));
+                     st_shape_str(got_s, sizeof got_s, t->ndim, t->shape), st_shape_str(want_s, sizeof want_s, ndim, want));
         return false;
     }
     if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16 && t->dtype != ST_F64) {
@@ -406,7 +399,7 @@ static bool known_tensor(const Gpt2Checkpoint *ck, const StTensor *t, LfError *e
         if (t->ndim == 2 && t->shape[0] == c->vocab_size && t->shape[1] == c->n_embd) return true;
         char s[160];
         lf_error_set(err, LF_ERR_INPUT, "%s: tensor 'lm_head.weight' has shape %s, expected [%d, %d] (tied to wte)",
-                     st_path(ck->st), shape_str(s, sizeof s, t->ndim, t->shape), c->vocab_size, c->n_embd);
+                     st_path(ck->st), st_shape_str(s, sizeof s, t->ndim, t->shape), c->vocab_size, c->n_embd);
         return false;
     }
     const char *canon = canonical(t->name), *rest;
@@ -628,24 +621,12 @@ bool checkpoint_in_place(const Gpt2Checkpoint *ck) { return ck->in_place; }
 
 /* ---- fingerprint ------------------------------------------------------ */
 
-static uint64_t fnv(uint64_t h, const void *data, size_t n) {
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
-}
-
-static uint64_t fnv_u64(uint64_t h, uint64_t v) {
-    unsigned char b[8];
-    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
-    return fnv(h, b, 8);
-}
-
 /* The first and last FINGERPRINT_SAMPLES / 2 values, read with st_peek: two
  * short reads a tensor instead of faulting in a page of the mapping for each
  * (~150 faults, 10-40 ms on this project's VMs). Two different trainings
  * differ everywhere, so the ends tell tensors apart as well as any values. */
 static uint64_t hash_tensor(uint64_t h, const StFile *st, const float *x, size_t n) {
-    h = fnv_u64(h, n);
+    h = hash_fnv_u64(h, n);
     if (!x) return h;
     const size_t half = FINGERPRINT_SAMPLES / 2;
     float v[FINGERPRINT_SAMPLES];
@@ -659,7 +640,7 @@ static uint64_t hash_tensor(uint64_t h, const StFile *st, const float *x, size_t
     for (size_t i = 0; i < m; i++) {
         uint32_t bits;
         memcpy(&bits, &v[i], sizeof bits);
-        h = fnv_u64(h, bits);
+        h = hash_fnv_u64(h, bits);
     }
     return h;
 }
@@ -668,9 +649,9 @@ uint64_t checkpoint_fingerprint(const Gpt2Checkpoint *ck) {
     const Gpt2Weights *w = &ck->w;
     const Gpt2Config *c = &w->cfg;
     size_t C = (size_t)c->n_embd;
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = HASH_FNV_START;
     const int fields[] = {c->n_layer, c->n_embd, c->n_head, c->vocab_size, c->n_ctx, c->qkv_bias};
-    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) h = fnv_u64(h, (uint64_t)(int64_t)fields[i]);
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) h = hash_fnv_u64(h, (uint64_t)(int64_t)fields[i]);
     h = hash_tensor(h, ck->st, w->wte, (size_t)c->vocab_size * C);
     h = hash_tensor(h, ck->st, w->wpe, (size_t)c->n_ctx * C);
     for (int l = 0; l < c->n_layer; l++) {
