@@ -366,7 +366,7 @@ static bool restore_checkpoint(Run *r, LfError *err) {
     }
     TrainState st;
     if (!adapter_load_weights(o->resume, ac, &r->s.model, r->s.slots, err) ||
-        !adapter_load_state(o->resume, &st, &r->opt, err))
+        !train_state_load(o->resume, &st, &r->opt, err))
         return false;
     long per_epoch = trainer_batches_per_epoch(&r->tr);
     bool ok = st.n_points == st.step;

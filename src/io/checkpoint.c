@@ -331,13 +331,8 @@ static bool expect(Loader *ld, const char *canon, int ndim, int64_t d0, int64_t 
         lf_error_set(ld->err, LF_ERR_INPUT, "%s: tensor '%s' is missing", st_path(st), canon);
         return false;
     }
-    int64_t want[2] = {d0, d1};
-    if (t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1)) {
-        char got_s[160], want_s[64];
-        lf_error_set(ld->err, LF_ERR_INPUT, "%s: tensor '%s' has shape %s, expected %s", st_path(st), t->name,
-                     st_shape_str(got_s, sizeof got_s, t->ndim, t->shape), st_shape_str(want_s, sizeof want_s, ndim, want));
-        return false;
-    }
+    const int64_t want[2] = {d0, d1};
+    if (!st_check_shape(st, t, ndim, want, ld->err)) return false;
     if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16 && t->dtype != ST_F64) {
         lf_error_set(ld->err, LF_ERR_INPUT, "%s: tensor '%s' has dtype %s, expected F32, F16, BF16 or F64",
                      st_path(st), t->name, st_dtype_name(t->dtype));

@@ -582,6 +582,26 @@ bool st_read_f32(const StTensor *t, float *dst, size_t n, LfError *err) {
     }
 }
 
+bool st_check_shape(const StFile *f, const StTensor *t, int ndim, const int64_t *shape, LfError *err) {
+    bool same = t->ndim == ndim;
+    for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
+    if (!same) {
+        char got[160], want[160];
+        lf_error_set(err, LF_ERR_INPUT, "%s: tensor '%s' has shape %s, expected %s", f->label, t->name,
+                     st_shape_str(got, sizeof got, t->ndim, t->shape), st_shape_str(want, sizeof want, ndim, shape));
+    }
+    return same;
+}
+
+bool st_load_f32(const StFile *f, const char *name, int ndim, const int64_t *shape, float *dst, LfError *err) {
+    const StTensor *t = st_find(f, name);
+    if (!t) {
+        lf_error_set(err, LF_ERR_INPUT, "%s: tensor '%s' is missing", f->label, name);
+        return false;
+    }
+    return st_check_shape(f, t, ndim, shape, err) && st_read_f32(t, dst, (size_t)t->numel, err);
+}
+
 const float *st_f32_view(const StTensor *t) {
     if (t->dtype != ST_F32 || (uintptr_t)t->data % _Alignof(float) != 0) return NULL;
     return t->data;

@@ -74,6 +74,14 @@ const char *st_shape_str(char *buf, size_t cap, int ndim, const int64_t *shape);
  * tensor) for integer dtypes or when n != t->numel. */
 bool st_read_f32(const StTensor *t, float *dst, size_t n, LfError *err);
 
+/* Whether t (of f) has exactly this shape; if not, an LF_ERR_INPUT error
+ * "<file>: tensor '<name>' has shape [..], expected [..]". */
+bool st_check_shape(const StFile *f, const StTensor *t, int ndim, const int64_t *shape, LfError *err);
+
+/* Finds tensor `name`, checks its shape and copies it into dst as float32.
+ * A missing tensor is an LF_ERR_INPUT error naming it and the file. */
+bool st_load_f32(const StFile *f, const char *name, int ndim, const int64_t *shape, float *dst, LfError *err);
+
 /* Exact conversions of one IEEE half / bfloat16 value (bits as stored). */
 float st_f16_to_f32(uint16_t h);
 float st_bf16_to_f32(uint16_t h);
