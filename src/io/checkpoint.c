@@ -11,9 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "lorafit/io/placement.h"
 #include "lorafit/util/hash.h"
 #include "lorafit/util/mem.h"
 
@@ -295,25 +295,16 @@ static bool check_limits(const Gpt2Config *cfg, const char *what, LfError *err) 
 
 /* ---- tensors ---------------------------------------------------------- */
 
-enum { COPY_PIECE_BYTES = MEM_HUGE_PAGE_BYTES };
-
-/* Part of an F32 tensor to copy from the mapping into ck->owned. */
-typedef struct {
-    const void *src;
-    void *dst;
-    size_t bytes;
-} CopyPiece;
-
 /* Two passes over the expected weights share this: the first (dst NULL)
  * checks presence, dtype and shape and counts what goes into ck->owned;
  * the second sets the pointers, converting into ck->owned at `cursor` and
- * listing the F32 tensors to copy there (copy_weights does the copying). */
+ * listing the F32 tensors to copy there (placement_copy does the copying). */
 typedef struct {
     Gpt2Checkpoint *ck;
     size_t cursor;    /* floats of ck->owned used (or needed, in the first pass) */
     size_t converted; /* of which converted from another dtype */
-    bool in_place;    /* F32 block weights are read from the mapping (see weights_in_place) */
-    CopyPiece *pieces; /* second pass: the copies to make; NULL in the first */
+    bool in_place;    /* F32 block weights are read from the mapping (see placement.h) */
+    PlacementPiece *pieces; /* second pass: the copies to make; NULL in the first */
     size_t n_pieces;   /* made (or, in the first pass, needed) */
     LfError *err;
 } Loader;
@@ -341,7 +332,7 @@ static bool expect(Loader *ld, const char *canon, int ndim, int64_t d0, int64_t 
     const float *view = st_f32_view(t);
     size_t n = (size_t)t->numel, padded = (n + 15) / 16 * 16; /* each owned tensor on a 64-byte line */
     if (view && copy && !dst) /* first pass: counted whatever in_place turns out to be */
-        ld->n_pieces += (n * sizeof *view + COPY_PIECE_BYTES - 1) / COPY_PIECE_BYTES;
+        ld->n_pieces += placement_n_pieces(n * sizeof *view);
     if (view && (!copy || ld->in_place)) {
         if (dst) *dst = view;
         return true;
@@ -352,11 +343,7 @@ static bool expect(Loader *ld, const char *canon, int ndim, int64_t d0, int64_t 
     if (!dst) return true;
     float *out = ld->ck->owned + at;
     if (view) {
-        for (size_t done = 0; done < n * sizeof *view; done += COPY_PIECE_BYTES) {
-            size_t left = n * sizeof *view - done;
-            ld->pieces[ld->n_pieces++] = (CopyPiece){(const char *)view + done, (char *)out + done,
-                                                     left < COPY_PIECE_BYTES ? left : COPY_PIECE_BYTES};
-        }
+        placement_add_copy(ld->pieces, &ld->n_pieces, view, out, n * sizeof *view);
     } else if (!st_read_f32(t, out, n, ld->err)) {
         return false;
     }
@@ -439,40 +426,9 @@ static bool read_config(Gpt2Checkpoint *ck, LfError *err) {
     return ok;
 }
 
-/* ---- where the block weights live -------------------------------------- *
- *
- * A fresh process must make gpt2-small's block weights (340 MB) resident,
- * and on this project's VMs that is most of `lorafit classify`: each 4 KB
- * page mapped costs ~3 us (the hypervisor checks every page-table entry),
- * so faulting the blocks in through the mapping took 0.2-0.4 s, and copying
- * them into fresh huge pages cost 85-390 ms, mostly the kernel zeroing
- * memory the host has to back anew. When the page cache holds the file in
- * 2 MB folios, though, each fault maps 2 MB and all the blocks are mapped in
- * ~5 ms, with nothing copied. So: read in place when the cache is in 2 MB
- * folios; else, if the filesystem can give 2 MB folios, drop the file's
- * small cached pages and read it again into 2 MB ones (once: later runs
- * find them); else copy, over all threads. Measured on gpt2-small here:
- * 5 ms in place, 114 ms to drop and re-read. Pages not yet written back
- * (a file just downloaded) cannot be dropped, so such a file is copied
- * until the kernel has written it. */
-
-/* Bytes of file pages this process maps with 2 MB entries (FilePmdMapped
- * of /proc/self/smaps_rollup), or -1 when unknown. */
-static long file_pmd_kb(void) {
-    FILE *fp = fopen("/proc/self/smaps_rollup", "r");
-    if (!fp) return -1;
-    char line[256];
-    long kb = -1;
-    while (fgets(line, sizeof line, fp))
-        if (sscanf(line, "FilePmdMapped: %ld kB", &kb) == 1) break;
-    fclose(fp);
-    return kb;
-}
-
-/* The 2 MB-aligned chunks [*lo, *hi) wholly inside the span of the F32
- * weights that would be copied (every tensor but wte, wpe and lm_head);
- * returns how many there are. */
-static size_t weight_chunks(const Gpt2Checkpoint *ck, uintptr_t *lo, uintptr_t *hi) {
+/* The span of the mapping holding the F32 weights that would be copied
+ * (every tensor but wte, wpe and lm_head), for placement_in_place. */
+static void copied_span(const Gpt2Checkpoint *ck, const void **begin, const void **end) {
     uintptr_t first = UINTPTR_MAX, last = 0;
     for (int i = 0; i < st_count(ck->st); i++) {
         const StTensor *t = st_tensor(ck->st, i);
@@ -484,52 +440,14 @@ static size_t weight_chunks(const Gpt2Checkpoint *ck, uintptr_t *lo, uintptr_t *
         if (a < first) first = a;
         if (b > last) last = b;
     }
-    *lo = (first + MEM_HUGE_PAGE_BYTES - 1) & ~(uintptr_t)(MEM_HUGE_PAGE_BYTES - 1);
-    *hi = last & ~(uintptr_t)(MEM_HUGE_PAGE_BYTES - 1);
-    return first < last && *lo < *hi ? (*hi - *lo) / MEM_HUGE_PAGE_BYTES : 0;
+    *begin = (const void *)first;
+    *end = (const void *)last;
 }
-
-/* Touches one byte of each chunk in [lo, hi); returns how many of them
- * this touch mapped with one 2 MB entry, or -1 when that cannot be known. */
-static long touch_chunks(uintptr_t lo, uintptr_t hi) {
-    long before = file_pmd_kb();
-    if (before < 0) return -1;
-    for (uintptr_t p = lo; p < hi; p += MEM_HUGE_PAGE_BYTES) (void)*(const volatile char *)p;
-    long after = file_pmd_kb();
-    return after < 0 ? -1 : (after - before) / (long)(MEM_HUGE_PAGE_BYTES >> 10);
-}
-
-/* Up to 1 chunk in 16 in small pages costs ~10 ms at 3 us a page. */
-static bool mostly_huge(long mapped, size_t chunks) { return mapped >= 0 && (size_t)mapped >= chunks - chunks / 16; }
 
 static bool weights_in_place(const Gpt2Checkpoint *ck) {
-#ifdef MADV_HUGEPAGE
-    uintptr_t lo, hi;
-    size_t chunks = weight_chunks(ck, &lo, &hi);
-    if (chunks < 4) return false; /* a small model: copying it costs nothing */
-    /* A cold file is then read ahead into 2 MB folios on first touch. */
-    if (madvise((void *)lo, hi - lo, MADV_HUGEPAGE) != 0) return false;
-    if (mostly_huge(touch_chunks(lo, hi), chunks)) return true;
-    /* Cached in small folios. Read one chunk afresh first: if that does
-     * not give a 2 MB folio (transparent huge pages off, or a filesystem
-     * without large folios), dropping the rest would only cost a re-read. */
-    if (!st_forget_pages(ck->st, (const void *)lo, MEM_HUGE_PAGE_BYTES) ||
-        touch_chunks(lo, lo + MEM_HUGE_PAGE_BYTES) != 1)
-        return false;
-    if (!st_forget_pages(ck->st, (const void *)lo, hi - lo)) return false;
-    return mostly_huge(touch_chunks(lo, hi), chunks);
-#else
-    (void)ck;
-    return false;
-#endif
-}
-
-/* The time goes to the kernel (zeroing fresh pages, copying out of the
- * page cache), and threads share it out: 85 -> 41 ms on two cores for
- * gpt2-small's blocks, when the host has the memory at hand. */
-static void copy_weights(const StFile *st, const CopyPiece *pieces, size_t n) {
-#pragma omp parallel for schedule(dynamic, 1)
-    for (long i = 0; i < (long)n; i++) st_peek(st, pieces[i].src, pieces[i].dst, pieces[i].bytes);
+    const void *begin, *end;
+    copied_span(ck, &begin, &end);
+    return placement_in_place(ck->st, begin, end);
 }
 
 /* Maps the file, reads the shape and checks every tensor's presence and
@@ -587,7 +505,7 @@ Gpt2Checkpoint *checkpoint_open_as(const char *model_dir_or_file, CheckpointLoad
     ck->w.layers = ck->layers;
     ld.cursor = ld.converted = ld.n_pieces = 0;
     if (!load_weights(&ld, true)) goto fail;
-    copy_weights(ck->st, ld.pieces, ld.n_pieces);
+    placement_copy(ck->st, ld.pieces, ld.n_pieces);
     free(ld.pieces);
     return ck;
 fail:
