@@ -1,7 +1,7 @@
 /* cmd_split.c - `lorafit split`: the labs' data preparation (Raschka, LLMs
  * from scratch, ch. 6). Balance the classes, shuffle with our own seeded
  * PRNG, and write train.csv / validation.csv / test.csv that train and eval
- * read. The algorithm is dataset_split() in dataset.h. */
+ * read. The algorithm is dataset_split() in split.h. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +12,7 @@
 #include "lorafit/cli/cli.h"
 #include "lorafit/cli/commands.h"
 #include "lorafit/cli/data_options.h"
+#include "lorafit/data/split.h"
 #include "lorafit/util/files.h"
 
 static const char *USAGE = "lorafit split INPUT --out-dir DIR [--balance] [--train 0.7] "
