@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,20 @@ void adapter_config_free(AdapterConfig *ac) {
 
 /* ---- writing ----------------------------------------------------------- */
 
+/* The base model's shape as "base_model" holds it, in the file's order. */
+static const struct {
+    const char *name;
+    size_t field; /* an int of Gpt2Config */
+} BASE_DIMS[] = {
+    {"n_layer", offsetof(Gpt2Config, n_layer)},       {"n_embd", offsetof(Gpt2Config, n_embd)},
+    {"n_head", offsetof(Gpt2Config, n_head)},         {"vocab_size", offsetof(Gpt2Config, vocab_size)},
+    {"n_ctx", offsetof(Gpt2Config, n_ctx)},
+};
+enum { N_BASE_DIMS = sizeof BASE_DIMS / sizeof BASE_DIMS[0] };
+
+static int *base_dim(Gpt2Config *c, int i) { return (int *)((char *)c + BASE_DIMS[i].field); }
+static int base_dim_of(const Gpt2Config *c, int i) { return *(const int *)((const char *)c + BASE_DIMS[i].field); }
+
 static const char *pool_name(Gpt2Pool p) { return p == POOL_LAST_POSITION ? "last-position" : "last-token"; }
 
 static void add_hex(cJSON *o, const char *key, uint64_t x) {
@@ -52,11 +67,7 @@ static cJSON *config_to_json(const AdapterConfig *ac, const LoraSlot *slots, int
     cJSON_AddStringToObject(root, "format", "lorafit-adapter");
     cJSON_AddNumberToObject(root, "format_version", 1);
     cJSON *base = cJSON_AddObjectToObject(root, "base_model");
-    cJSON_AddNumberToObject(base, "n_layer", ac->base.n_layer);
-    cJSON_AddNumberToObject(base, "n_embd", ac->base.n_embd);
-    cJSON_AddNumberToObject(base, "n_head", ac->base.n_head);
-    cJSON_AddNumberToObject(base, "vocab_size", ac->base.vocab_size);
-    cJSON_AddNumberToObject(base, "n_ctx", ac->base.n_ctx);
+    for (int i = 0; i < N_BASE_DIMS; i++) cJSON_AddNumberToObject(base, BASE_DIMS[i].name, base_dim_of(&ac->base, i));
     add_hex(base, "fingerprint", ac->base_fingerprint);
 
     cJSON_AddStringToObject(root, "naming", ac->naming == MODTREE_HF ? "peft" : "labs");
@@ -149,28 +160,29 @@ static bool json_hex(const cJSON *o, const char *key, uint64_t *out) {
 /* Reads the required fields; the first missing one is named in the error. */
 static bool config_from_json(const cJSON *root, AdapterConfig *ac, const char *path, LfError *err) {
     const char *missing = NULL;
+    char dim[64];
     const cJSON *base = cJSON_GetObjectItemCaseSensitive(root, "base_model");
     const cJSON *tr = cJSON_GetObjectItemCaseSensitive(root, "training");
     const char *naming = json_string(root, "naming"), *scaling = json_string(root, "scaling");
     const char *init = json_string(root, "lora_init"), *pool = json_string(root, "pooling");
     ac->base.qkv_bias = true;
     if (!cJSON_IsObject(base)) missing = "base_model";
-    else if (!json_int(base, "n_layer", &ac->base.n_layer)) missing = "base_model.n_layer";
-    else if (!json_int(base, "n_embd", &ac->base.n_embd)) missing = "base_model.n_embd";
-    else if (!json_int(base, "n_head", &ac->base.n_head)) missing = "base_model.n_head";
-    else if (!json_int(base, "vocab_size", &ac->base.vocab_size)) missing = "base_model.vocab_size";
-    else if (!json_int(base, "n_ctx", &ac->base.n_ctx)) missing = "base_model.n_ctx";
-    else if (!json_hex(base, "fingerprint", &ac->base_fingerprint)) missing = "base_model.fingerprint";
-    else if (!naming || (strcmp(naming, "labs") && strcmp(naming, "peft"))) missing = "naming (labs or peft)";
-    else if (!json_int(root, "r", &ac->lora.rank) || ac->lora.rank < 1) missing = "r (a rank of 1 or more)";
-    else if (!json_double(root, "lora_alpha", &ac->lora.alpha)) missing = "lora_alpha";
-    else if (!scaling || (strcmp(scaling, "rank") && strcmp(scaling, "alpha"))) missing = "scaling (rank or alpha)";
-    else if (!init || (strcmp(init, "labs") && strcmp(init, "peft"))) missing = "lora_init (labs or peft)";
-    else if (!json_double(root, "lora_dropout", &ac->lora.dropout)) missing = "lora_dropout";
-    else if (!pool || (strcmp(pool, "last-token") && strcmp(pool, "last-position")))
+    for (int i = 0; !missing && i < N_BASE_DIMS; i++) {
+        snprintf(dim, sizeof dim, "base_model.%s", BASE_DIMS[i].name);
+        if (!json_int(base, BASE_DIMS[i].name, base_dim(&ac->base, i))) missing = dim;
+    }
+    if (!missing && !json_hex(base, "fingerprint", &ac->base_fingerprint)) missing = "base_model.fingerprint";
+    if (!missing && (!naming || (strcmp(naming, "labs") && strcmp(naming, "peft")))) missing = "naming (labs or peft)";
+    if (!missing && (!json_int(root, "r", &ac->lora.rank) || ac->lora.rank < 1)) missing = "r (a rank of 1 or more)";
+    if (!missing && !json_double(root, "lora_alpha", &ac->lora.alpha)) missing = "lora_alpha";
+    if (!missing && (!scaling || (strcmp(scaling, "rank") && strcmp(scaling, "alpha"))))
+        missing = "scaling (rank or alpha)";
+    if (!missing && (!init || (strcmp(init, "labs") && strcmp(init, "peft")))) missing = "lora_init (labs or peft)";
+    if (!missing && !json_double(root, "lora_dropout", &ac->lora.dropout)) missing = "lora_dropout";
+    if (!missing && (!pool || (strcmp(pool, "last-token") && strcmp(pool, "last-position"))))
         missing = "pooling (last-token or last-position)";
-    else if (!json_int(root, "max_length", &ac->max_length) || ac->max_length < 1) missing = "max_length";
-    else if (!cJSON_IsObject(tr)) missing = "training";
+    if (!missing && (!json_int(root, "max_length", &ac->max_length) || ac->max_length < 1)) missing = "max_length";
+    if (!missing && !cJSON_IsObject(tr)) missing = "training";
     if (missing) {
         lf_error_set(err, LF_ERR_INPUT, "%s: missing or invalid \"%s\"", path, missing);
         return false;
@@ -271,16 +283,12 @@ bool adapter_load_config(const char *dir, AdapterConfig *ac, LfError *err) {
 }
 
 bool adapter_check_base(const AdapterConfig *ac, const Gpt2Config *base, uint64_t fingerprint, LfError *err) {
-    const struct { const char *name; int want, got; } dims[] = {
-        {"n_layer", ac->base.n_layer, base->n_layer},          {"n_embd", ac->base.n_embd, base->n_embd},
-        {"n_head", ac->base.n_head, base->n_head},             {"vocab_size", ac->base.vocab_size, base->vocab_size},
-        {"n_ctx", ac->base.n_ctx, base->n_ctx},
-    };
-    for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++) {
-        if (dims[i].want != dims[i].got) {
+    for (int i = 0; i < N_BASE_DIMS; i++) {
+        int want = base_dim_of(&ac->base, i), got = base_dim_of(base, i);
+        if (want != got) {
             lf_error_set(err, LF_ERR_INPUT,
                          "the adapter was trained on a base model with %s = %d, but this model has %s = %d",
-                         dims[i].name, dims[i].want, dims[i].name, dims[i].got);
+                         BASE_DIMS[i].name, want, BASE_DIMS[i].name, got);
             return false;
         }
     }

@@ -36,31 +36,45 @@ struct Gpt2Checkpoint {
     Gpt2Weights w;
 };
 
-/* The weights of one block, in the order the fingerprint hashes them.
- * Shapes are multiples of n_embd: dims {a, b} mean [a*C, b*C]. */
+/* The modules of one block, in the order the fingerprint hashes them (each
+ * one's weight, then its bias). Shapes are multiples of n_embd: a linear
+ * module's weight is [in*C, out*C] and its bias [out*C]; a layer norm's
+ * (out 0) are both [in*C]. */
+#define FIELD(f) offsetof(Gpt2LayerWeights, f)
 static const struct {
-    const char *part;
-    int ndim, m0, m1;
-    size_t field;
-} layer_parts[] = {
-    {"ln_1.weight", 1, 1, 0, offsetof(Gpt2LayerWeights, ln1_w)},
-    {"ln_1.bias", 1, 1, 0, offsetof(Gpt2LayerWeights, ln1_b)},
-    {"attn.c_attn.weight", 2, 1, 3, offsetof(Gpt2LayerWeights, qkv_w)},
-    {"attn.c_attn.bias", 1, 3, 0, offsetof(Gpt2LayerWeights, qkv_b)},
-    {"attn.c_proj.weight", 2, 1, 1, offsetof(Gpt2LayerWeights, attn_proj_w)},
-    {"attn.c_proj.bias", 1, 1, 0, offsetof(Gpt2LayerWeights, attn_proj_b)},
-    {"ln_2.weight", 1, 1, 0, offsetof(Gpt2LayerWeights, ln2_w)},
-    {"ln_2.bias", 1, 1, 0, offsetof(Gpt2LayerWeights, ln2_b)},
-    {"mlp.c_fc.weight", 2, 1, 4, offsetof(Gpt2LayerWeights, fc_w)},
-    {"mlp.c_fc.bias", 1, 4, 0, offsetof(Gpt2LayerWeights, fc_b)},
-    {"mlp.c_proj.weight", 2, 4, 1, offsetof(Gpt2LayerWeights, fc_proj_w)},
-    {"mlp.c_proj.bias", 1, 1, 0, offsetof(Gpt2LayerWeights, fc_proj_b)},
+    const char *name;
+    int in, out;
+    size_t weight, bias; /* fields of Gpt2LayerWeights */
+} layer_modules[] = {
+    {"ln_1", 1, 0, FIELD(ln1_w), FIELD(ln1_b)},          {"attn.c_attn", 1, 3, FIELD(qkv_w), FIELD(qkv_b)},
+    {"attn.c_proj", 1, 1, FIELD(attn_proj_w), FIELD(attn_proj_b)}, {"ln_2", 1, 0, FIELD(ln2_w), FIELD(ln2_b)},
+    {"mlp.c_fc", 1, 4, FIELD(fc_w), FIELD(fc_b)},        {"mlp.c_proj", 4, 1, FIELD(fc_proj_w), FIELD(fc_proj_b)},
 };
-enum { N_LAYER_PARTS = sizeof layer_parts / sizeof layer_parts[0] };
+enum { N_LAYER_PARTS = 2 * sizeof layer_modules / sizeof layer_modules[0] };
+
+/* Tensor p of a block: module p / 2's weight (p even) or bias (p odd). */
+typedef struct {
+    char part[32]; /* "attn.c_attn.weight" */
+    int ndim, m0, m1; /* [m0*C] or [m0*C, m1*C] */
+    size_t field;
+} LayerPart;
+
+static LayerPart layer_part(int p) {
+    LayerPart lp;
+    bool bias = p % 2;
+    int in = layer_modules[p / 2].in, out = layer_modules[p / 2].out;
+    snprintf(lp.part, sizeof lp.part, "%s.%s", layer_modules[p / 2].name, bias ? "bias" : "weight");
+    lp.ndim = !bias && out ? 2 : 1;
+    lp.m0 = bias && out ? out : in;
+    lp.m1 = lp.ndim == 2 ? out : 0;
+    lp.field = bias ? layer_modules[p / 2].bias : layer_modules[p / 2].weight;
+    return lp;
+}
+
 /* Buffers PyTorch saves with GPT-2: the causal mask and its fill value. */
 static const char *const layer_buffers[] = {"attn.bias", "attn.masked_bias"};
 
-static bool is_qkv_bias(int part) { return layer_parts[part].field == offsetof(Gpt2LayerWeights, qkv_b); }
+static bool is_qkv_bias(int part) { return layer_part(part).field == FIELD(qkv_b); }
 
 static char *join_path(const char *dir, const char *name) {
     size_t a = strlen(dir), b = strlen(name);
@@ -363,9 +377,10 @@ static bool load_weights(Loader *ld, bool fill) {
         for (int p = 0; p < N_LAYER_PARTS; p++) {
             if (is_qkv_bias(p) && !c->qkv_bias) continue;
             char name[64];
-            snprintf(name, sizeof name, "h.%d.%s", l, layer_parts[p].part);
-            const float **dst = fill ? (const float **)((char *)&ck->layers[l] + layer_parts[p].field) : NULL;
-            if (!expect(ld, name, layer_parts[p].ndim, layer_parts[p].m0 * C, layer_parts[p].m1 * C, true, dst))
+            LayerPart lp = layer_part(p);
+            snprintf(name, sizeof name, "h.%d.%s", l, lp.part);
+            const float **dst = fill ? (const float **)((char *)&ck->layers[l] + lp.field) : NULL;
+            if (!expect(ld, name, lp.ndim, lp.m0 * C, lp.m1 * C, true, dst))
                 return false;
         }
     }
@@ -391,7 +406,7 @@ static bool known_tensor(const Gpt2Checkpoint *ck, const StTensor *t, LfError *e
     int l = layer_of(canon, &rest);
     if (l >= 0 && l < c->n_layer) {
         for (int p = 0; p < N_LAYER_PARTS; p++)
-            if (strcmp(rest, layer_parts[p].part) == 0 && (c->qkv_bias || !is_qkv_bias(p))) return true;
+            if (strcmp(rest, layer_part(p).part) == 0 && (c->qkv_bias || !is_qkv_bias(p))) return true;
         for (size_t b = 0; b < sizeof layer_buffers / sizeof *layer_buffers; b++)
             if (strcmp(rest, layer_buffers[b]) == 0) return true;
     }
@@ -569,8 +584,9 @@ uint64_t checkpoint_fingerprint(const Gpt2Checkpoint *ck) {
     h = hash_tensor(h, ck->st, w->wpe, (size_t)c->n_ctx * C);
     for (int l = 0; l < c->n_layer; l++) {
         for (int p = 0; p < N_LAYER_PARTS; p++) {
-            const float *x = *(const float *const *)((const char *)&w->layers[l] + layer_parts[p].field);
-            size_t n = (size_t)layer_parts[p].m0 * C * (layer_parts[p].ndim == 2 ? (size_t)layer_parts[p].m1 * C : 1);
+            LayerPart lp = layer_part(p);
+            const float *x = *(const float *const *)((const char *)&w->layers[l] + lp.field);
+            size_t n = (size_t)lp.m0 * C * (lp.ndim == 2 ? (size_t)lp.m1 * C : 1);
             h = hash_tensor(h, ck->st, x, x ? n : 0);
         }
     }
