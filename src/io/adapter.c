@@ -1,7 +1,6 @@
 /* adapter.c - an adapter's directory and its weights. See include/lorafit/io/adapter.h. */
 #include "lorafit/io/adapter.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,16 +42,8 @@ static bool exists(const char *path) {
     return lstat(path, &st) == 0;
 }
 
-/* Removes the files an adapter directory holds, then the directory. */
-static void remove_adapter_dir(const char *dir) {
-    const char *files[] = {ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, ADAPTER_STATE_FILE};
-    char path[4096];
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        join(path, sizeof path, dir, files[i]);
-        unlink(path);
-    }
-    rmdir(dir);
-}
+/* What an adapter directory may hold: all that replacing one removes. */
+static const char *const ADAPTER_FILES[] = {ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, ADAPTER_STATE_FILE, NULL};
 
 /* ---- saving ------------------------------------------------------------ */
 
@@ -133,33 +124,17 @@ bool adapter_save(const char *dir, const AdapterConfig *ac, const Gpt2Model *m, 
         return false;
     }
 
-    char tmp[4096], old[4096];
+    char tmp[4096];
     if (!fs_make_temp_dir(dir, tmp, sizeof tmp, err)) {
         lf_error_prefix(err, "cannot save the adapter to %s", dir);
         return false;
     }
     if (!write_adapter_files(tmp, ac, m, slots, state, err)) {
         lf_error_prefix(err, "saving the adapter to %s", dir);
-        remove_adapter_dir(tmp);
+        fs_remove_dir(tmp, ADAPTER_FILES);
         return false;
     }
-    /* Swap: the old adapter steps aside, the new one takes its name, the old goes. */
-    if (had_dir) {
-        if (snprintf(old, sizeof old, "%s.old-XXXXXX", dir) >= (int)sizeof old || !mkdtemp(old) ||
-            rename(dir, old) != 0) {
-            lf_error_errno(err, LF_ERR_IO, "cannot move the old adapter %s aside", dir);
-            remove_adapter_dir(tmp);
-            return false;
-        }
-    }
-    if (rename(tmp, dir) != 0) {
-        lf_error_errno(err, LF_ERR_IO, "cannot rename %s to %s", tmp, dir);
-        if (had_dir) rename(old, dir);
-        remove_adapter_dir(tmp);
-        return false;
-    }
-    if (had_dir) remove_adapter_dir(old);
-    return true;
+    return fs_replace_dir(tmp, dir, ADAPTER_FILES, err);
 }
 
 bool adapter_check_writable(const char *dir, LfError *err) {

@@ -96,6 +96,34 @@ bool fs_make_temp_dir(const char *path, char *tmp, size_t size, LfError *err) {
     return true;
 }
 
+void fs_remove_dir(const char *dir, const char *const *files) {
+    char path[4096];
+    for (int i = 0; files[i]; i++)
+        if (snprintf(path, sizeof path, "%s/%s", dir, files[i]) < (int)sizeof path) unlink(path);
+    rmdir(dir);
+}
+
+bool fs_replace_dir(const char *tmp, const char *path, const char *const *files, LfError *err) {
+    struct stat st;
+    bool had_dir = lstat(path, &st) == 0;
+    char old[4096];
+    /* The old directory steps aside, the new one takes its name, the old goes. */
+    if (had_dir && (snprintf(old, sizeof old, "%s.old-XXXXXX", path) >= (int)sizeof old || !mkdtemp(old) ||
+                    rename(path, old) != 0)) {
+        lf_error_errno(err, LF_ERR_IO, "cannot move the old %s aside", path);
+        fs_remove_dir(tmp, files);
+        return false;
+    }
+    if (rename(tmp, path) != 0) {
+        lf_error_errno(err, LF_ERR_IO, "cannot rename %s to %s", tmp, path);
+        if (had_dir) rename(old, path);
+        fs_remove_dir(tmp, files);
+        return false;
+    }
+    if (had_dir) fs_remove_dir(old, files);
+    return true;
+}
+
 /* ---- the atomic writer ------------------------------------------------- */
 
 bool fs_atomic_open(FsAtomic *a, const char *path, LfError *err) {

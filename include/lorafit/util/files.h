@@ -24,6 +24,18 @@ bool fs_make_parents(const char *path, LfError *err);
  * name goes to tmp[size]. For writers that replace a whole directory. */
 bool fs_make_temp_dir(const char *path, char *tmp, size_t size, LfError *err);
 
+/* Puts the complete directory tmp (made by fs_make_temp_dir, then filled)
+ * in the place of path: an existing path steps aside under a temporary
+ * name, tmp takes its name, and the old one is removed. Removing deletes
+ * only the files named in `files` (NULL-terminated), then the directory if
+ * that emptied it, so nothing we did not write is ever deleted. On failure
+ * the old directory is back in place and tmp is removed the same way. */
+bool fs_replace_dir(const char *tmp, const char *path, const char *const *files, LfError *err);
+
+/* Removes the files named in `files` (NULL-terminated) from dir, then dir
+ * if that emptied it. */
+void fs_remove_dir(const char *dir, const char *const *files);
+
 /* Reads the rest of f into a new NUL-terminated buffer (free() it); *len
  * gets the number of bytes, which may include NULs. NULL on a read error or
  * out of memory (errno tells which). */
