@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "lorafit/util/files.h"
 #include "lorafit/io/safetensors.h"

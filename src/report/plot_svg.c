@@ -7,13 +7,9 @@
  * point is always '.'. */
 #include "lorafit/report/report.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "lorafit/util/files.h"
 #include "lorafit/util/utf8.h"
