@@ -14,6 +14,7 @@
 
 #include "lorafit/data/csv.h"
 #include "lorafit/data/dataset.h"
+#include "lorafit/data/split.h"
 
 /* Writes the current record as one CSV line into a memory stream. */
 static void write_record(const CsvReader *r, FILE *f) {

@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "lorafit/data/dataset.h"
+#include "lorafit/data/split.h"
 
 static char fixture_dir[4096];
 

@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "lorafit/data/dataset.h"
+#include "lorafit/data/split.h"
 
 int main(void) {
     char path[4096];

@@ -21,6 +21,7 @@
 #include "lorafit/engine/lora.h"
 #include "lorafit/engine/modtree.h"
 #include "lorafit/engine/optim.h"
+#include "lorafit/util/clock.h"
 #include "lorafit/util/rng.h"
 #include "lorafit/cli/session.h"
 #include "lorafit/data/tokenizer.h"
@@ -346,7 +347,7 @@ static bool time_case(Gpt2Model *m, AdamW *opt, Case *c, const Options *o, LfErr
         return false;
     }
     for (int rep = -o->warmup; rep < o->repeat; rep++) {
-        double t0 = bench_now();
+        double t0 = clock_seconds();
         for (int i = 0; i < d->n; i++) {
             float loss = run_step(m, opt, c, i);
             if (loss != loss) {
@@ -354,7 +355,7 @@ static bool time_case(Gpt2Model *m, AdamW *opt, Case *c, const Options *o, LfErr
                 return false;
             }
         }
-        if (rep >= 0) c->samples_ms[rep] = 1e3 * (bench_now() - t0) / d->n;
+        if (rep >= 0) c->samples_ms[rep] = 1e3 * (clock_seconds() - t0) / d->n;
     }
     double *s = malloc((size_t)o->repeat * sizeof *s);
     if (!s) {

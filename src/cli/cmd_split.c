@@ -1,9 +1,8 @@
 /* cmd_split.c - `lorafit split`: the labs' data preparation (Raschka, LLMs
  * from scratch, ch. 6). Balance the classes, shuffle with our own seeded
  * PRNG, and write train.csv / validation.csv / test.csv that train and eval
- * read. The algorithm is dataset_split() in dataset.h. */
+ * read. The algorithm is dataset_split() in split.h. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "lorafit/cli/cli.h"
 #include "lorafit/cli/commands.h"
 #include "lorafit/cli/data_options.h"
+#include "lorafit/data/split.h"
 #include "lorafit/util/files.h"
 
 static const char *USAGE = "lorafit split INPUT --out-dir DIR [--balance] [--train 0.7] "
@@ -99,29 +99,6 @@ static bool make_out_dir(const char *dir, bool *created, LfError *err) {
     return false;
 }
 
-/* Writes one part to a new hidden file beside its final name. */
-static bool write_part(const Dataset *d, const int *rows, size_t n, bool label_ids,
-                       const char *tmp_path, LfError *err) {
-    int fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL, 0666);
-    if (fd < 0) {
-        lf_error_errno(err, LF_ERR_IO, "cannot create %s", tmp_path);
-        return false;
-    }
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        lf_error_errno(err, LF_ERR_IO, "cannot write %s", tmp_path);
-        close(fd);
-        return false;
-    }
-    bool ok = dataset_write_csv(d, rows, n, label_ids, f) && fflush(f) == 0 && fsync(fd) == 0;
-    if (!ok) lf_error_errno(err, LF_ERR_IO, "cannot write %s", tmp_path);
-    if (fclose(f) != 0 && ok) {
-        lf_error_errno(err, LF_ERR_IO, "cannot write %s", tmp_path);
-        ok = false;
-    }
-    return ok;
-}
-
 /* All three parts are written to temporary files first and renamed only
  * when all are complete, so a failure leaves nothing behind. */
 static bool write_parts(const SplitArgs *s, const Dataset *d, const DatasetSplit *sp,
@@ -129,33 +106,27 @@ static bool write_parts(const SplitArgs *s, const Dataset *d, const DatasetSplit
     bool created;
     if (!make_out_dir(s->out_dir, &created, err)) return false;
     const size_t counts[3] = {sp->n_train, sp->n_val, sp->n_test};
-    char tmp[3][4096], final[3][4096];
-    int written = 0;
+    FsAtomic part[3] = {{0}};
     bool ok = true;
     size_t start = 0;
     for (int p = 0; p < 3 && ok; p++) {
-        int n1 = snprintf(final[p], sizeof final[p], "%s/%s", s->out_dir, PART_NAMES[p]);
-        int n2 = snprintf(tmp[p], sizeof tmp[p], "%s/.%s.%ld.tmp", s->out_dir, PART_NAMES[p],
-                          (long)getpid());
-        if (n1 < 0 || n2 < 0 || (size_t)n2 >= sizeof tmp[p]) {
+        char path[4096];
+        if (snprintf(path, sizeof path, "%s/%s", s->out_dir, PART_NAMES[p]) >= (int)sizeof path) {
             lf_error_set(err, LF_ERR_INPUT, "output directory name too long: %s", s->out_dir);
             ok = false;
             break;
         }
-        ok = write_part(d, sp->rows + start, counts[p], s->label_ids, tmp[p], err);
-        written = p + 1; /* a failed write may still have created its file */
-        start += counts[p];
-    }
-    for (int p = 0; p < 3 && ok; p++) {
-        if (rename(tmp[p], final[p]) != 0) {
-            lf_error_errno(err, LF_ERR_IO, "cannot rename %s to %s", tmp[p], final[p]);
+        ok = fs_atomic_open(&part[p], path, err);
+        if (ok && !dataset_write_csv(d, sp->rows + start, counts[p], s->label_ids, part[p].f)) {
+            lf_error_errno(err, LF_ERR_IO, "cannot write %s", path);
             ok = false;
         }
+        ok = ok && fs_atomic_finish(&part[p], err);
+        start += counts[p];
     }
-    if (!ok) {
-        for (int p = 0; p < written; p++) unlink(tmp[p]);
-        if (created) rmdir(s->out_dir);
-    }
+    for (int p = 0; p < 3 && ok; p++) ok = fs_atomic_commit(&part[p], err);
+    for (int p = 0; p < 3; p++) fs_atomic_abort(&part[p]);
+    if (!ok && created) rmdir(s->out_dir);
     return ok;
 }
 

@@ -7,11 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "lorafit/cli/cli.h"
 #include "lorafit/cli/commands.h"
+#include "lorafit/util/clock.h"
 #include "lorafit/util/files.h"
+#include "lorafit/util/hash.h"
+#include "lorafit/util/utf8.h"
 #include "lorafit/data/tokenizer.h"
 
 static const char *USAGE =
@@ -55,7 +57,7 @@ static void print_quoted(const char *s, size_t n) {
     for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
         uint32_t cp;
-        size_t k = tok_utf8_decode((const unsigned char *)s + i, n - i, &cp);
+        size_t k = utf8_decode((const unsigned char *)s + i, n - i, &cp);
         if (c == '"' || c == '\\') printf("\\%c", c);
         else if (c == '\n') fputs("\\n", stdout);
         else if (c == '\t') fputs("\\t", stdout);
@@ -150,18 +152,11 @@ static int show_decoding(Tokenizer *t, const char *text) {
 
 /* ---- --bench ---------------------------------------------------------------- */
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* 64-bit FNV-1a of the ids as uint32 LE, printed so that a run can be
  * compared with tiktoken's (scripts/tokenizer-ref/bench.mjs prints the same). */
 static uint64_t digest_ids(const TokIds *ids) {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < ids->n; i++)
-        for (int k = 0; k < 4; k++) h = (h ^ (((uint32_t)ids->ids[i] >> (8 * k)) & 0xff)) * 0x100000001b3ULL;
+    uint64_t h = HASH_FNV_START;
+    for (size_t i = 0; i < ids->n; i++) h = hash_fnv_u32(h, (uint32_t)ids->ids[i]);
     return h;
 }
 
@@ -176,7 +171,7 @@ static bool bench_mode(Tokenizer *t, const char *name, char **texts, const size_
     for (size_t i = 0; i < n; i++) bytes += lens[i];
     TokIds ids = {0};
     LfError err = {0};
-    double start = now_seconds(), first = 0, elapsed = 0;
+    double start = clock_seconds(), first = 0, elapsed = 0;
     int passes = 0;
     do {
         ids.n = 0;
@@ -187,7 +182,7 @@ static bool bench_mode(Tokenizer *t, const char *name, char **texts, const size_
                 return false;
             }
         }
-        elapsed = now_seconds() - start;
+        elapsed = clock_seconds() - start;
         if (passes++ == 0) first = elapsed;
     } while (elapsed < seconds);
     printf("lorafit %-11s %8.2f MB/s  %zu bytes, %zu ids, digest %016llx, %d passes in %.2f s, "

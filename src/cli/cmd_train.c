@@ -11,13 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "lorafit/io/adapter.h"
 #include "lorafit/cli/cli.h"
 #include "lorafit/cli/commands.h"
 #include "lorafit/cli/data_options.h"
 #include "lorafit/report/report.h"
+#include "lorafit/util/clock.h"
 #include "lorafit/cli/session.h"
 #include "lorafit/engine/trainer.h"
 
@@ -254,12 +254,6 @@ static const char *resume_conflict(const Options *o, const AdapterConfig *given,
     return NULL;
 }
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Everything one run holds; freed by run_free(). */
 typedef struct {
     Options *o;
@@ -372,7 +366,7 @@ static bool restore_checkpoint(Run *r, LfError *err) {
     }
     TrainState st;
     if (!adapter_load_weights(o->resume, ac, &r->s.model, r->s.slots, err) ||
-        !adapter_load_state(o->resume, &st, &r->opt, err))
+        !train_state_load(o->resume, &st, &r->opt, err))
         return false;
     long per_epoch = trainer_batches_per_epoch(&r->tr);
     bool ok = st.n_points == st.step;
@@ -423,7 +417,7 @@ static void log_step(Run *r, const StepResult *sr, int epoch, long batch) {
             "{\"step\": %ld, \"epoch\": %d, \"batch\": %ld, \"loss\": %.6f, \"accuracy\": %.6f, \"lr\": %g, "
             "\"tokens\": %ld, \"seconds\": %.3f}\n",
             r->tr.step, epoch, batch, sr->loss, (double)sr->correct / sr->B, r->o->ac.training.lr, sr->tokens,
-            now_seconds() - r->t_start);
+            clock_seconds() - r->t_start);
     fflush(r->log);
 }
 
@@ -435,7 +429,7 @@ typedef struct {
 } EpochStats;
 
 static EpochStats epoch_stats_from_history(const Run *r) {
-    EpochStats es = {0, 0, 0, 0, now_seconds()};
+    EpochStats es = {0, 0, 0, 0, clock_seconds()};
     long first = r->tr.step - r->tr.batch, batch_size = r->o->ac.training.batch_size;
     for (long i = first; i < r->tr.step; i++) {
         const HistoryPoint *p = &r->history.train[i];
@@ -454,7 +448,7 @@ static void finish_epoch(Run *r, int epoch, EpochStats *es, LfError *err, bool *
     progress_finish(&r->progress);
     printf("Epoch %d Finished | Avg Loss: %.4f | Acc: %.2f%% | Time: %.2fs\n", epoch,
            es->batches ? es->loss_sum / (double)es->batches : 0.0,
-           es->seen ? 100.0 * (double)es->correct / (double)es->seen : 0.0, now_seconds() - es->t0);
+           es->seen ? 100.0 * (double)es->correct / (double)es->seen : 0.0, clock_seconds() - es->t0);
     if (r->val_data) {
         double vloss, vacc;
         if (!trainer_evaluate(&r->tr, &r->val, &vloss, &vacc, err)) {
@@ -593,7 +587,7 @@ static int run(Options *o, LfError *err) {
     memset(&r, 0, sizeof r);
     r.o = o;
     r.last_checkpoint_step = -1;
-    r.t_start = now_seconds();
+    r.t_start = clock_seconds();
     if (!setup(&r, err)) {
         run_free(&r);
         return lf_error_exit_code(err);
@@ -616,7 +610,7 @@ static int run(Options *o, LfError *err) {
     if (rc == 0 && !save(&r, true, err)) rc = lf_error_exit_code(err);
     if (rc == 0)
         fprintf(stderr, "lorafit train: %ld steps in %.1fs; adapter saved to %s\n", r.tr.step,
-                now_seconds() - r.t_start, o->out);
+                clock_seconds() - r.t_start, o->out);
     if (o->plot_path && (rc == 0 || rc == 130)) {
         char title[160];
         snprintf(title, sizeof title, "lorafit train: %s, rank %d", o->train, o->ac.lora.rank);

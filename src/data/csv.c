@@ -312,36 +312,23 @@ static int after_quoted(CsvReader *r, LfError *err, CsvPos open) {
                 open.line, open.col);
 }
 
-static int read_csv_record(CsvReader *r, LfError *err) {
+/* One record of fields separated by `sep`: ',' (CSV, where a field may be
+ * quoted) or '\t' (TSV, where a quote is an ordinary character). */
+static int read_record(CsvReader *r, int sep, LfError *err) {
     for (;;) {
         if (!begin_field(r)) return fail_oom(r, err);
-        if (peek(r) == '"') {
+        if (sep == ',' && peek(r) == '"') {
             CsvPos open = r->at;
             if (read_quoted(r, err) < 0 || after_quoted(r, err, open) < 0) return -1;
         }
         for (;;) {
             int c = peek(r);
-            if (c == CSV_EOF || c == ',' || at_line_break(r)) break;
+            if (c == CSV_EOF || c == sep || at_line_break(r)) break;
             if (c == 0) return fail_nul(r, err);
             if (take_into_field(r, err, false) < 0) return -1;
         }
         if (!end_field(r)) return fail_oom(r, err);
-        if (peek(r) != ',') return 1;
-        skip(r);
-    }
-}
-
-static int read_tsv_record(CsvReader *r, LfError *err) {
-    for (;;) {
-        if (!begin_field(r)) return fail_oom(r, err);
-        for (;;) {
-            int c = peek(r);
-            if (c == CSV_EOF || c == '\t' || at_line_break(r)) break;
-            if (c == 0) return fail_nul(r, err);
-            if (take_into_field(r, err, false) < 0) return -1;
-        }
-        if (!end_field(r)) return fail_oom(r, err);
-        if (peek(r) != '\t') return 1;
+        if (peek(r) != sep) return 1;
         skip(r);
     }
 }
@@ -360,7 +347,7 @@ int csv_next_row(CsvReader *r, LfError *err) {
         r->state = 0;
         return 0;
     }
-    int st = r->format == CSV_FORMAT_TSV ? read_tsv_record(r, err) : read_csv_record(r, err);
+    int st = read_record(r, r->format == CSV_FORMAT_TSV ? '\t' : ',', err);
     if (st < 0) return -1;
     if (r->read_errno) return fail(r, err, LF_ERR_INPUT, r->at, "read error");
     r->row_end = r->at;

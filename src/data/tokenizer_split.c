@@ -10,33 +10,11 @@
 #include <utf8proc.h>
 
 #include "lorafit/data/tokenizer.h"
+#include "lorafit/util/utf8.h"
 
 /* How the pattern sees a code point. The space U+0020 and the apostrophe are
  * also tested by value, because the pattern names them literally. */
 typedef enum { CLS_END, CLS_LETTER, CLS_NUMBER, CLS_SPACE, CLS_OTHER } CharClass;
-
-size_t tok_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp) {
-    if (len == 0) return 0;
-    unsigned char b = s[0];
-    if (b < 0x80) {
-        *cp = b;
-        return 1;
-    }
-    size_t n;
-    uint32_t c, min;
-    if (b >= 0xC2 && b <= 0xDF) n = 2, c = b & 0x1F, min = 0x80;
-    else if (b >= 0xE0 && b <= 0xEF) n = 3, c = b & 0x0F, min = 0x800;
-    else if (b >= 0xF0 && b <= 0xF4) n = 4, c = b & 0x07, min = 0x10000;
-    else return 0; /* a continuation byte, an overlong lead (C0, C1) or F5..FF */
-    if (len < n) return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        c = (c << 6) | (s[i] & 0x3F);
-    }
-    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
-    *cp = c;
-    return n;
-}
 
 /* The Unicode White_Space property, which is what \s means in tiktoken's
  * regex engine (Rust's regex crate). It is not the same as C's isspace() or
@@ -81,7 +59,7 @@ static CharClass class_at(const unsigned char *s, size_t len, size_t pos, size_t
         return CLS_OTHER;
     }
     uint32_t c;
-    *n = tok_utf8_decode(s + pos, len - pos, &c);
+    *n = utf8_decode(s + pos, len - pos, &c);
     return *n ? classify(c) : CLS_END;
 }
 

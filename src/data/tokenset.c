@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lorafit/util/hash.h"
+
 void tokenset_free(TokenSet *ts) {
     if (!ts) return;
     free(ts->tokens);
@@ -72,11 +74,11 @@ void tokenset_truncate(TokenSet *ts, int max_length) {
 }
 
 uint64_t tokenset_digest(const TokenSet *ts) {
-    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a, fed 32-bit words */
+    uint64_t h = HASH_FNV_START;
     for (size_t i = 0; i < ts->n; i++) {
-        uint32_t words[2] = {(uint32_t)ts->length[i], ts->labels ? (uint32_t)ts->labels[i] : 0u};
-        for (int w = 0; w < 2; w++) h = (h ^ words[w]) * 0x100000001b3ULL;
-        for (int k = 0; k < ts->length[i]; k++) h = (h ^ (uint32_t)ts->tokens[ts->offset[i] + (size_t)k]) * 0x100000001b3ULL;
+        h = hash_fnv_word(h, (uint32_t)ts->length[i]);
+        h = hash_fnv_word(h, ts->labels ? (uint32_t)ts->labels[i] : 0u);
+        for (int k = 0; k < ts->length[i]; k++) h = hash_fnv_word(h, (uint32_t)ts->tokens[ts->offset[i] + (size_t)k]);
     }
     return h;
 }

@@ -11,9 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "lorafit/io/placement.h"
+#include "lorafit/util/hash.h"
 #include "lorafit/util/mem.h"
 
 #define PREFIX "transformer."
@@ -35,31 +36,45 @@ struct Gpt2Checkpoint {
     Gpt2Weights w;
 };
 
-/* The weights of one block, in the order the fingerprint hashes them.
- * Shapes are multiples of n_embd: dims {a, b} mean [a*C, b*C]. */
+/* The modules of one block, in the order the fingerprint hashes them (each
+ * one's weight, then its bias). Shapes are multiples of n_embd: a linear
+ * module's weight is [in*C, out*C] and its bias [out*C]; a layer norm's
+ * (out 0) are both [in*C]. */
+#define FIELD(f) offsetof(Gpt2LayerWeights, f)
 static const struct {
-    const char *part;
-    int ndim, m0, m1;
-    size_t field;
-} layer_parts[] = {
-    {"ln_1.weight", 1, 1, 0, offsetof(Gpt2LayerWeights, ln1_w)},
-    {"ln_1.bias", 1, 1, 0, offsetof(Gpt2LayerWeights, ln1_b)},
-    {"attn.c_attn.weight", 2, 1, 3, offsetof(Gpt2LayerWeights, qkv_w)},
-    {"attn.c_attn.bias", 1, 3, 0, offsetof(Gpt2LayerWeights, qkv_b)},
-    {"attn.c_proj.weight", 2, 1, 1, offsetof(Gpt2LayerWeights, attn_proj_w)},
-    {"attn.c_proj.bias", 1, 1, 0, offsetof(Gpt2LayerWeights, attn_proj_b)},
-    {"ln_2.weight", 1, 1, 0, offsetof(Gpt2LayerWeights, ln2_w)},
-    {"ln_2.bias", 1, 1, 0, offsetof(Gpt2LayerWeights, ln2_b)},
-    {"mlp.c_fc.weight", 2, 1, 4, offsetof(Gpt2LayerWeights, fc_w)},
-    {"mlp.c_fc.bias", 1, 4, 0, offsetof(Gpt2LayerWeights, fc_b)},
-    {"mlp.c_proj.weight", 2, 4, 1, offsetof(Gpt2LayerWeights, fc_proj_w)},
-    {"mlp.c_proj.bias", 1, 1, 0, offsetof(Gpt2LayerWeights, fc_proj_b)},
+    const char *name;
+    int in, out;
+    size_t weight, bias; /* fields of Gpt2LayerWeights */
+} layer_modules[] = {
+    {"ln_1", 1, 0, FIELD(ln1_w), FIELD(ln1_b)},          {"attn.c_attn", 1, 3, FIELD(qkv_w), FIELD(qkv_b)},
+    {"attn.c_proj", 1, 1, FIELD(attn_proj_w), FIELD(attn_proj_b)}, {"ln_2", 1, 0, FIELD(ln2_w), FIELD(ln2_b)},
+    {"mlp.c_fc", 1, 4, FIELD(fc_w), FIELD(fc_b)},        {"mlp.c_proj", 4, 1, FIELD(fc_proj_w), FIELD(fc_proj_b)},
 };
-enum { N_LAYER_PARTS = sizeof layer_parts / sizeof layer_parts[0] };
+enum { N_LAYER_PARTS = 2 * sizeof layer_modules / sizeof layer_modules[0] };
+
+/* Tensor p of a block: module p / 2's weight (p even) or bias (p odd). */
+typedef struct {
+    char part[32]; /* "attn.c_attn.weight" */
+    int ndim, m0, m1; /* [m0*C] or [m0*C, m1*C] */
+    size_t field;
+} LayerPart;
+
+static LayerPart layer_part(int p) {
+    LayerPart lp;
+    bool bias = p % 2;
+    int in = layer_modules[p / 2].in, out = layer_modules[p / 2].out;
+    snprintf(lp.part, sizeof lp.part, "%s.%s", layer_modules[p / 2].name, bias ? "bias" : "weight");
+    lp.ndim = !bias && out ? 2 : 1;
+    lp.m0 = bias && out ? out : in;
+    lp.m1 = lp.ndim == 2 ? out : 0;
+    lp.field = bias ? layer_modules[p / 2].bias : layer_modules[p / 2].weight;
+    return lp;
+}
+
 /* Buffers PyTorch saves with GPT-2: the causal mask and its fill value. */
 static const char *const layer_buffers[] = {"attn.bias", "attn.masked_bias"};
 
-static bool is_qkv_bias(int part) { return layer_parts[part].field == offsetof(Gpt2LayerWeights, qkv_b); }
+static bool is_qkv_bias(int part) { return layer_part(part).field == FIELD(qkv_b); }
 
 static char *join_path(const char *dir, const char *name) {
     size_t a = strlen(dir), b = strlen(name);
@@ -235,14 +250,6 @@ static const StTensor *find(const StFile *st, const char *canon, LfError *err, b
     return a ? a : b;
 }
 
-static const char *shape_str(char *buf, size_t cap, int ndim, const int64_t *shape) {
-    int n = snprintf(buf, cap, "[");
-    for (int i = 0; i < ndim && n > 0 && (size_t)n < cap; i++)
-        n += snprintf(buf + n, cap - (size_t)n, "%s%" PRId64, i ? ", " : "", shape[i]);
-    if (n > 0 && (size_t)n < cap) snprintf(buf + n, cap - (size_t)n, "]");
-    return buf;
-}
-
 static bool infer_config(const StFile *st, Gpt2Config *cfg, LfError *err) {
     bool clash;
     const StTensor *wte = find(st, "wte.weight", err, &clash), *wpe = NULL;
@@ -259,8 +266,8 @@ static bool infer_config(const StFile *st, Gpt2Config *cfg, LfError *err) {
         char s2[128];
         lf_error_set(err, LF_ERR_INPUT,
                      "%s: wte.weight %s and wpe.weight %s are not [vocab_size, n_embd] and [n_ctx, n_embd]",
-                     st_path(st), shape_str(s1, sizeof s1, wte->ndim, wte->shape),
-                     shape_str(s2, sizeof s2, wpe->ndim, wpe->shape));
+                     st_path(st), st_shape_str(s1, sizeof s1, wte->ndim, wte->shape),
+                     st_shape_str(s2, sizeof s2, wpe->ndim, wpe->shape));
         return false;
     }
     int n_layer = 0;
@@ -302,25 +309,16 @@ static bool check_limits(const Gpt2Config *cfg, const char *what, LfError *err) 
 
 /* ---- tensors ---------------------------------------------------------- */
 
-enum { COPY_PIECE_BYTES = MEM_HUGE_PAGE_BYTES };
-
-/* Part of an F32 tensor to copy from the mapping into ck->owned. */
-typedef struct {
-    const void *src;
-    void *dst;
-    size_t bytes;
-} CopyPiece;
-
 /* Two passes over the expected weights share this: the first (dst NULL)
  * checks presence, dtype and shape and counts what goes into ck->owned;
  * the second sets the pointers, converting into ck->owned at `cursor` and
- * listing the F32 tensors to copy there (copy_weights does the copying). */
+ * listing the F32 tensors to copy there (placement_copy does the copying). */
 typedef struct {
     Gpt2Checkpoint *ck;
     size_t cursor;    /* floats of ck->owned used (or needed, in the first pass) */
     size_t converted; /* of which converted from another dtype */
-    bool in_place;    /* F32 block weights are read from the mapping (see weights_in_place) */
-    CopyPiece *pieces; /* second pass: the copies to make; NULL in the first */
+    bool in_place;    /* F32 block weights are read from the mapping (see placement.h) */
+    PlacementPiece *pieces; /* second pass: the copies to make; NULL in the first */
     size_t n_pieces;   /* made (or, in the first pass, needed) */
     LfError *err;
 } Loader;
@@ -338,13 +336,8 @@ static bool expect(Loader *ld, const char *canon, int ndim, int64_t d0, int64_t 
         lf_error_set(ld->err, LF_ERR_INPUT, "%s: tensor '%s' is missing", st_path(st), canon);
         return false;
     }
-    int64_t want[2] = {d0, d1};
-    if (t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1)) {
-        char got_s[160], want_s[64];
-        lf_error_set(ld->err, LF_ERR_INPUT, "%s: tensor '%s' has shape %s, expected %s", st_path(st), t->name,
-                     shape_str(got_s, sizeof got_s, t->ndim, t->shape), shape_str(want_s, sizeof want_s, ndim, want));
-        return false;
-    }
+    const int64_t want[2] = {d0, d1};
+    if (!st_check_shape(st, t, ndim, want, ld->err)) return false;
     if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16 && t->dtype != ST_F64) {
         lf_error_set(ld->err, LF_ERR_INPUT, "%s: tensor '%s' has dtype %s, expected F32, F16, BF16 or F64",
                      st_path(st), t->name, st_dtype_name(t->dtype));
@@ -353,7 +346,7 @@ static bool expect(Loader *ld, const char *canon, int ndim, int64_t d0, int64_t 
     const float *view = st_f32_view(t);
     size_t n = (size_t)t->numel, padded = (n + 15) / 16 * 16; /* each owned tensor on a 64-byte line */
     if (view && copy && !dst) /* first pass: counted whatever in_place turns out to be */
-        ld->n_pieces += (n * sizeof *view + COPY_PIECE_BYTES - 1) / COPY_PIECE_BYTES;
+        ld->n_pieces += placement_n_pieces(n * sizeof *view);
     if (view && (!copy || ld->in_place)) {
         if (dst) *dst = view;
         return true;
@@ -364,11 +357,7 @@ static bool expect(Loader *ld, const char *canon, int ndim, int64_t d0, int64_t 
     if (!dst) return true;
     float *out = ld->ck->owned + at;
     if (view) {
-        for (size_t done = 0; done < n * sizeof *view; done += COPY_PIECE_BYTES) {
-            size_t left = n * sizeof *view - done;
-            ld->pieces[ld->n_pieces++] = (CopyPiece){(const char *)view + done, (char *)out + done,
-                                                     left < COPY_PIECE_BYTES ? left : COPY_PIECE_BYTES};
-        }
+        placement_add_copy(ld->pieces, &ld->n_pieces, view, out, n * sizeof *view);
     } else if (!st_read_f32(t, out, n, ld->err)) {
         return false;
     }
@@ -388,9 +377,10 @@ static bool load_weights(Loader *ld, bool fill) {
         for (int p = 0; p < N_LAYER_PARTS; p++) {
             if (is_qkv_bias(p) && !c->qkv_bias) continue;
             char name[64];
-            snprintf(name, sizeof name, "h.%d.%s", l, layer_parts[p].part);
-            const float **dst = fill ? (const float **)((char *)&ck->layers[l] + layer_parts[p].field) : NULL;
-            if (!expect(ld, name, layer_parts[p].ndim, layer_parts[p].m0 * C, layer_parts[p].m1 * C, true, dst))
+            LayerPart lp = layer_part(p);
+            snprintf(name, sizeof name, "h.%d.%s", l, lp.part);
+            const float **dst = fill ? (const float **)((char *)&ck->layers[l] + lp.field) : NULL;
+            if (!expect(ld, name, lp.ndim, lp.m0 * C, lp.m1 * C, true, dst))
                 return false;
         }
     }
@@ -406,7 +396,7 @@ static bool known_tensor(const Gpt2Checkpoint *ck, const StTensor *t, LfError *e
         if (t->ndim == 2 && t->shape[0] == c->vocab_size && t->shape[1] == c->n_embd) return true;
         char s[160];
         lf_error_set(err, LF_ERR_INPUT, "%s: tensor 'lm_head.weight' has shape %s, expected [%d, %d] (tied to wte)",
-                     st_path(ck->st), shape_str(s, sizeof s, t->ndim, t->shape), c->vocab_size, c->n_embd);
+                     st_path(ck->st), st_shape_str(s, sizeof s, t->ndim, t->shape), c->vocab_size, c->n_embd);
         return false;
     }
     const char *canon = canonical(t->name), *rest;
@@ -416,7 +406,7 @@ static bool known_tensor(const Gpt2Checkpoint *ck, const StTensor *t, LfError *e
     int l = layer_of(canon, &rest);
     if (l >= 0 && l < c->n_layer) {
         for (int p = 0; p < N_LAYER_PARTS; p++)
-            if (strcmp(rest, layer_parts[p].part) == 0 && (c->qkv_bias || !is_qkv_bias(p))) return true;
+            if (strcmp(rest, layer_part(p).part) == 0 && (c->qkv_bias || !is_qkv_bias(p))) return true;
         for (size_t b = 0; b < sizeof layer_buffers / sizeof *layer_buffers; b++)
             if (strcmp(rest, layer_buffers[b]) == 0) return true;
     }
@@ -451,40 +441,9 @@ static bool read_config(Gpt2Checkpoint *ck, LfError *err) {
     return ok;
 }
 
-/* ---- where the block weights live -------------------------------------- *
- *
- * A fresh process must make gpt2-small's block weights (340 MB) resident,
- * and on this project's VMs that is most of `lorafit classify`: each 4 KB
- * page mapped costs ~3 us (the hypervisor checks every page-table entry),
- * so faulting the blocks in through the mapping took 0.2-0.4 s, and copying
- * them into fresh huge pages cost 85-390 ms, mostly the kernel zeroing
- * memory the host has to back anew. When the page cache holds the file in
- * 2 MB folios, though, each fault maps 2 MB and all the blocks are mapped in
- * ~5 ms, with nothing copied. So: read in place when the cache is in 2 MB
- * folios; else, if the filesystem can give 2 MB folios, drop the file's
- * small cached pages and read it again into 2 MB ones (once: later runs
- * find them); else copy, over all threads. Measured on gpt2-small here:
- * 5 ms in place, 114 ms to drop and re-read. Pages not yet written back
- * (a file just downloaded) cannot be dropped, so such a file is copied
- * until the kernel has written it. */
-
-/* Bytes of file pages this process maps with 2 MB entries (FilePmdMapped
- * of /proc/self/smaps_rollup), or -1 when unknown. */
-static long file_pmd_kb(void) {
-    FILE *fp = fopen("/proc/self/smaps_rollup", "r");
-    if (!fp) return -1;
-    char line[256];
-    long kb = -1;
-    while (fgets(line, sizeof line, fp))
-        if (sscanf(line, "FilePmdMapped: %ld kB", &kb) == 1) break;
-    fclose(fp);
-    return kb;
-}
-
-/* The 2 MB-aligned chunks [*lo, *hi) wholly inside the span of the F32
- * weights that would be copied (every tensor but wte, wpe and lm_head);
- * returns how many there are. */
-static size_t weight_chunks(const Gpt2Checkpoint *ck, uintptr_t *lo, uintptr_t *hi) {
+/* The span of the mapping holding the F32 weights that would be copied
+ * (every tensor but wte, wpe and lm_head), for placement_in_place. */
+static void copied_span(const Gpt2Checkpoint *ck, const void **begin, const void **end) {
     uintptr_t first = UINTPTR_MAX, last = 0;
     for (int i = 0; i < st_count(ck->st); i++) {
         const StTensor *t = st_tensor(ck->st, i);
@@ -496,52 +455,14 @@ static size_t weight_chunks(const Gpt2Checkpoint *ck, uintptr_t *lo, uintptr_t *
         if (a < first) first = a;
         if (b > last) last = b;
     }
-    *lo = (first + MEM_HUGE_PAGE_BYTES - 1) & ~(uintptr_t)(MEM_HUGE_PAGE_BYTES - 1);
-    *hi = last & ~(uintptr_t)(MEM_HUGE_PAGE_BYTES - 1);
-    return first < last && *lo < *hi ? (*hi - *lo) / MEM_HUGE_PAGE_BYTES : 0;
+    *begin = (const void *)first;
+    *end = (const void *)last;
 }
-
-/* Touches one byte of each chunk in [lo, hi); returns how many of them
- * this touch mapped with one 2 MB entry, or -1 when that cannot be known. */
-static long touch_chunks(uintptr_t lo, uintptr_t hi) {
-    long before = file_pmd_kb();
-    if (before < 0) return -1;
-    for (uintptr_t p = lo; p < hi; p += MEM_HUGE_PAGE_BYTES) (void)*(const volatile char *)p;
-    long after = file_pmd_kb();
-    return after < 0 ? -1 : (after - before) / (long)(MEM_HUGE_PAGE_BYTES >> 10);
-}
-
-/* Up to 1 chunk in 16 in small pages costs ~10 ms at 3 us a page. */
-static bool mostly_huge(long mapped, size_t chunks) { return mapped >= 0 && (size_t)mapped >= chunks - chunks / 16; }
 
 static bool weights_in_place(const Gpt2Checkpoint *ck) {
-#ifdef MADV_HUGEPAGE
-    uintptr_t lo, hi;
-    size_t chunks = weight_chunks(ck, &lo, &hi);
-    if (chunks < 4) return false; /* a small model: copying it costs nothing */
-    /* A cold file is then read ahead into 2 MB folios on first touch. */
-    if (madvise((void *)lo, hi - lo, MADV_HUGEPAGE) != 0) return false;
-    if (mostly_huge(touch_chunks(lo, hi), chunks)) return true;
-    /* Cached in small folios. Read one chunk afresh first: if that does
-     * not give a 2 MB folio (transparent huge pages off, or a filesystem
-     * without large folios), dropping the rest would only cost a re-read. */
-    if (!st_forget_pages(ck->st, (const void *)lo, MEM_HUGE_PAGE_BYTES) ||
-        touch_chunks(lo, lo + MEM_HUGE_PAGE_BYTES) != 1)
-        return false;
-    if (!st_forget_pages(ck->st, (const void *)lo, hi - lo)) return false;
-    return mostly_huge(touch_chunks(lo, hi), chunks);
-#else
-    (void)ck;
-    return false;
-#endif
-}
-
-/* The time goes to the kernel (zeroing fresh pages, copying out of the
- * page cache), and threads share it out: 85 -> 41 ms on two cores for
- * gpt2-small's blocks, when the host has the memory at hand. */
-static void copy_weights(const StFile *st, const CopyPiece *pieces, size_t n) {
-#pragma omp parallel for schedule(dynamic, 1)
-    for (long i = 0; i < (long)n; i++) st_peek(st, pieces[i].src, pieces[i].dst, pieces[i].bytes);
+    const void *begin, *end;
+    copied_span(ck, &begin, &end);
+    return placement_in_place(ck->st, begin, end);
 }
 
 /* Maps the file, reads the shape and checks every tensor's presence and
@@ -599,7 +520,7 @@ Gpt2Checkpoint *checkpoint_open_as(const char *model_dir_or_file, CheckpointLoad
     ck->w.layers = ck->layers;
     ld.cursor = ld.converted = ld.n_pieces = 0;
     if (!load_weights(&ld, true)) goto fail;
-    copy_weights(ck->st, ld.pieces, ld.n_pieces);
+    placement_copy(ck->st, ld.pieces, ld.n_pieces);
     free(ld.pieces);
     return ck;
 fail:
@@ -628,24 +549,12 @@ bool checkpoint_in_place(const Gpt2Checkpoint *ck) { return ck->in_place; }
 
 /* ---- fingerprint ------------------------------------------------------ */
 
-static uint64_t fnv(uint64_t h, const void *data, size_t n) {
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
-}
-
-static uint64_t fnv_u64(uint64_t h, uint64_t v) {
-    unsigned char b[8];
-    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
-    return fnv(h, b, 8);
-}
-
 /* The first and last FINGERPRINT_SAMPLES / 2 values, read with st_peek: two
  * short reads a tensor instead of faulting in a page of the mapping for each
  * (~150 faults, 10-40 ms on this project's VMs). Two different trainings
  * differ everywhere, so the ends tell tensors apart as well as any values. */
 static uint64_t hash_tensor(uint64_t h, const StFile *st, const float *x, size_t n) {
-    h = fnv_u64(h, n);
+    h = hash_fnv_u64(h, n);
     if (!x) return h;
     const size_t half = FINGERPRINT_SAMPLES / 2;
     float v[FINGERPRINT_SAMPLES];
@@ -659,7 +568,7 @@ static uint64_t hash_tensor(uint64_t h, const StFile *st, const float *x, size_t
     for (size_t i = 0; i < m; i++) {
         uint32_t bits;
         memcpy(&bits, &v[i], sizeof bits);
-        h = fnv_u64(h, bits);
+        h = hash_fnv_u64(h, bits);
     }
     return h;
 }
@@ -668,15 +577,16 @@ uint64_t checkpoint_fingerprint(const Gpt2Checkpoint *ck) {
     const Gpt2Weights *w = &ck->w;
     const Gpt2Config *c = &w->cfg;
     size_t C = (size_t)c->n_embd;
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = HASH_FNV_START;
     const int fields[] = {c->n_layer, c->n_embd, c->n_head, c->vocab_size, c->n_ctx, c->qkv_bias};
-    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) h = fnv_u64(h, (uint64_t)(int64_t)fields[i]);
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) h = hash_fnv_u64(h, (uint64_t)(int64_t)fields[i]);
     h = hash_tensor(h, ck->st, w->wte, (size_t)c->vocab_size * C);
     h = hash_tensor(h, ck->st, w->wpe, (size_t)c->n_ctx * C);
     for (int l = 0; l < c->n_layer; l++) {
         for (int p = 0; p < N_LAYER_PARTS; p++) {
-            const float *x = *(const float *const *)((const char *)&w->layers[l] + layer_parts[p].field);
-            size_t n = (size_t)layer_parts[p].m0 * C * (layer_parts[p].ndim == 2 ? (size_t)layer_parts[p].m1 * C : 1);
+            LayerPart lp = layer_part(p);
+            const float *x = *(const float *const *)((const char *)&w->layers[l] + lp.field);
+            size_t n = (size_t)lp.m0 * C * (lp.ndim == 2 ? (size_t)lp.m1 * C : 1);
             h = hash_tensor(h, ck->st, x, x ? n : 0);
         }
     }

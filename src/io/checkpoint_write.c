@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "lorafit/util/files.h"
 #include "lorafit/io/safetensors.h"
@@ -48,17 +47,12 @@ static bool write_config(const char *dir, const Gpt2Config *cfg, LfError *err) {
     if (!cfg->qkv_bias) cJSON_AddBoolToObject(root, "qkv_bias", false);
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
-    char path[4096], tmp[4200];
+    char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = text ? fopen(tmp, "w") : NULL;
-    bool ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-    if (f && fclose(f) != 0) ok = false;
+    bool ok = text && fs_write_text(path, text, err);
+    if (!text) lf_error_set(err, LF_ERR_IO, "cannot write %s: out of memory", path);
     free(text);
-    if (ok && rename(tmp, path) == 0) return true;
-    lf_error_errno(err, LF_ERR_IO, "cannot write %s", path);
-    unlink(tmp);
-    return false;
+    return ok;
 }
 
 bool checkpoint_write(const char *dir, const Gpt2Weights *w, bool overwrite, LfError *err) {

@@ -1,4 +1,5 @@
-/* safetensors.c - read (mmapped) and write safetensors files.
+/* safetensors.c - read safetensors files (mmapped); the dtype table and
+ * conversions. The writer is safetensors_write.c.
  * See include/lorafit/io/safetensors.h.
  *
  * Reading trusts nothing in the file: every number in the header is checked
@@ -12,14 +13,14 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <utf8proc.h>
+
+#include "lorafit/util/utf8.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors data is little-endian; this reader uses it in place"
@@ -73,7 +74,7 @@ static bool dtype_parse(const char *s, StDtype *d) {
 
 /* "[768, 2304]" into buf (cut short if it does not fit, which only a
  * message would notice). */
-static const char *shape_str(char *buf, size_t cap, int ndim, const int64_t *shape) {
+const char *st_shape_str(char *buf, size_t cap, int ndim, const int64_t *shape) {
     size_t len = 0;
     buf[0] = '\0';
     for (int i = 0; i <= ndim && len < cap; i++) {
@@ -99,17 +100,6 @@ static bool json_uint(const cJSON *item, uint64_t *out) {
     double d = item->valuedouble;
     if (!(d >= 0.0 && d <= ST_MAX_JSON_INT) || d != floor(d)) return false;
     *out = (uint64_t)d;
-    return true;
-}
-
-static bool valid_utf8(const unsigned char *s, size_t n) {
-    utf8proc_int32_t cp;
-    while (n > 0) {
-        utf8proc_ssize_t len = utf8proc_iterate(s, n > 4 ? 4 : (utf8proc_ssize_t)n, &cp);
-        if (len <= 0) return false;
-        s += len;
-        n -= (size_t)len;
-    }
     return true;
 }
 
@@ -187,7 +177,7 @@ static bool parse_tensor(const StFile *f, const cJSON *entry, StTensor *t, Span 
     }
     if (i < ndim || numel > INT64_MAX || __builtin_mul_overflow(numel, dtypes[t->dtype].size, &nbytes)) {
         lf_error_set(err, LF_ERR_INPUT, "%s: tensor '%s': %s %s has more than 2^63 elements or bytes",
-                     f->label, name, dtypes[t->dtype].name, shape_str(sbuf, sizeof sbuf, ndim, t->shape));
+                     f->label, name, dtypes[t->dtype].name, st_shape_str(sbuf, sizeof sbuf, ndim, t->shape));
         return false;
     }
     if (nbytes != e - b) {
@@ -195,7 +185,7 @@ static bool parse_tensor(const StFile *f, const cJSON *entry, StTensor *t, Span 
                      "%s: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] hold %" PRIu64
                      " bytes but %s %s needs %" PRIu64,
                      f->label, name, b, e, e - b, dtypes[t->dtype].name,
-                     shape_str(sbuf, sizeof sbuf, ndim, t->shape), nbytes);
+                     st_shape_str(sbuf, sizeof sbuf, ndim, t->shape), nbytes);
         return false;
     }
     if (e > data_size) {
@@ -338,7 +328,7 @@ static bool parse_header(StFile *f, const unsigned char *buf, size_t size, LfErr
     f->base = buf + 8 + hlen;
     size_t data_size = size - 8 - (size_t)hlen;
     /* JSON text cannot hold a raw NUL; cJSON would stop at it silently. */
-    if (memchr(hdr, '\0', (size_t)hlen) || !valid_utf8((const unsigned char *)hdr, (size_t)hlen)) {
+    if (memchr(hdr, '\0', (size_t)hlen) || !utf8_valid(hdr, (size_t)hlen)) {
         lf_error_set(err, LF_ERR_INPUT, "%s: header is not valid UTF-8 text", f->label);
         return false;
     }
@@ -591,284 +581,27 @@ bool st_read_f32(const StTensor *t, float *dst, size_t n, LfError *err) {
     }
 }
 
+bool st_check_shape(const StFile *f, const StTensor *t, int ndim, const int64_t *shape, LfError *err) {
+    bool same = t->ndim == ndim;
+    for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
+    if (!same) {
+        char got[160], want[160];
+        lf_error_set(err, LF_ERR_INPUT, "%s: tensor '%s' has shape %s, expected %s", f->label, t->name,
+                     st_shape_str(got, sizeof got, t->ndim, t->shape), st_shape_str(want, sizeof want, ndim, shape));
+    }
+    return same;
+}
+
+bool st_load_f32(const StFile *f, const char *name, int ndim, const int64_t *shape, float *dst, LfError *err) {
+    const StTensor *t = st_find(f, name);
+    if (!t) {
+        lf_error_set(err, LF_ERR_INPUT, "%s: tensor '%s' is missing", f->label, name);
+        return false;
+    }
+    return st_check_shape(f, t, ndim, shape, err) && st_read_f32(t, dst, (size_t)t->numel, err);
+}
+
 const float *st_f32_view(const StTensor *t) {
     if (t->dtype != ST_F32 || (uintptr_t)t->data % _Alignof(float) != 0) return NULL;
     return t->data;
-}
-
-/* ---- writing ---------------------------------------------------------- */
-
-typedef struct {
-    char *name;
-    StDtype dtype;
-    int ndim;
-    int64_t shape[ST_MAX_DIMS];
-    const void *data;
-    size_t nbytes;
-    uint64_t begin; /* assigned by st_writer_save */
-} WEntry;
-
-struct StWriter {
-    WEntry *t;
-    int n, cap;
-    char **meta; /* key, value, key, value, ... */
-    int n_meta, cap_meta;
-};
-
-StWriter *st_writer_new(void) { return calloc(1, sizeof(StWriter)); }
-
-void st_writer_free(StWriter *w) {
-    if (!w) return;
-    for (int i = 0; i < w->n; i++) free(w->t[i].name);
-    for (int i = 0; i < 2 * w->n_meta; i++) free(w->meta[i]);
-    free(w->t);
-    free(w->meta);
-    free(w);
-}
-
-static bool grow(void **arr, int *cap, int need, size_t elem) {
-    if (need <= *cap) return true;
-    int nc = *cap ? *cap * 2 : 16;
-    while (nc < need) nc *= 2;
-    void *p = realloc(*arr, (size_t)nc * elem);
-    if (!p) return false;
-    *arr = p;
-    *cap = nc;
-    return true;
-}
-
-bool st_writer_add(StWriter *w, const char *name, StDtype dtype, int ndim, const int64_t *shape,
-                   const void *data, LfError *err) {
-    if ((unsigned)dtype >= N_DTYPES || ndim < 0 || ndim > ST_MAX_DIMS || strcmp(name, "__metadata__") == 0) {
-        lf_error_set(err, LF_ERR_RUNTIME, "safetensors writer: tensor '%s': bad dtype, rank or name", name);
-        return false;
-    }
-    for (int i = 0; i < w->n; i++) {
-        if (strcmp(w->t[i].name, name) == 0) {
-            lf_error_set(err, LF_ERR_RUNTIME, "safetensors writer: tensor '%s' added twice", name);
-            return false;
-        }
-    }
-    size_t nbytes = dtypes[dtype].size;
-    for (int i = 0; i < ndim; i++) {
-        if (shape[i] < 0 || __builtin_mul_overflow(nbytes, (size_t)shape[i], &nbytes)) {
-            lf_error_set(err, LF_ERR_RUNTIME, "safetensors writer: tensor '%s': bad shape", name);
-            return false;
-        }
-    }
-    if (!grow((void **)&w->t, &w->cap, w->n + 1, sizeof *w->t)) {
-        lf_error_set(err, LF_ERR_IO, "safetensors writer: out of memory");
-        return false;
-    }
-    WEntry *e = &w->t[w->n];
-    memset(e, 0, sizeof *e);
-    if (!(e->name = strdup(name))) {
-        lf_error_set(err, LF_ERR_IO, "safetensors writer: out of memory");
-        return false;
-    }
-    e->dtype = dtype;
-    e->ndim = ndim;
-    if (ndim) memcpy(e->shape, shape, (size_t)ndim * sizeof *shape);
-    e->data = data;
-    e->nbytes = nbytes;
-    w->n++;
-    return true;
-}
-
-bool st_writer_metadata(StWriter *w, const char *key, const char *value, LfError *err) {
-    for (int i = 0; i < w->n_meta; i++) {
-        if (strcmp(w->meta[2 * i], key) == 0) {
-            char *v = strdup(value);
-            if (!v) break;
-            free(w->meta[2 * i + 1]);
-            w->meta[2 * i + 1] = v;
-            return true;
-        }
-    }
-    char *k = NULL, *v = NULL;
-    if (grow((void **)&w->meta, &w->cap_meta, 2 * (w->n_meta + 1), sizeof *w->meta) && (k = strdup(key)) &&
-        (v = strdup(value))) {
-        w->meta[2 * w->n_meta] = k;
-        w->meta[2 * w->n_meta + 1] = v;
-        w->n_meta++;
-        return true;
-    }
-    free(k);
-    lf_error_set(err, LF_ERR_IO, "safetensors writer: out of memory");
-    return false;
-}
-
-/* A growable string for the header. */
-typedef struct {
-    char *s;
-    size_t len, cap;
-    bool oom;
-} Buf;
-
-static void buf_put(Buf *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 256;
-        while (nc < b->len + n + 1) nc *= 2;
-        char *p = realloc(b->s, nc);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->s = p;
-        b->cap = nc;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void buf_printf(Buf *b, const char *fmt, ...) {
-    char tmp[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0) buf_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
-static void buf_json_string(Buf *b, const char *s) {
-    buf_put(b, "\"", 1);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            char esc[2] = {'\\', (char)c};
-            buf_put(b, esc, 2);
-        } else if (c < 0x20) {
-            buf_printf(b, "\\u%04x", c);
-        } else {
-            buf_put(b, (const char *)&c, 1);
-        }
-    }
-    buf_put(b, "\"", 1);
-}
-
-/* Data order: by element size, largest first (stable), as the reference
- * implementation does, so every tensor starts aligned to its element size
- * without gaps -- the reference reader rejects gaps between tensors. The
- * header lists tensors in the order they were added. */
-static void assign_offsets(StWriter *w) {
-    uint64_t off = 0;
-    for (size_t size = 8; size >= 1; size /= 2) {
-        for (int i = 0; i < w->n; i++) {
-            if (dtypes[w->t[i].dtype].size != size) continue;
-            w->t[i].begin = off;
-            off += w->t[i].nbytes;
-        }
-    }
-}
-
-static bool build_header(const StWriter *w, Buf *b) {
-    buf_put(b, "{", 1);
-    if (w->n_meta) {
-        buf_put(b, "\"__metadata__\":{", 16);
-        for (int i = 0; i < w->n_meta; i++) {
-            if (i) buf_put(b, ",", 1);
-            buf_json_string(b, w->meta[2 * i]);
-            buf_put(b, ":", 1);
-            buf_json_string(b, w->meta[2 * i + 1]);
-        }
-        buf_put(b, "}", 1);
-    }
-    for (int i = 0; i < w->n; i++) {
-        const WEntry *e = &w->t[i];
-        if (i || w->n_meta) buf_put(b, ",", 1);
-        buf_json_string(b, e->name);
-        buf_printf(b, ":{\"dtype\":\"%s\",\"shape\":[", dtypes[e->dtype].name);
-        for (int d = 0; d < e->ndim; d++) buf_printf(b, "%s%" PRId64, d ? "," : "", e->shape[d]);
-        buf_printf(b, "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}", e->begin, e->begin + e->nbytes);
-    }
-    buf_put(b, "}", 1);
-    /* Spaces up to a multiple of 8 so the data section starts 8-aligned. */
-    while (!b->oom && b->len % 8) buf_put(b, " ", 1);
-    return !b->oom;
-}
-
-static bool write_all(int fd, const void *data, size_t n) {
-    const char *p = data;
-    while (n > 0) {
-        ssize_t k = write(fd, p, n > (1u << 30) ? (1u << 30) : n);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return false;
-        p += k;
-        n -= (size_t)k;
-    }
-    return true;
-}
-
-static bool write_body(int fd, const StWriter *w, const Buf *hdr) {
-    unsigned char len8[8];
-    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)hdr->len >> (8 * i));
-    if (!write_all(fd, len8, 8) || !write_all(fd, hdr->s, hdr->len)) return false;
-    for (size_t size = 8; size >= 1; size /= 2)
-        for (int i = 0; i < w->n; i++)
-            if (dtypes[w->t[i].dtype].size == size && !write_all(fd, w->t[i].data, w->t[i].nbytes)) return false;
-    return true;
-}
-
-/* The rename makes the new file appear whole or not at all; syncing the
- * directory makes the rename itself survive a crash. */
-static void sync_parent_dir(const char *path) {
-    char *dir = strdup(path);
-    if (!dir) return;
-    char *slash = strrchr(dir, '/');
-    const char *d = slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".";
-    int fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
-
-bool st_writer_save(StWriter *w, const char *path, LfError *err) {
-    assign_offsets(w);
-    Buf hdr = {0};
-    if (!build_header(w, &hdr)) {
-        free(hdr.s);
-        lf_error_set(err, LF_ERR_IO, "%s: out of memory building the header", path);
-        return false;
-    }
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) {
-        free(hdr.s);
-        lf_error_set(err, LF_ERR_IO, "%s: out of memory", path);
-        return false;
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        lf_error_errno(err, LF_ERR_IO, "cannot create a temporary file beside %s", path);
-        free(tmp);
-        free(hdr.s);
-        return false;
-    }
-    (void)fchmod(fd, 0644); /* mkstemp's 0600 would hide the file from other users */
-    bool ok = write_body(fd, w, &hdr);
-    if (!ok) lf_error_errno(err, LF_ERR_IO, "cannot write %s", tmp);
-    if (ok && fsync(fd) != 0) {
-        lf_error_errno(err, LF_ERR_IO, "cannot sync %s", tmp);
-        ok = false;
-    }
-    if (close(fd) != 0 && ok) {
-        lf_error_errno(err, LF_ERR_IO, "cannot write %s", tmp);
-        ok = false;
-    }
-    if (ok && rename(tmp, path) != 0) {
-        lf_error_errno(err, LF_ERR_IO, "cannot rename %s to %s", tmp, path);
-        ok = false;
-    }
-    if (ok) sync_parent_dir(path);
-    else unlink(tmp);
-    free(tmp);
-    free(hdr.s);
-    return ok;
 }

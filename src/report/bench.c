@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "lorafit/engine/kernels.h"
+#include "lorafit/util/clock.h"
 #include "lorafit/util/rng.h"
 
 /* ---------------------------------------------------------------------------
@@ -205,9 +205,9 @@ double bench_sgemm_time(BenchGemms *g, int reps) {
     /* pass 0 warms the caches and OpenBLAS's thread pool; it is not kept */
     for (int rep = 0; rep <= reps; rep++) {
         for (int i = 0; i < g->n; i++) {
-            double t0 = bench_now();
+            double t0 = clock_seconds();
             for (long c = 0; c < g->g[i].count; c++) run_gemm(&g->g[i], A, B, Cm);
-            if (rep > 0) t[(size_t)i * reps + rep - 1] = bench_now() - t0;
+            if (rep > 0) t[(size_t)i * reps + rep - 1] = clock_seconds() - t0;
         }
     }
     double total = 0;
@@ -228,12 +228,6 @@ double bench_sgemm_square(int n, int reps) {
 
 /* ---------------------------------------------------------------------------
  * time and memory */
-
-double bench_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;

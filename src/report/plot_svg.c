@@ -7,14 +7,12 @@
  * point is always '.'. */
 #include "lorafit/report/report.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <utf8proc.h>
+
+#include "lorafit/util/files.h"
+#include "lorafit/util/utf8.h"
 
 /* ------------------------------------------------------------------ ticks */
 
@@ -190,11 +188,12 @@ static bool series_smooth(Series *s, const HistoryPoint *pts, size_t n, bool acc
  * characters as spaces and invalid UTF-8 as U+FFFD, so that any title gives
  * a well-formed file. */
 static void svg_text(FILE *f, const char *s) {
-    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
+    const unsigned char *p = (const unsigned char *)s;
     while (*p) {
-        utf8proc_int32_t c;
-        utf8proc_ssize_t len = utf8proc_iterate(p, -1, &c);
-        if (len <= 0) {
+        uint32_t c;
+        /* 4 is safe at the end: the terminating NUL ends any sequence */
+        size_t len = utf8_decode(p, 4, &c);
+        if (len == 0) {
             fputs("&#xFFFD;", f);
             p++;
             continue;
@@ -208,7 +207,7 @@ static void svg_text(FILE *f, const char *s) {
         default:
             if (c < 0x20) fputc(' ', f);
             else if (c == 0xFFFE || c == 0xFFFF) fputs("&#xFFFD;", f);
-            else fwrite(p, 1, (size_t)len, f);
+            else fwrite(p, 1, len, f);
         }
         p += len;
     }
@@ -489,47 +488,6 @@ static void plot_svg(FILE *f, const TrainHistory *h, const char *title, const Se
     fputs("</svg>\n", f);
 }
 
-/* Opens "<path>.tmp.<pid>.<k>" next to path, for writing, created by us;
- * the name goes to *tmp (caller frees). Mode 0666 minus the umask, as for
- * any file we write. */
-static FILE *plot_open_temp(const char *path, char **tmp) {
-    size_t size = strlen(path) + 48;
-    *tmp = malloc(size);
-    if (!*tmp) return NULL;
-    for (int k = 0; k < 100; k++) {
-        snprintf(*tmp, size, "%s.tmp.%ld.%d", path, (long)getpid(), k);
-        int fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && errno == EEXIST) continue;
-        if (fd < 0) break;
-        FILE *f = fdopen(fd, "w");
-        if (!f) {
-            int saved = errno;
-            close(fd);
-            unlink(*tmp);
-            errno = saved;
-        }
-        return f;
-    }
-    free(*tmp);
-    *tmp = NULL;
-    return NULL;
-}
-
-/* Writes the picture to the open temp file and renames it to path. */
-static bool plot_commit(FILE *f, const char *tmp, const char *path, const TrainHistory *h, const char *title,
-                        const Series *s) {
-    plot_svg(f, h, title, s);
-    bool ok = fflush(f) == 0 && !ferror(f) && fsync(fileno(f)) == 0;
-    int saved = errno;
-    if (fclose(f) != 0 && ok) ok = false, saved = errno;
-    if (ok && rename(tmp, path) != 0) ok = false, saved = errno;
-    if (!ok) {
-        unlink(tmp);
-        errno = saved;
-    }
-    return ok;
-}
-
 bool plot_write_svg(const TrainHistory *h, const char *path, const char *title, LfError *err) {
     if (!title) title = "lorafit train";
     enum { N_SERIES = 5 };
@@ -543,16 +501,12 @@ bool plot_write_svg(const TrainHistory *h, const char *path, const char *title, 
     if (!ok) {
         lf_error_set(err, LF_ERR_IO, "cannot write %s: out of memory", path);
     } else {
-        char *tmp = NULL;
-        FILE *f = plot_open_temp(path, &tmp);
-        if (!f) {
-            ok = false;
-            lf_error_errno(err, LF_ERR_IO, "cannot write %s", path);
-        } else if (!plot_commit(f, tmp, path, h, title, s)) {
-            ok = false;
-            lf_error_errno(err, LF_ERR_IO, "cannot write %s", path);
+        FsAtomic out;
+        ok = fs_atomic_open(&out, path, err);
+        if (ok) {
+            plot_svg(out.f, h, title, s);
+            ok = fs_atomic_commit(&out, err);
         }
-        free(tmp);
     }
     for (int i = 0; i < N_SERIES; i++) series_free(&s[i]);
     return ok;

@@ -11,19 +11,14 @@
 #include <math.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "lorafit/util/clock.h"
 
 #define PROGRESS_INTERVAL 0.1 /* seconds between redraws: ~10 per second at most */
 #define PROGRESS_MAX_COLS 200 /* a wider terminal gets a line this long */
 #define PROGRESS_BAR_MIN 10   /* a shorter bar says nothing; drop it instead */
 #define PROGRESS_BAR_MAX 40
-
-static double progress_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* Columns we may use: the terminal's width less one, since writing into the
  * last column makes some terminals wrap early; 80 when f is no terminal. */
@@ -70,7 +65,7 @@ static void progress_bar(char *line, size_t size, int w, long done, long total) 
  * What does not fit goes in this order: the bar, then the extra text (a
  * loss says more than a bar), then whatever the cut leaves off the end. */
 static void progress_format(const Progress *p, bool final, int cols, char *line, size_t size) {
-    double elapsed = progress_now() - p->t_start;
+    double elapsed = clock_seconds() - p->t_start;
     double rate = elapsed > 0 ? (double)p->done / elapsed : 0;
     bool known = p->total > 0;
     char head[48], tail[96], extra[80], rate_s[24], time_s[24];
@@ -114,7 +109,7 @@ static void progress_draw(Progress *p, bool final) {
     fflush(p->f);
     p->drawn = true;
     p->drawn_len = len; /* beyond it the line is blank now */
-    p->t_drawn = progress_now();
+    p->t_drawn = clock_seconds();
 }
 
 void progress_start(Progress *p, FILE *f, long total, const char *label, bool enabled) {
@@ -123,7 +118,7 @@ void progress_start(Progress *p, FILE *f, long total, const char *label, bool en
     p->enabled = enabled && f;
     p->total = total;
     snprintf(p->label, sizeof p->label, "%s", label ? label : "");
-    p->t_start = progress_now();
+    p->t_start = clock_seconds();
 }
 
 void progress_update(Progress *p, long done, const char *extra) {
@@ -135,7 +130,7 @@ void progress_update(Progress *p, long done, const char *extra) {
     snprintf(p->extra, sizeof p->extra, "%s", extra ? extra : "");
     /* Redrawing costs a write per call; a training loop may call this far
      * more often than anyone can read. */
-    if (p->drawn && !last && progress_now() - p->t_drawn < PROGRESS_INTERVAL) return;
+    if (p->drawn && !last && clock_seconds() - p->t_drawn < PROGRESS_INTERVAL) return;
     progress_draw(p, false);
 }
 

@@ -1,5 +1,5 @@
 /* dataset.h - a labelled text file read into memory: what train, eval and
- * split consume.
+ * split consume (the split itself is split.h).
  *
  * dataset_load() reads a CSV or TSV file (see csv.h), finds the label and
  * text columns, maps every label to a class id and keeps, per row, the text
@@ -99,30 +99,6 @@ void dataset_class_counts(const Dataset *d, size_t *counts);
  * "lorafit CMD: warning: FILE: 2 rows are not valid UTF-8 (lines 4, 9); the bytes are kept as
  * they are". At most DATASET_MAX_WARN_LINES line numbers, then "...". */
 void dataset_print_warnings(const Dataset *d, const char *cmd, const char *path, FILE *f);
-
-/* The labs' preparation (Raschka, LLMs from scratch, ch. 6), with our own
- * PRNG so the result is the same on every machine:
- *   1. balance (optional): with m = the size of the smallest class, every
- *      larger class keeps m of its rows: its row indices in file order are
- *      shuffled (rng_shuffle) and the first m are kept. Classes are visited
- *      in id order; the kept rows are then put back in file order.
- *   2. the kept rows (in file order) are shuffled with the same Rng;
- *   3. train = floor(n * train_frac), val = floor(n * val_frac), test = rest.
- * The Rng is seeded once with `seed` (rng_seed) before step 1. */
-typedef struct {
-    int *rows;   /* n_train + n_val + n_test row indices: train, then val, then test */
-    size_t n_train, n_val, n_test;
-} DatasetSplit;
-
-bool dataset_split(const Dataset *d, bool balance, double train_frac, double val_frac,
-                   uint64_t seed, DatasetSplit *out, LfError *err);
-void dataset_split_free(DatasetSplit *s);
-
-/* Writes rows[0..n) as CSV with a "Label,Text" header, LF line ends and
- * minimal RFC 4180 quoting (what pandas' to_csv writes). The label is the
- * class name, or the class id when `label_ids` (the labs' 0/1 files).
- * Returns false when the stream is in error. */
-bool dataset_write_csv(const Dataset *d, const int *rows, size_t n, bool label_ids, FILE *f);
 
 /* "ham,spam" -> {"ham", "spam", NULL} in one allocation: free() it once.
  * Empty or repeated names are an error. */

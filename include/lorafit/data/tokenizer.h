@@ -110,12 +110,6 @@ int tok_vocab_size(const Tokenizer *t);
  * pos is invalid (and when pos == len). */
 size_t tok_split_next(const char *text, size_t len, size_t pos);
 
-/* The length of the well-formed UTF-8 sequence at s[0..len), or 0 if the
- * byte at s[0] does not start one (also when len == 0). *cp gets the code
- * point. Well-formed means Unicode's definition: no overlong forms, no
- * surrogates, nothing above U+10FFFF. */
-size_t tok_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp);
-
 void tok_ids_free(TokIds *ids);
 
 #endif

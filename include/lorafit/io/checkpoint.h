@@ -24,7 +24,8 @@
  * give large ones, their cached pages are dropped and read again into 2 MB
  * folios (a re-read once; later opens find them). Otherwise they are read,
  * over all OpenMP threads, into one allocation the checkpoint owns, in huge
- * pages where the kernel allows, as F16/BF16/F64 tensors are converted.
+ * pages where the kernel allows, as F16/BF16/F64 tensors are converted
+ * (io/placement.h decides and copies).
  * Every pointer in the weights stays valid until checkpoint_close(). */
 #ifndef LORAFIT_CHECKPOINT_H
 #define LORAFIT_CHECKPOINT_H

@@ -7,7 +7,10 @@
  * header is JSON of that form, every dtype known, every shape's byte size
  * equal to its offsets' span, every span inside the file, no two spans
  * overlapping. A failure names the file and the tensor and what was
- * expected, and is an LF_ERR_INPUT error. */
+ * expected, and is an LF_ERR_INPUT error.
+ *
+ * One header, two units: safetensors.c reads (and holds the dtype table),
+ * safetensors_write.c writes; they share only the dtype functions. */
 #ifndef LORAFIT_SAFETENSORS_H
 #define LORAFIT_SAFETENSORS_H
 
@@ -61,12 +64,23 @@ void st_peek(const StFile *f, const void *p, void *dst, size_t n);
  * p is not in the mapping or the kernel refused. */
 bool st_forget_pages(const StFile *f, const void *p, size_t n);
 
-const char *st_dtype_name(StDtype d);
-size_t st_dtype_size(StDtype d);
+const char *st_dtype_name(StDtype d); /* "F32"; "?" for no dtype */
+size_t st_dtype_size(StDtype d);      /* bytes an element; 0 for no dtype */
+
+/* "[768, 2304]" into buf (cut short if it does not fit), for messages. */
+const char *st_shape_str(char *buf, size_t cap, int ndim, const int64_t *shape);
 
 /* Copies t into dst as float32, converting F16/BF16/F64. Fails (naming the
  * tensor) for integer dtypes or when n != t->numel. */
 bool st_read_f32(const StTensor *t, float *dst, size_t n, LfError *err);
+
+/* Whether t (of f) has exactly this shape; if not, an LF_ERR_INPUT error
+ * "<file>: tensor '<name>' has shape [..], expected [..]". */
+bool st_check_shape(const StFile *f, const StTensor *t, int ndim, const int64_t *shape, LfError *err);
+
+/* Finds tensor `name`, checks its shape and copies it into dst as float32.
+ * A missing tensor is an LF_ERR_INPUT error naming it and the file. */
+bool st_load_f32(const StFile *f, const char *name, int ndim, const int64_t *shape, float *dst, LfError *err);
 
 /* Exact conversions of one IEEE half / bfloat16 value (bits as stored). */
 float st_f16_to_f32(uint16_t h);

@@ -1,0 +1,64 @@
+/* adapter_config.h - adapter_config.json: what an adapter needs to be used
+ * again (rank, alpha, scaling, targets, naming, pooling, max length, class
+ * names), the shape and fingerprint of the base model it was trained on,
+ * and how it was trained (for --resume).
+ *
+ * The file is JSON with "format": "lorafit-adapter", "format_version": 1.
+ * Reading names the first missing or invalid required field; the training
+ * facts are informative and read when present. A PEFT-named adapter's file
+ * also carries PEFT's own fields (peft_type, task_type, fan_in_fan_out,
+ * modules_to_save, ...) so that PEFT recognises it. */
+#ifndef LORAFIT_ADAPTER_CONFIG_H
+#define LORAFIT_ADAPTER_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lorafit/engine/config.h"
+#include "lorafit/engine/gpt2.h"
+#include "lorafit/engine/lora.h"
+#include "lorafit/engine/modtree.h"
+#include "lorafit/util/error.h"
+
+#define ADAPTER_CONFIG_FILE "adapter_config.json"
+
+/* How the adapter was trained: kept so that --resume continues the same run. */
+typedef struct {
+    double lr, weight_decay, grad_clip; /* grad_clip 0 = off */
+    int batch_size, epochs;
+    uint64_t seed;
+    bool drop_last;
+    uint64_t train_digest; /* of the training texts and labels, to refuse other data on resume */
+    long train_rows;
+} AdapterTraining;
+
+typedef struct {
+    Gpt2Config base;           /* the base model's shape */
+    uint64_t base_fingerprint; /* checkpoint_fingerprint() of the base; 0 = not recorded */
+    LoraConfig lora;           /* rank, alpha, scaling, init, dropout, targets as given */
+    ModTreeStyle naming;       /* labs' or PEFT's tensor names */
+    Gpt2Pool pool;
+    int max_length;            /* tokens kept per text; the padded length for last-position */
+    int n_classes;
+    char **class_names;        /* [n_classes]; owned */
+    AdapterTraining training;
+} AdapterConfig;
+
+/* Copies class names (n of them) into ac, replacing any. */
+bool adapter_config_set_classes(AdapterConfig *ac, const char *const *names, int n, LfError *err);
+void adapter_config_free(AdapterConfig *ac);
+
+/* Writes dir/adapter_config.json; `slots` (n_slots of them) name the
+ * modules that carry an adapter ("adapted_modules"). */
+bool adapter_config_save(const char *dir, const AdapterConfig *ac, const LoraSlot *slots, int n_slots,
+                         LfError *err);
+
+/* Reads dir/adapter_config.json into *ac (free with adapter_config_free). */
+bool adapter_load_config(const char *dir, AdapterConfig *ac, LfError *err);
+
+/* Whether `shape` of a base model agrees with the adapter's, and whether its
+ * fingerprint does (when both are known). The error says which differs. */
+bool adapter_check_base(const AdapterConfig *ac, const Gpt2Config *base, uint64_t fingerprint,
+                        LfError *err);
+
+#endif
