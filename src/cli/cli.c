@@ -85,17 +85,20 @@ static void flatten(CliParse *p, const CliOption *t, size_t base) {
     }
 }
 
-/* The entry of option `name` (an alias resolved to its option), or -1. */
-static int find_option(const CliParse *p, const char *name) {
-    for (int i = 0; i < p->n_entries; i++) {
-        const CliOption *o = p->entries[i].opt;
-        if (!is_option(o) || strcmp(o->name, name) != 0) continue;
-        if (o->type != CLI_ALIAS) return i;
-        int k = find_option(p, o->alias_of);
-        if (k < 0 || p->entries[k].opt->type == CLI_ALIAS) table_bug(p->cmd->name, "alias of no option", name);
-        return k;
-    }
+static int find_entry(const CliParse *p, const char *name) {
+    for (int i = 0; i < p->n_entries; i++)
+        if (is_option(p->entries[i].opt) && strcmp(p->entries[i].opt->name, name) == 0) return i;
     return -1;
+}
+
+/* The entry of option `name`, an alias resolved to its option; or -1. */
+static int find_option(const CliParse *p, const char *name) {
+    int k = find_entry(p, name);
+    if (k >= 0 && p->entries[k].opt->type == CLI_ALIAS) {
+        k = find_entry(p, p->entries[k].opt->alias_of);
+        if (k < 0 || p->entries[k].opt->type == CLI_ALIAS) table_bug(p->cmd->name, "alias of no option", name);
+    }
+    return k;
 }
 
 static void mark_given(CliParse *p, int k) {
