@@ -132,7 +132,8 @@ static int run_cmd(int (*cmd)(int, char **), const char *name, ...) {
     int argc = 1;
     va_list ap;
     va_start(ap, name);
-    for (const char *a = va_arg(ap, const char *); a && argc < 31; a = va_arg(ap, const char *)) argv[argc++] = (char *)a;
+    for (const char *a = va_arg(ap, const char *); a && argc < 31; a = va_arg(ap, const char *))
+        argv[argc++] = (char *)a;
     va_end(ap);
     Call c = {NULL, NULL, argc, argv, cmd};
     return capture(call_cmd, &c);
@@ -189,7 +190,8 @@ static void test_errors(void) {
         {{"--count", "2.5"}, "lorafit demo: option '--count' expects a whole number, got '2.5'\n"},
         {{"--count", ""}, "lorafit demo: option '--count' expects a whole number, got ''\n"},
         {{"--count"}, "lorafit demo: option '--count' needs a value\n"},
-        {{"--seed", "9223372036854775808"}, "lorafit demo: option '--seed' expects a whole number, got '9223372036854775808'\n"},
+        {{"--seed", "9223372036854775808"},
+         "lorafit demo: option '--seed' expects a whole number, got '9223372036854775808'\n"},
         {{"--seed", "-1"}, "lorafit demo: option '--seed' must be between 0 and 9223372036854775807, got -1\n"},
         {{"--rate", "1.5"}, "lorafit demo: option '--rate' must be between 0 and 1, got 1.5\n"},
         {{"--rate", "abc"}, "lorafit demo: option '--rate' expects a number, got 'abc'\n"},
@@ -300,10 +302,12 @@ static void test_commands_share_bounds(void) {
         {cmd_random_model, "random-model", "--seed", "-1",
          "option '--seed' must be between 0 and 9223372036854775807, got -1"},
         {cmd_train, "train", "--rank", "65537", "option '--rank' must be between 1 and 65536, got 65537"},
-        {cmd_count_params, "count-params", "--rank", "65537", "option '--rank' must be between 1 and 65536, got 65537"},
+        {cmd_count_params, "count-params", "--rank", "65537",
+         "option '--rank' must be between 1 and 65536, got 65537"},
         {cmd_train, "train", "--batch-size", "4097", "option '--batch-size' must be between 1 and 4096, got 4097"},
         {cmd_eval, "eval", "--batch-size", "4097", "option '--batch-size' must be between 1 and 4096, got 4097"},
-        {cmd_classify, "classify", "--batch-size", "4097", "option '--batch-size' must be between 1 and 4096, got 4097"},
+        {cmd_classify, "classify", "--batch-size", "4097",
+         "option '--batch-size' must be between 1 and 4096, got 4097"},
         {cmd_bench, "bench", "--batch-size", "4097", "option '--batch-size' must be between 1 and 4096, got 4097"},
         {cmd_bench, "bench", "--batch", "0", "option '--batch' must be between 1 and 4096, got 0"},
         {cmd_count_params, "count-params", "--config", "gpt3", "unknown model preset 'gpt3'"},
@@ -337,6 +341,38 @@ static void test_train_help(void) {
     for (size_t i = 0; i < sizeof documented / sizeof documented[0]; i++) CHECK_OUT(documented[i]);
 }
 
+/* The usage lines are written by hand: every option they name must be one the command's table lists. */
+static void test_usage_names_real_options(void) {
+    static const struct {
+        int (*cmd)(int, char **);
+        const char *name;
+    } commands[] = {{cmd_train, "train"}, {cmd_eval, "eval"}, {cmd_classify, "classify"},
+                    {cmd_count_params, "count-params"}, {cmd_tokenize, "tokenize"}, {cmd_split, "split"},
+                    {cmd_bench, "bench"}, {cmd_random_model, "random-model"}};
+    static char usage[4096], help[16384];
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        CHECK(run_cmd(commands[i].cmd, commands[i].name, "--no-such-option", NULL) == 2, "%s", commands[i].name);
+        const char *u = strstr(out, "\nusage: "), *end = u ? strstr(u, "\nRun 'lorafit") : NULL;
+        CHECK(u && end, "%s: no usage line in:\n%s", commands[i].name, out);
+        if (!u || !end) continue;
+        snprintf(usage, sizeof usage, "%.*s", (int)(end - u), u);
+        CHECK(run_cmd(commands[i].cmd, commands[i].name, "--help", NULL) == 0, "%s --help", commands[i].name);
+        snprintf(help, sizeof help, "%s", out);
+        int named = 0;
+        for (const char *s = strstr(usage, " --"); s; s = strstr(s + 1, " --")) {
+            char option[64], listed[80], joined[80];
+            int n = (int)strspn(s + 1, "-abcdefghijklmnopqrstuvwxyz");
+            snprintf(option, sizeof option, "%.*s", n, s + 1);
+            snprintf(listed, sizeof listed, "\n  %s", option);
+            snprintf(joined, sizeof joined, ", %s", option);
+            CHECK(strstr(help, listed) || strstr(help, joined), "%s: the usage names %s, the help does not list it",
+                  commands[i].name, option);
+            named++;
+        }
+        CHECK(named > 0, "%s: the usage names no option: %s", commands[i].name, usage);
+    }
+}
+
 int main(void) {
     test_values_and_defaults();
     test_errors();
@@ -345,5 +381,6 @@ int main(void) {
     test_first_change();
     test_commands_share_bounds();
     test_train_help();
+    test_usage_names_real_options();
     return check_done();
 }

@@ -57,7 +57,8 @@ static void check_entry(const char *cmd, const CliOption *o) {
     case CLI_SET:
     case CLI_CHOICE:
     case CLI_INT:
-        if (o->size != 1 && o->size != 2 && o->size != 4 && o->size != 8) table_bug(cmd, "not an integer field", o->name);
+        if (o->size != 1 && o->size != 2 && o->size != 4 && o->size != 8)
+            table_bug(cmd, "not an integer field", o->name);
         if (o->type == CLI_INT && (o->lo > o->hi || !int_fits(o->lo, o->size) || !int_fits(o->hi, o->size)))
             table_bug(cmd, "range does not fit the field", o->name);
         if (o->type == CLI_CHOICE && !o->choices) table_bug(cmd, "choice without choices", o->name);

@@ -116,7 +116,8 @@ static bool parse_cases(const char *as, const char *v, void *field, LfError *err
 
 static const CliOption OPTIONS[] = {
     CLI_HEADING("options:"),
-    CLI_OPT_THREADS(Options, threads, "threads; OpenBLAS runs single-threaded under lorafit's own split of each GEMM"),
+    CLI_OPT_THREADS(Options, threads,
+                    "threads; OpenBLAS runs single-threaded under lorafit's own split of each GEMM"),
     CLI_OPT_SEED(Options, seed, 0, "123", "seeds the random weights, tokens, labels and adapters"),
     {.name = "--repeat", .type = CLI_INT, CLI_AT(Options, repeat), .lo = 1, .hi = 1000, .metavar = "N", .def = "5",
      .help = "timed repetitions per case; the median is reported"},
@@ -162,7 +163,8 @@ static int parse_options(int argc, char **argv, Options *o) {
     if (rc != CLI_RUN) return rc;
     bool config = cli_given(&p, "--config");
     if (o->model && config) return cli_error(&p, "give --config or --model, not both");
-    if (o->quick && (o->model || config)) return cli_error(&p, "--quick uses its own tiny model: no --model or --config");
+    if (o->quick && (o->model || config))
+        return cli_error(&p, "--quick uses its own tiny model: no --model or --config");
     if (o->quick) {
         if (!cli_given(&p, "--repeat")) o->repeat = 1;
         if (!cli_given(&p, "--warmup")) o->warmup = 1;

@@ -70,8 +70,10 @@ static int parse_options(int argc, char **argv, Options *o) {
     CliParse p;
     int rc = cli_parse(&p, &COMMAND, argc, argv, o);
     if (rc != CLI_RUN) return rc;
-    if (o->from_stdin && o->n) return cli_error(&p, "give messages as arguments or '-' for standard input, not both");
-    if (!o->from_stdin && !o->n) return cli_error(&p, "no message given (pass messages, or '-' to read standard input)");
+    if (o->from_stdin && o->n)
+        return cli_error(&p, "give messages as arguments or '-' for standard input, not both");
+    if (!o->from_stdin && !o->n)
+        return cli_error(&p, "no message given (pass messages, or '-' to read standard input)");
     return CLI_RUN;
 }
 
