@@ -37,7 +37,7 @@ expect_input_error() {
 # --- usage ---------------------------------------------------------------
 "$BIN" split --help >"$TMP/out" && grep -q -- '--balance' "$TMP/out" && ok || bad "--help"
 expect 2 "lorafit split: no input file given" --out-dir "$TMP/o"
-expect 2 "lorafit split: --out-dir is required" "$FIX/labs_train.csv"
+expect 2 "lorafit split: --out is required" "$FIX/labs_train.csv"
 expect 2 "lorafit split: --train 0.8 and --val 0.3 add up to more than 1" \
     "$FIX/labs_train.csv" --out-dir "$TMP/o" --train 0.8 --val 0.3
 expect 2 "lorafit split: option '--format' expects one of csv, tsv, got 'xls'" \

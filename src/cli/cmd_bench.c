@@ -16,6 +16,7 @@
 #include "lorafit/io/checkpoint.h"
 #include "lorafit/cli/cli.h"
 #include "lorafit/cli/commands.h"
+#include "lorafit/cli/common_options.h"
 #include "lorafit/data/dataset.h"
 #include "lorafit/engine/gpt2.h"
 #include "lorafit/engine/lora.h"
@@ -28,13 +29,7 @@
 #include "lorafit/data/tokenset.h"
 #include "lorafit/engine/batch.h"
 
-static const char USAGE[] =
-    "lorafit bench [--threads N] [--seed N] [--repeat N] [--warmup N] [--config PRESET | --model DIR] "
-    "[--data FILE.csv] [--batch N] [--pad-to T] [--cases LIST] [--shapes] [--no-ceiling] [--json] [--quick]";
-
-static const char HELP[] =
-    "usage: lorafit bench [options]\n"
-    "\n"
+static const char ABOUT[] =
     "Times the engine on a GPT-2 with LoRA rank 8 / alpha 16 on every Linear in the blocks\n"
     "(72 adapters for gpt2-small) and a 2-class head, random weights unless --model:\n"
     "  train-padded  forward + backward + AdamW, batch 8 padded to 120 tokens, the head\n"
@@ -54,30 +49,7 @@ static const char HELP[] =
     "K and V at all), LoRA x@A and h@B, the head; backward only dX through the frozen\n"
     "Linears (no frozen dW), LoRA dB, dh, dA, dX and the head, down to the lowest adapter.\n"
     "Attention QK^T and PV (and 4 products backward) count the causal half (query t sees\n"
-    "t+1 keys); they are in the achieved GFLOP/s, not in the ceiling's shapes.\n"
-    "\n"
-    "options:\n"
-    "  --threads N     threads (default: every core); OpenBLAS runs single-threaded under\n"
-    "                  lorafit's own split of each GEMM\n"
-    "  --seed N        seeds the random weights, tokens, labels and adapters (default 123)\n"
-    "  --repeat N      timed repetitions per case (default 5); the median is reported\n"
-    "  --warmup N      untimed repetitions before them (default 2)\n"
-    "  --config P      the model's shape: gpt2-small (default), gpt2-medium, ...\n"
-    "  --model DIR     a real checkpoint instead of random weights\n"
-    "  --data FILE     a labelled CSV/TSV: the SMS-length cases use its first 64 texts,\n"
-    "                  encoded with GPT-2's tokenizer, in consecutive batches\n"
-    "  --batch N       sequences per batch (default 8)\n"
-    "  --pad-to T      padded length of the -padded cases (default 120)\n"
-    "  --cases LIST    comma-separated subset of the cases above (default: all)\n"
-    "  --no-ceiling    skip the sgemm measurements (to profile the steps alone)\n"
-    "  --shapes        also print every GEMM shape's count, share and sgemm GFLOP/s\n"
-    "  --json          print the figures as one JSON object\n"
-    "  --quick         a tiny model and shape (2 layers, width 64, 4 x 16), 1 repetition:\n"
-    "                  checks the command runs, measures nothing useful\n"
-    "  -h, --help      this help\n"
-    "\n"
-    "OpenMP's threads spin between parallel regions unless OMP_WAIT_POLICY=passive is set\n"
-    "in the environment (libgomp reads it at start-up); the policy in force is printed.\n";
+    "t+1 keys); they are in the achieved GFLOP/s, not in the ceiling's shapes.";
 
 enum { CASE_TRAIN_PADDED, CASE_TRAIN_LAST, CASE_INFER_PADDED, CASE_INFER_LAST, N_CASES };
 static const char *const CASE_NAMES[] = {"train-padded", "train-last", "infer-padded", "infer-last", NULL};
@@ -96,7 +68,7 @@ typedef struct {
     long seed;
     const char *config, *model, *data;
     bool cases[N_CASES];
-    bool shapes, json, quick, no_ceiling, config_given, repeat_given, warmup_given, batch_given, pad_given;
+    bool shapes, json, quick, no_ceiling;
 } Options;
 
 /* The batches a case runs, laid out as the engine takes them. */
@@ -121,85 +93,86 @@ typedef struct {
 /* ---------------------------------------------------------------------------
  * options */
 
-static int parse_cases(CliArgs *a, Options *o) {
-    const char *v;
-    if (!cli_value(a, &v)) return 2;
-    memset(o->cases, 0, sizeof o->cases);
+/* --cases LIST: a comma-separated subset of CASE_NAMES. */
+static bool parse_cases(const char *as, const char *v, void *field, LfError *err) {
+    bool *cases = field;
+    memset(cases, 0, N_CASES * sizeof *cases);
     char buf[256];
     snprintf(buf, sizeof buf, "%s", v);
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         int k = 0;
         while (CASE_NAMES[k] && strcmp(CASE_NAMES[k], tok)) k++;
-        if (!CASE_NAMES[k])
-            return cli_error(a, "unknown case '%s' (train-padded, train-last, infer-padded, infer-last)", tok);
-        o->cases[k] = true;
+        if (!CASE_NAMES[k]) {
+            lf_error_set(err, LF_ERR_INPUT, "unknown case '%s' (train-padded, train-last, infer-padded, infer-last)",
+                         tok);
+            return false;
+        }
+        cases[k] = true;
     }
     for (int k = 0; k < N_CASES; k++)
-        if (o->cases[k]) return -1;
-    return cli_error(a, "--cases names no case");
+        if (cases[k]) return true;
+    lf_error_set(err, LF_ERR_INPUT, "%s names no case", as);
+    return false;
 }
 
+static const CliOption OPTIONS[] = {
+    CLI_HEADING("options:"),
+    CLI_OPT_THREADS(Options, threads,
+                    "threads; OpenBLAS runs single-threaded under lorafit's own split of each GEMM"),
+    CLI_OPT_SEED(Options, seed, 0, "123", "seeds the random weights, tokens, labels and adapters"),
+    {.name = "--repeat", .type = CLI_INT, CLI_AT(Options, repeat), .lo = 1, .hi = 1000, .metavar = "N", .def = "5",
+     .help = "timed repetitions per case; the median is reported"},
+    {.name = "--warmup", .type = CLI_INT, CLI_AT(Options, warmup), .lo = 0, .hi = 1000, .metavar = "N", .def = "2",
+     .help = "untimed repetitions before them"},
+    CLI_OPT_CONFIG(Options, config),
+    {.name = "--model", .type = CLI_STRING, CLI_AT(Options, model), .metavar = "DIR",
+     .help = "a real checkpoint instead of random weights"},
+    {.name = "--data", .type = CLI_STRING, CLI_AT(Options, data), .metavar = "FILE",
+     .help = "a labelled CSV/TSV: the SMS-length cases use its first 64 texts, encoded with GPT-2's tokenizer, "
+             "in consecutive batches"},
+    CLI_OPT_BATCH_SIZE(Options, batch, 0, "sequences per batch"),
+    CLI_ALIAS("--batch", "--batch-size"),
+    {.name = "--pad-to", .type = CLI_INT, CLI_AT(Options, pad_to), .lo = 1, .hi = 1 << 16, .metavar = "T",
+     .def = "120", .help = "padded length of the -padded cases"},
+    {.name = "--cases", .type = CLI_CUSTOM, CLI_AT(Options, cases), .metavar = "LIST", .parse = parse_cases,
+     .def_text = "all", .help = "comma-separated subset of the cases above"},
+    {.name = "--no-ceiling", .type = CLI_FLAG, CLI_AT(Options, no_ceiling),
+     .help = "skip the sgemm measurements (to profile the steps alone)"},
+    {.name = "--shapes", .type = CLI_FLAG, CLI_AT(Options, shapes),
+     .help = "also print every GEMM shape's count, share and sgemm GFLOP/s"},
+    {.name = "--json", .type = CLI_FLAG, CLI_AT(Options, json), .help = "print the figures as one JSON object"},
+    {.name = "--quick", .type = CLI_FLAG, CLI_AT(Options, quick),
+     .help = "a tiny model and shape (2 layers, width 64, 4 x 16), 1 repetition: checks the command runs, "
+             "measures nothing useful"},
+    {0}};
+
+static const CliCommand COMMAND = {
+    .name = "bench",
+    .usage = "lorafit bench [--threads N] [--seed N] [--repeat N] [--warmup N] [--config PRESET | --model DIR] "
+             "[--data FILE.csv] [--batch-size N] [--pad-to T] [--cases LIST] [--shapes] [--no-ceiling] [--json] "
+             "[--quick]",
+    .synopsis = "lorafit bench [options]",
+    .about = ABOUT,
+    .options = OPTIONS,
+    .epilogue = "OpenMP's threads spin between parallel regions unless OMP_WAIT_POLICY=passive is set\n"
+                "in the environment (libgomp reads it at start-up); the policy in force is printed.",
+};
+
 static int parse_options(int argc, char **argv, Options *o) {
-    CliArgs a;
-    cli_init(&a, "bench", USAGE, argc, argv);
-    const char *arg;
-    int kind;
-    LfError err;
-    while ((kind = cli_next(&a, &arg)) != CLI_END) {
-        if (kind == CLI_POSITIONAL) return cli_error(&a, "unexpected argument '%s'", arg);
-        if (cli_is(&a, "--help") || cli_is(&a, "-h")) {
-            fputs(HELP, stdout);
-            return 0;
-        } else if (cli_is(&a, "--threads")) {
-            if (!cli_int(&a, 1, 1024, &o->threads)) return 2;
-        } else if (cli_is(&a, "--seed")) {
-            if (!cli_long(&a, 0, 0x7fffffffL, &o->seed)) return 2;
-        } else if (cli_is(&a, "--repeat")) {
-            if (!cli_int(&a, 1, 1000, &o->repeat)) return 2;
-            o->repeat_given = true;
-        } else if (cli_is(&a, "--warmup")) {
-            if (!cli_int(&a, 0, 1000, &o->warmup)) return 2;
-            o->warmup_given = true;
-        } else if (cli_is(&a, "--config")) {
-            Gpt2Config probe;
-            if (!cli_value(&a, &o->config)) return 2;
-            if (!gpt2_config_preset(o->config, &probe, &err)) return cli_error(&a, "%s", err.msg);
-            o->config_given = true;
-        } else if (cli_is(&a, "--model")) {
-            if (!cli_value(&a, &o->model)) return 2;
-        } else if (cli_is(&a, "--data")) {
-            if (!cli_value(&a, &o->data)) return 2;
-        } else if (cli_is(&a, "--batch")) {
-            if (!cli_int(&a, 1, 4096, &o->batch)) return 2;
-            o->batch_given = true;
-        } else if (cli_is(&a, "--pad-to")) {
-            if (!cli_int(&a, 1, 1 << 16, &o->pad_to)) return 2;
-            o->pad_given = true;
-        } else if (cli_is(&a, "--cases")) {
-            int rc = parse_cases(&a, o);
-            if (rc >= 0) return rc;
-        } else if (cli_is(&a, "--shapes")) {
-            if (!cli_set_flag(&a, &o->shapes)) return 2;
-        } else if (cli_is(&a, "--no-ceiling")) {
-            if (!cli_set_flag(&a, &o->no_ceiling)) return 2;
-        } else if (cli_is(&a, "--json")) {
-            if (!cli_set_flag(&a, &o->json)) return 2;
-        } else if (cli_is(&a, "--quick")) {
-            if (!cli_set_flag(&a, &o->quick)) return 2;
-        } else {
-            return cli_unknown(&a);
-        }
-    }
-    if (o->model && o->config_given) return cli_error(&a, "give --config or --model, not both");
-    if (o->quick && (o->model || o->config_given))
-        return cli_error(&a, "--quick uses its own tiny model: no --model or --config");
+    CliParse p;
+    int rc = cli_parse(&p, &COMMAND, argc, argv, o);
+    if (rc != CLI_RUN) return rc;
+    bool config = cli_given(&p, "--config");
+    if (o->model && config) return cli_error(&p, "give --config or --model, not both");
+    if (o->quick && (o->model || config))
+        return cli_error(&p, "--quick uses its own tiny model: no --model or --config");
     if (o->quick) {
-        if (!o->repeat_given) o->repeat = 1;
-        if (!o->warmup_given) o->warmup = 1;
-        if (!o->batch_given) o->batch = 4;
-        if (!o->pad_given) o->pad_to = 16;
+        if (!cli_given(&p, "--repeat")) o->repeat = 1;
+        if (!cli_given(&p, "--warmup")) o->warmup = 1;
+        if (!cli_given(&p, "--batch-size")) o->batch = 4;
+        if (!cli_given(&p, "--pad-to")) o->pad_to = 16;
     }
-    return -1;
+    return CLI_RUN;
 }
 
 /* ---------------------------------------------------------------------------
@@ -722,10 +695,9 @@ static bool run_all(Bench *b, const Options *o, Summary *s, LfError *err) {
 }
 
 int cmd_bench(int argc, char **argv) {
-    Options o = {.threads = 0, .repeat = 5, .warmup = 2, .batch = 8, .pad_to = 120, .seed = 123,
-                 .config = "gpt2-small", .cases = {true, true, true, true}};
+    Options o = {.cases = {true, true, true, true}};
     int rc = parse_options(argc, argv, &o);
-    if (rc >= 0) return rc;
+    if (rc != CLI_RUN) return rc;
     if (o.threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         o.threads = n > 0 ? (int)n : 1;

@@ -14,22 +14,6 @@
 #include "lorafit/data/tokenset.h"
 #include "lorafit/engine/batch.h"
 
-static const char USAGE[] =
-    "lorafit classify --model DIR --adapter DIR [--json] [--threads N] [--vocab DIR] MESSAGE... | -";
-
-static const char HELP[] =
-    "usage: lorafit classify --model DIR --adapter DIR [options] MESSAGE...\n"
-    "       lorafit classify --model DIR --adapter DIR [options] -   < messages.txt\n"
-    "\n"
-    "Prints the class of each message and the model's probability for it, one line per\n"
-    "message in the order given:\n"
-    "  spam (confidence: 0.98)\n"
-    "With '-' the messages are read from standard input, one per line.\n"
-    "\n"
-    "options:\n" SESSION_CLI_HELP
-    "  --json             one JSON object per line: text, label, confidence, probabilities\n"
-    "  -h, --help         this help\n";
-
 typedef struct {
     AdapterOptions m;
     bool json, from_stdin;
@@ -50,34 +34,47 @@ static bool push_message(Options *o, char *text) {
     return true;
 }
 
-static int parse_options(int argc, char **argv, Options *o) {
-    CliArgs a;
-    cli_init(&a, "classify", USAGE, argc, argv);
-    const char *arg;
-    int kind;
-    while ((kind = cli_next(&a, &arg)) != CLI_END) {
-        if (kind == CLI_POSITIONAL) {
-            if (strcmp(arg, "-") == 0) o->from_stdin = true;
-            else if (!push_message(o, (char *)arg)) return cli_error(&a, "out of memory");
-            continue;
-        }
-        int m = session_cli_option(&a, &o->m);
-        if (m < 0) return 2;
-        if (m > 0) continue;
-        if (cli_is(&a, "--help") || cli_is(&a, "-h")) {
-            fputs(HELP, stdout);
-            return 0;
-        } else if (cli_is(&a, "--json")) {
-            if (!cli_set_flag(&a, &o->json)) return 2;
-        } else {
-            return cli_unknown(&a);
-        }
+/* MESSAGE...: each argument is a message; '-' reads them from stdin. */
+static bool take_message(const char *as, const char *arg, void *field, LfError *err) {
+    (void)as;
+    Options *o = field;
+    if (strcmp(arg, "-") == 0) o->from_stdin = true;
+    else if (!push_message(o, (char *)arg)) {
+        lf_error_set(err, LF_ERR_IO, "out of memory");
+        return false;
     }
-    if (!o->m.model) return cli_error(&a, "--model is required");
-    if (!o->m.adapter) return cli_error(&a, "--adapter is required");
-    if (o->from_stdin && o->n) return cli_error(&a, "give messages as arguments or '-' for standard input, not both");
-    if (!o->from_stdin && !o->n) return cli_error(&a, "no message given (pass messages, or '-' to read standard input)");
-    return -1;
+    return true;
+}
+
+static const CliOption OPTIONS[] = {
+    CLI_HEADING("options:"),
+    CLI_INCLUDE(ADAPTER_OPTIONS, Options, m),
+    {.name = "--json", .type = CLI_FLAG, CLI_AT(Options, json),
+     .help = "one JSON object per line: text, label, confidence, probabilities"},
+    {.name = "MESSAGE", .type = CLI_CUSTOM, .at = 0, .size = sizeof(Options), .parse = take_message},
+    {0}};
+
+static const CliCommand COMMAND = {
+    .name = "classify",
+    .usage = "lorafit classify --model DIR --adapter DIR [--json] [--threads N] [--vocab DIR] MESSAGE... | -",
+    .synopsis = "lorafit classify --model DIR --adapter DIR [options] MESSAGE...\n"
+                "       lorafit classify --model DIR --adapter DIR [options] -   < messages.txt",
+    .about = "Prints the class of each message and the model's probability for it, one line per\n"
+             "message in the order given:\n"
+             "  spam (confidence: 0.98)\n"
+             "With '-' the messages are read from standard input, one per line.",
+    .options = OPTIONS,
+};
+
+static int parse_options(int argc, char **argv, Options *o) {
+    CliParse p;
+    int rc = cli_parse(&p, &COMMAND, argc, argv, o);
+    if (rc != CLI_RUN) return rc;
+    if (o->from_stdin && o->n)
+        return cli_error(&p, "give messages as arguments or '-' for standard input, not both");
+    if (!o->from_stdin && !o->n)
+        return cli_error(&p, "no message given (pass messages, or '-' to read standard input)");
+    return CLI_RUN;
 }
 
 /* Reads stdin whole and splits it into lines (LF or CRLF); blank lines are skipped. */
@@ -169,9 +166,8 @@ done:
 
 int cmd_classify(int argc, char **argv) {
     Options o = {0};
-    o.m.batch_size = 8;
     int rc = parse_options(argc, argv, &o);
-    if (rc < 0) {
+    if (rc == CLI_RUN) {
         session_set_threads(o.m.threads);
         LfError err = {0};
         rc = run(&o, &err);

@@ -13,23 +13,6 @@
 #include "lorafit/data/tokenset.h"
 #include "lorafit/engine/batch.h"
 
-static const char USAGE[] =
-    "lorafit eval --model DIR --adapter DIR --data FILE [--json] [--batch-size N] [--threads N] "
-    "[--vocab DIR] " DATASET_CLI_USAGE;
-
-static const char HELP[] =
-    "usage: lorafit eval --model DIR --adapter DIR --data FILE [options]\n"
-    "\n"
-    "Classifies every row of FILE with the adapter and prints the accuracy as the labs\n"
-    "print it (\"Test accuracy: 97.99%\"), per-class precision, recall and F1, and the\n"
-    "confusion matrix. Labels are read against the adapter's classes: a class name, or a\n"
-    "class id written as a number (the labs' 0/1 files).\n"
-    "\n"
-    "options:\n" SESSION_CLI_HELP
-    "  --data FILE        a labelled CSV or TSV file\n"
-    "  --json             print the results as one JSON object\n" DATASET_CLI_HELP
-    "  -h, --help         this help\n";
-
 typedef struct {
     AdapterOptions m;
     const char *data;
@@ -37,34 +20,33 @@ typedef struct {
     DatasetOptions dopt;
 } Options;
 
+static const CliOption OPTIONS[] = {
+    CLI_HEADING("options:"),
+    CLI_INCLUDE(ADAPTER_OPTIONS, Options, m),
+    {.name = "--data", .type = CLI_STRING, CLI_AT(Options, data), .metavar = "FILE", .flags = CLI_REQUIRED,
+     .help = "a labelled CSV or TSV file"},
+    {.name = "--json", .type = CLI_FLAG, CLI_AT(Options, json), .help = "print the results as one JSON object"},
+    CLI_INCLUDE(DATASET_OPTIONS, Options, dopt),
+    {0}};
+
+static const CliCommand COMMAND = {
+    .name = "eval",
+    .usage = "lorafit eval --model DIR --adapter DIR --data FILE [--json] [--batch-size N] [--threads N] "
+             "[--vocab DIR] " DATASET_CLI_USAGE,
+    .synopsis = "lorafit eval --model DIR --adapter DIR --data FILE [options]",
+    .about = "Classifies every row of FILE with the adapter and prints the accuracy as the labs\n"
+             "print it (\"Test accuracy: 97.99%\"), per-class precision, recall and F1, and the\n"
+             "confusion matrix. Labels are read against the adapter's classes: a class name, or a\n"
+             "class id written as a number (the labs' 0/1 files).",
+    .options = OPTIONS,
+};
+
 static int parse_options(int argc, char **argv, Options *o) {
-    CliArgs a;
-    cli_init(&a, "eval", USAGE, argc, argv);
-    const char *arg;
-    int kind;
-    while ((kind = cli_next(&a, &arg)) != CLI_END) {
-        if (kind == CLI_POSITIONAL) return cli_error(&a, "unexpected argument '%s'", arg);
-        int d = dataset_cli_option(&a, &o->dopt);
-        if (d == 0) d = session_cli_option(&a, &o->m);
-        if (d < 0) return 2;
-        if (d > 0) continue;
-        if (cli_is(&a, "--help") || cli_is(&a, "-h")) {
-            fputs(HELP, stdout);
-            return 0;
-        } else if (cli_is(&a, "--data")) {
-            if (!cli_value(&a, &o->data)) return 2;
-        } else if (cli_is(&a, "--json")) {
-            if (!cli_set_flag(&a, &o->json)) return 2;
-        } else {
-            return cli_unknown(&a);
-        }
-    }
-    if (!o->m.model) return cli_error(&a, "--model is required");
-    if (!o->m.adapter) return cli_error(&a, "--adapter is required");
-    if (!o->data) return cli_error(&a, "--data is required");
-    if (o->dopt.class_names)
-        return cli_error(&a, "--labels cannot be used with eval: the classes are the adapter's");
-    return -1;
+    CliParse p;
+    int rc = cli_parse(&p, &COMMAND, argc, argv, o);
+    if (rc == CLI_RUN && cli_given(&p, "--labels"))
+        return cli_error(&p, "--labels cannot be used with eval: the classes are the adapter's");
+    return rc;
 }
 
 typedef struct {
@@ -209,9 +191,8 @@ done:
 
 int cmd_eval(int argc, char **argv) {
     Options o = {0};
-    o.m.batch_size = 8;
     int rc = parse_options(argc, argv, &o);
-    if (rc >= 0) {
+    if (rc != CLI_RUN) {
         dataset_options_free(&o.dopt);
         return rc;
     }

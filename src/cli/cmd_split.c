@@ -11,26 +11,10 @@
 
 #include "lorafit/cli/cli.h"
 #include "lorafit/cli/commands.h"
+#include "lorafit/cli/common_options.h"
 #include "lorafit/cli/data_options.h"
 #include "lorafit/data/split.h"
 #include "lorafit/util/files.h"
-
-static const char *USAGE = "lorafit split INPUT --out-dir DIR [--balance] [--train 0.7] "
-                           "[--val 0.1] [--seed 123] [--label-ids] " DATASET_CLI_USAGE;
-
-static const char *HELP =
-    "Balance and split a labelled CSV/TSV file into train.csv, validation.csv\n"
-    "and test.csv (header Label,Text), as the LoRA spam-classification labs do.\n"
-    "\n"
-    "  INPUT              the labelled file: the UCI SMSSpamCollection, a CSV ...\n"
-    "  --out-dir DIR      where to write the three files (created if missing)\n"
-    "  --balance          keep as many rows of every class as the smallest has\n"
-    "  --train F          fraction of rows for training (default 0.7)\n"
-    "  --val F            fraction of rows for validation (default 0.1); test gets the rest\n"
-    "  --seed N           PRNG seed (default 123): the same seed gives the same files\n"
-    "  --label-ids        write class ids (0, 1) as the labs' CSVs do, not class names\n" DATASET_CLI_HELP
-    "\n"
-    "Sizes: train = floor(n * F_train), validation = floor(n * F_val), test = the rest.\n";
 
 static const char *const PART_NAMES[3] = {"train.csv", "validation.csv", "test.csv"};
 
@@ -42,45 +26,43 @@ typedef struct {
     DatasetOptions data;
 } SplitArgs;
 
-/* Returns 0 to go on, or the exit code. */
+static const CliOption OPTIONS[] = {
+    CLI_HEADING("options:"),
+    {.name = "INPUT", .type = CLI_STRING, CLI_AT(SplitArgs, input),
+     .help = "the labelled file: the UCI SMSSpamCollection, a CSV ..."},
+    CLI_OPT_OUT(SplitArgs, out_dir, 0, "where to write the three files (created if missing)"),
+    CLI_ALIAS("--out-dir", "--out"),
+    {.name = "--balance", .type = CLI_FLAG, CLI_AT(SplitArgs, balance),
+     .help = "keep as many rows of every class as the smallest has"},
+    {.name = "--train", .type = CLI_DOUBLE, CLI_AT(SplitArgs, train), .lo_f = 0, .hi_f = 1, .metavar = "F",
+     .def = "0.7", .help = "fraction of rows for training"},
+    {.name = "--val", .type = CLI_DOUBLE, CLI_AT(SplitArgs, val), .lo_f = 0, .hi_f = 1, .metavar = "F",
+     .def = "0.1", .help = "fraction of rows for validation; test gets the rest"},
+    CLI_OPT_SEED(SplitArgs, seed, 0, "123", "PRNG seed: the same seed gives the same files"),
+    {.name = "--label-ids", .type = CLI_FLAG, CLI_AT(SplitArgs, label_ids),
+     .help = "write class ids (0, 1) as the labs' CSVs do, not class names"},
+    CLI_INCLUDE(DATASET_OPTIONS, SplitArgs, data),
+    {0}};
+
+static const CliCommand COMMAND = {
+    .name = "split",
+    .usage = "lorafit split INPUT --out DIR [--balance] [--train 0.7] [--val 0.1] [--seed 123] [--label-ids] "
+             DATASET_CLI_USAGE,
+    .about = "Balance and split a labelled CSV/TSV file into train.csv, validation.csv\n"
+             "and test.csv (header Label,Text), as the LoRA spam-classification labs do.",
+    .options = OPTIONS,
+    .epilogue = "Sizes: train = floor(n * F_train), validation = floor(n * F_val), test = the rest.",
+};
+
 static int parse_args(SplitArgs *s, int argc, char **argv) {
-    CliArgs a;
-    cli_init(&a, "split", USAGE, argc, argv);
-    const char *arg;
-    int kind;
-    while ((kind = cli_next(&a, &arg)) != CLI_END) {
-        if (kind == CLI_POSITIONAL) {
-            if (s->input) return cli_error(&a, "unexpected argument '%s'", arg);
-            s->input = arg;
-            continue;
-        }
-        int shared = dataset_cli_option(&a, &s->data);
-        if (shared < 0) return 2;
-        if (shared > 0) continue;
-        if (cli_is(&a, "--help")) {
-            printf("usage: %s\n\n%s", USAGE, HELP);
-            return -1;
-        } else if (cli_is(&a, "--out-dir")) {
-            if (!cli_value(&a, &s->out_dir)) return 2;
-        } else if (cli_is(&a, "--balance")) {
-            if (!cli_set_flag(&a, &s->balance)) return 2;
-        } else if (cli_is(&a, "--label-ids")) {
-            if (!cli_set_flag(&a, &s->label_ids)) return 2;
-        } else if (cli_is(&a, "--train")) {
-            if (!cli_double(&a, 0, 1, &s->train)) return 2;
-        } else if (cli_is(&a, "--val")) {
-            if (!cli_double(&a, 0, 1, &s->val)) return 2;
-        } else if (cli_is(&a, "--seed")) {
-            if (!cli_long(&a, 0, 0x7fffffffffffffffL, &s->seed)) return 2;
-        } else {
-            return cli_unknown(&a);
-        }
-    }
-    if (!s->input) return cli_error(&a, "no input file given");
-    if (!s->out_dir || !*s->out_dir) return cli_error(&a, "--out-dir is required");
+    CliParse p;
+    int rc = cli_parse(&p, &COMMAND, argc, argv, s);
+    if (rc != CLI_RUN) return rc;
+    if (!s->input) return cli_error(&p, "no input file given");
+    if (!s->out_dir || !*s->out_dir) return cli_error(&p, "--out is required");
     if (s->train + s->val > 1.0)
-        return cli_error(&a, "--train %g and --val %g add up to more than 1", s->train, s->val);
-    return 0;
+        return cli_error(&p, "--train %g and --val %g add up to more than 1", s->train, s->val);
+    return CLI_RUN;
 }
 
 /* Makes the output directory; *created says whether it is new (and so
@@ -159,11 +141,11 @@ static void print_report(const SplitArgs *s, const Dataset *d, const DatasetSpli
 }
 
 int cmd_split(int argc, char **argv) {
-    SplitArgs s = {.train = 0.7, .val = 0.1, .seed = 123};
+    SplitArgs s = {0};
     int rc = parse_args(&s, argc, argv);
-    if (rc != 0) {
+    if (rc != CLI_RUN) {
         dataset_options_free(&s.data);
-        return rc < 0 ? 0 : rc;
+        return rc;
     }
     LfError err = {0};
     DatasetSplit sp = {0};

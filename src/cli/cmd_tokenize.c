@@ -16,28 +16,6 @@
 #include "lorafit/util/utf8.h"
 #include "lorafit/data/tokenizer.h"
 
-static const char *USAGE =
-    "lorafit tokenize [--ids | --pieces | --decode] [--allow-special] [--vocab DIR] TEXT|-\n"
-    "       lorafit tokenize --bench FILE [--seconds S] [--vocab DIR]";
-
-static const char *HELP =
-    "Shows how GPT-2's tokenizer (tiktoken's \"gpt2\" encoding, id for id) cuts a text.\n"
-    "TEXT is the text itself; '-' reads it from standard input.\n"
-    "\n"
-    "  --pieces         one token per line: its id and its bytes, quoted (the default)\n"
-    "  --ids            only the ids, space-separated on one line\n"
-    "  --decode         TEXT holds ids (separated by spaces or commas); print their text\n"
-    "  --allow-special  encode \"<|endoftext|>\" as id 50256 (without it, such text is an error)\n"
-    "  --vocab DIR      the directory with encoder.json + vocab.bpe (or vocab.json +\n"
-    "                   merges.txt); by default the installed data dir, then data/gpt2\n"
-    "                   in the source tree\n"
-    "  --bench FILE     encode FILE's lines (the text after the first tab, if any) as one\n"
-    "                   string and one by one, and print the throughput in MB/s\n"
-    "  --seconds S      how long to time each --bench mode (default 2)\n"
-    "\n"
-    "Bytes that are not valid UTF-8 are kept, each as its own byte token, with a warning\n"
-    "giving the offset of the first; decoding gives back the exact input.";
-
 typedef enum { SHOW_PIECES, SHOW_IDS, SHOW_DECODE } ShowMode;
 
 typedef struct {
@@ -48,6 +26,49 @@ typedef struct {
     const char *bench_file; /* --bench FILE */
     double bench_seconds;
 } TokenizeArgs;
+
+static bool take_text(const char *as, const char *arg, void *field, LfError *err) {
+    (void)as;
+    const char **input = field;
+    if (*input) {
+        lf_error_set(err, LF_ERR_INPUT, "one TEXT only, got '%s' too (quote the text)", arg);
+        return false;
+    }
+    *input = arg;
+    return true;
+}
+
+static const CliOption OPTIONS[] = {
+    CLI_HEADING("options:"),
+    {.name = "TEXT", .type = CLI_CUSTOM, CLI_AT(TokenizeArgs, input), .parse = take_text,
+     .help = "the text itself; '-' reads it from standard input"},
+    {.name = "--pieces", .type = CLI_SET, CLI_AT(TokenizeArgs, mode), .value = SHOW_PIECES,
+     .help = "one token per line: its id and its bytes, quoted (the default)"},
+    {.name = "--ids", .type = CLI_SET, CLI_AT(TokenizeArgs, mode), .value = SHOW_IDS,
+     .help = "only the ids, space-separated on one line"},
+    {.name = "--decode", .type = CLI_SET, CLI_AT(TokenizeArgs, mode), .value = SHOW_DECODE,
+     .help = "TEXT holds ids (separated by spaces or commas); print their text"},
+    {.name = "--allow-special", .type = CLI_FLAG, CLI_AT(TokenizeArgs, allow_special),
+     .help = "encode \"<|endoftext|>\" as id 50256 (without it, such text is an error)"},
+    {.name = "--vocab", .type = CLI_STRING, CLI_AT(TokenizeArgs, vocab_dir), .metavar = "DIR",
+     .def_text = "the installed data dir, then data/gpt2 in the source tree",
+     .help = "the directory with encoder.json + vocab.bpe, or vocab.json + merges.txt"},
+    {.name = "--bench", .type = CLI_STRING, CLI_AT(TokenizeArgs, bench_file), .metavar = "FILE",
+     .help = "encode FILE's lines (the text after the first tab, if any) as one string and one by one, "
+             "and print the throughput in MB/s"},
+    {.name = "--seconds", .type = CLI_DOUBLE, CLI_AT(TokenizeArgs, bench_seconds), .lo_f = 0, .hi_f = 3600,
+     .metavar = "S", .def = "2", .help = "how long to time each --bench mode"},
+    {0}};
+
+static const CliCommand COMMAND = {
+    .name = "tokenize",
+    .usage = "lorafit tokenize [--ids | --pieces | --decode] [--allow-special] [--vocab DIR] TEXT|-\n"
+             "       lorafit tokenize --bench FILE [--seconds S] [--vocab DIR]",
+    .about = "Shows how GPT-2's tokenizer (tiktoken's \"gpt2\" encoding, id for id) cuts a text.",
+    .options = OPTIONS,
+    .epilogue = "Bytes that are not valid UTF-8 are kept, each as its own byte token, with a warning\n"
+                "giving the offset of the first; decoding gives back the exact input.",
+};
 
 /* A token's bytes as a quoted string a terminal can show: complete UTF-8
  * characters as they are, everything else (controls, part of a character
@@ -238,51 +259,23 @@ static int run_bench(Tokenizer *t, const char *path, double seconds) {
 
 /* ---- the command -------------------------------------------------------------- */
 
-static int parse_args(TokenizeArgs *args, int argc, char **argv, bool *help) {
-    CliArgs a;
-    cli_init(&a, "tokenize", USAGE, argc, argv);
-    *args = (TokenizeArgs){.mode = SHOW_PIECES, .bench_seconds = 2.0};
-    int n_modes = 0;
-    const char *arg;
-    int kind;
-    while ((kind = cli_next(&a, &arg)) != CLI_END) {
-        if (kind == CLI_POSITIONAL) {
-            if (args->input) return cli_error(&a, "one TEXT only, got '%s' too (quote the text)", arg);
-            args->input = arg;
-        } else if (cli_is(&a, "--help") || cli_is(&a, "-h")) {
-            *help = true;
-            return 0;
-        } else if (cli_is(&a, "--ids") || cli_is(&a, "--pieces") || cli_is(&a, "--decode")) {
-            if (!cli_flag(&a)) return 2;
-            args->mode = cli_is(&a, "--ids") ? SHOW_IDS : cli_is(&a, "--decode") ? SHOW_DECODE : SHOW_PIECES;
-            n_modes++;
-        } else if (cli_is(&a, "--allow-special")) {
-            if (!cli_set_flag(&a, &args->allow_special)) return 2;
-        } else if (cli_is(&a, "--vocab")) {
-            if (!cli_value(&a, &args->vocab_dir)) return 2;
-        } else if (cli_is(&a, "--bench")) {
-            if (!cli_value(&a, &args->bench_file)) return 2;
-        } else if (cli_is(&a, "--seconds")) {
-            if (!cli_double(&a, 0.0, 3600.0, &args->bench_seconds)) return 2;
-        } else {
-            return cli_unknown(&a);
-        }
-    }
-    if (n_modes > 1) return cli_error(&a, "choose one of --ids, --pieces and --decode");
+static int parse_args(TokenizeArgs *args, int argc, char **argv) {
+    CliParse p;
+    *args = (TokenizeArgs){.mode = SHOW_PIECES};
+    int rc = cli_parse(&p, &COMMAND, argc, argv, args);
+    if (rc != CLI_RUN) return rc;
+    int n_modes = cli_given(&p, "--ids") + cli_given(&p, "--pieces") + cli_given(&p, "--decode");
+    if (n_modes > 1) return cli_error(&p, "choose one of --ids, --pieces and --decode");
     if (args->bench_file && (args->input || n_modes))
-        return cli_error(&a, "--bench takes a FILE and no TEXT, --ids, --pieces or --decode");
-    if (!args->bench_file && !args->input) return cli_error(&a, "no TEXT given (use '-' to read standard input)");
-    return 0;
+        return cli_error(&p, "--bench takes a FILE and no TEXT, --ids, --pieces or --decode");
+    if (!args->bench_file && !args->input) return cli_error(&p, "no TEXT given (use '-' to read standard input)");
+    return CLI_RUN;
 }
 
 int cmd_tokenize(int argc, char **argv) {
     TokenizeArgs args;
-    bool help = false;
-    int status = parse_args(&args, argc, argv, &help);
-    if (status || help) {
-        if (help) printf("usage: %s\n\n%s\n", USAGE, HELP);
-        return status;
-    }
+    int status = parse_args(&args, argc, argv);
+    if (status != CLI_RUN) return status;
     LfError err = {0};
     Tokenizer *t = tok_load_default(args.vocab_dir, NULL, &err);
     if (!t) {

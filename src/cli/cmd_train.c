@@ -15,72 +15,12 @@
 #include "lorafit/io/adapter.h"
 #include "lorafit/cli/cli.h"
 #include "lorafit/cli/commands.h"
+#include "lorafit/cli/common_options.h"
 #include "lorafit/cli/data_options.h"
 #include "lorafit/report/report.h"
 #include "lorafit/util/clock.h"
 #include "lorafit/cli/session.h"
 #include "lorafit/engine/trainer.h"
-
-static const char USAGE[] =
-    "lorafit train --model DIR --train FILE [--val FILE] --out DIR [options]";
-
-static const char HELP[] =
-    "usage: lorafit train --model DIR --train FILE [--val FILE] --out DIR [options]\n"
-    "       lorafit train --model DIR --train FILE [--val FILE] --resume DIR [options]\n"
-    "\n"
-    "Fine-tunes a frozen GPT-2 with LoRA adapters and a classification head on a labelled\n"
-    "CSV or TSV file (the labs' train.csv, `lorafit split` output, the UCI file ...), and\n"
-    "writes the adapter (adapter_model.safetensors + adapter_config.json) to --out.\n"
-    "Prints 'Epoch 1 | Batch 0 | Loss: 2.2565' every --log-every batches and a summary per\n"
-    "epoch; on a terminal a progress bar on stderr. Ctrl-C saves a checkpoint to --out;\n"
-    "--resume continues it, bitwise as if it had not stopped (same --threads).\n"
-    "\n"
-    "model and data:\n"
-    "  --model DIR          the base GPT-2 (directory with model.safetensors, or the file)\n"
-    "  --train FILE         training data\n"
-    "  --val FILE           validation data, evaluated after every epoch\n"
-    "  --out DIR            where the adapter goes; an existing adapter needs --force\n"
-    "  --force              replace an existing adapter in --out\n"
-    "  --resume DIR         continue the run checkpointed in DIR (its settings are kept;\n"
-    "                       --out defaults to DIR; --epochs may be raised)\n"
-    "  --vocab DIR          the tokenizer files (default: next to the model, else lorafit's)\n" DATASET_CLI_HELP
-    "\n"
-    "LoRA:\n"
-    "  --rank N             rank (default 8)\n"
-    "  --alpha X            alpha (default 16)\n"
-    "  --scaling S          rank: scale alpha/rank (default); alpha: scale alpha\n"
-    "  --targets LIST       Linears to adapt (default: every Linear in the blocks, labs'\n"
-    "                       names W_query, W_key, W_value, out_proj, ff.layers.0,\n"
-    "                       ff.layers.2; or PEFT's c_attn, c_fc, attn.c_proj, mlp.c_proj,\n"
-    "                       c_proj, which also switches the saved names to PEFT's)\n"
-    "  --lora-init S        labs: A ~ U(+-1/sqrt(rank)) (default); peft: U(+-1/sqrt(in))\n"
-    "  --lora-dropout P     dropout on the adapters' input while training (default 0)\n"
-    "\n"
-    "training:\n"
-    "  --epochs N           passes over the data (default 1)\n"
-    "  --batch-size N       texts per step (default 8)\n"
-    "  --lr X               AdamW learning rate (default 5e-5)\n"
-    "  --weight-decay X     AdamW weight decay (default 0.1)\n"
-    "  --grad-clip X        clip the gradient norm to X (default: off)\n"
-    "  --seed N             seeds the adapters' init, the data order and dropout (default 123)\n"
-    "  --pool P             last-token: read each text at its own last token, no padding\n"
-    "                       (default); last-position: pad every text with <|endoftext|> to\n"
-    "                       --max-length and read the last position, as the labs do\n"
-    "  --max-length N       tokens kept per text (default: the longest training text for\n"
-    "                       last-position, the model's context for last-token); longer\n"
-    "                       texts are cut and counted\n"
-    "  --keep-last          also train on the last incomplete batch (the labs drop it)\n"
-    "  --threads N          threads (default: every core); results are bitwise repeatable\n"
-    "                       for the same seed and thread count\n"
-    "\n"
-    "output:\n"
-    "  --log-every N        print the loss every N batches (default 10; 0 = never)\n"
-    "  --log FILE           one JSON line per step: step, epoch, batch, loss, accuracy, lr,\n"
-    "                       tokens, seconds\n"
-    "  --plot FILE.svg      an SVG of the training and validation loss and accuracy\n"
-    "  --save-every N       also checkpoint to --out every N steps (default: only at the\n"
-    "                       end and on Ctrl-C / SIGTERM)\n"
-    "  -h, --help           this help\n";
 
 /* Set by SIGINT/SIGTERM; the loop checks it between steps. */
 static volatile sig_atomic_t stop_requested;
@@ -91,167 +31,101 @@ typedef struct {
     const char *model, *train, *val, *out, *resume, *vocab, *log_path, *plot_path;
     AdapterConfig ac;  /* LoRA, pooling, max length and training settings */
     int threads, log_every, save_every;
-    bool force, max_length_given, epochs_given;
-    /* Settings a run keeps for good; on --resume, given ones must match the checkpoint. */
-    char fixed_given[24][64];
-    int n_fixed_given;
+    bool force;
     DatasetOptions dopt;
+    CliParse cli; /* which options were given */
 } Options;
 
-static int parse_lora_option(CliArgs *a, Options *o, bool *matched) {
-    static const char *const scalings[] = {"rank", "alpha", NULL};
-    static const char *const inits[] = {"labs", "peft", NULL};
-    LoraConfig *lc = &o->ac.lora;
-    const char *v;
-    int choice;
-    LfError err;
-    *matched = true;
-    if (cli_is(a, "--rank")) return cli_int(a, 1, 1 << 16, &lc->rank) ? -1 : 2;
-    if (cli_is(a, "--alpha")) return cli_double(a, -1e9, 1e9, &lc->alpha) ? -1 : 2;
-    if (cli_is(a, "--lora-dropout")) return cli_double(a, 0, 0.999, &lc->dropout) ? -1 : 2;
-    if (cli_is(a, "--scaling")) {
-        if (!cli_choice(a, scalings, &choice)) return 2;
-        lc->scaling = choice ? LORA_SCALE_ALPHA : LORA_SCALE_RANK;
-        return -1;
-    }
-    if (cli_is(a, "--lora-init")) {
-        if (!cli_choice(a, inits, &choice)) return 2;
-        lc->init = choice ? LORA_INIT_PEFT : LORA_INIT_LABS;
-        return -1;
-    }
-    if (cli_is(a, "--targets")) {
-        if (!cli_value(a, &v)) return 2;
-        if (!lora_config_set_targets(lc, v, &err)) return cli_error(a, "%s", err.msg);
-        return -1;
-    }
-    *matched = false;
-    return -1;
-}
+/* CLI_FIXED: settings a run keeps for good; on --resume, given ones must match the checkpoint. */
+static const CliOption OPTIONS[] = {
+    CLI_HEADING("model and data:"),
+    CLI_OPT_BASE_MODEL(Options, model),
+    {.name = "--train", .type = CLI_STRING, CLI_AT(Options, train), .metavar = "FILE", .flags = CLI_REQUIRED,
+     .help = "training data"},
+    {.name = "--val", .type = CLI_STRING, CLI_AT(Options, val), .metavar = "FILE",
+     .help = "validation data, evaluated after every epoch"},
+    CLI_OPT_OUT(Options, out, 0, "where the adapter goes; an existing adapter needs --force"),
+    {.name = "--force", .type = CLI_FLAG, CLI_AT(Options, force), .help = "replace an existing adapter in --out"},
+    {.name = "--resume", .type = CLI_STRING, CLI_AT(Options, resume), .metavar = "DIR",
+     .help = "continue the run checkpointed in DIR (its settings are kept; --out defaults to DIR; --epochs may "
+             "be raised)"},
+    CLI_OPT_VOCAB(Options, vocab),
+    CLI_INCLUDE(DATASET_OPTIONS, Options, dopt),
 
-static int parse_training_option(CliArgs *a, Options *o, bool *matched) {
-    static const char *const pools[] = {"last-token", "last-position", NULL};
-    AdapterTraining *tr = &o->ac.training;
-    long seed;
-    int choice;
-    *matched = true;
-    if (cli_is(a, "--batch-size")) return cli_int(a, 1, 4096, &tr->batch_size) ? -1 : 2;
-    if (cli_is(a, "--lr")) return cli_double(a, 0, 10, &tr->lr) ? -1 : 2;
-    if (cli_is(a, "--weight-decay")) return cli_double(a, 0, 10, &tr->weight_decay) ? -1 : 2;
-    if (cli_is(a, "--grad-clip")) return cli_double(a, 0, 1e9, &tr->grad_clip) ? -1 : 2;
-    if (cli_is(a, "--keep-last")) {
-        if (!cli_flag(a)) return 2;
-        tr->drop_last = false;
-        return -1;
-    }
-    if (cli_is(a, "--seed")) {
-        if (!cli_long(a, 0, INT64_MAX, &seed)) return 2;
-        tr->seed = (uint64_t)seed;
-        return -1;
-    }
-    if (cli_is(a, "--pool")) {
-        if (!cli_choice(a, pools, &choice)) return 2;
-        o->ac.pool = choice ? POOL_LAST_POSITION : POOL_LAST_TOKEN;
-        return -1;
-    }
-    if (cli_is(a, "--max-length")) {
-        o->max_length_given = true;
-        return cli_int(a, 1, 1 << 20, &o->ac.max_length) ? -1 : 2;
-    }
-    *matched = false;
-    return -1;
-}
+    CLI_HEADING("LoRA:"),
+    CLI_OPT_RANK(Options, ac.lora.rank, CLI_FIXED, "rank"),
+    CLI_OPT_ALPHA(Options, ac.lora.alpha, CLI_FIXED, "alpha"),
+    {.name = "--scaling", .type = CLI_CHOICE, CLI_AT(Options, ac.lora.scaling), .metavar = "S",
+     .choices = (const char *const[]){"rank", "alpha", NULL},
+     .values = (const int[]){LORA_SCALE_RANK, LORA_SCALE_ALPHA}, .def = "rank", .flags = CLI_FIXED,
+     .help = "rank: scale alpha/rank; alpha: scale alpha"},
+    CLI_OPT_TARGETS(Options, ac.lora, CLI_FIXED,
+                    "Linears to adapt (default: every Linear in the blocks, labs' names W_query, W_key, W_value, "
+                    "out_proj, ff.layers.0, ff.layers.2; or PEFT's c_attn, c_fc, attn.c_proj, mlp.c_proj, "
+                    "c_proj, which also switches the saved names to PEFT's)"),
+    {.name = "--lora-init", .type = CLI_CHOICE, CLI_AT(Options, ac.lora.init), .metavar = "S",
+     .choices = (const char *const[]){"labs", "peft", NULL}, .values = (const int[]){LORA_INIT_LABS, LORA_INIT_PEFT},
+     .def = "labs", .flags = CLI_FIXED, .help = "labs: A ~ U(+-1/sqrt(rank)); peft: U(+-1/sqrt(in))"},
+    {.name = "--lora-dropout", .type = CLI_DOUBLE, CLI_AT(Options, ac.lora.dropout), .lo_f = 0, .hi_f = 0.999,
+     .metavar = "P", .def = "0", .flags = CLI_FIXED, .help = "dropout on the adapters' input while training"},
 
-static int parse_run_option(CliArgs *a, Options *o, bool *matched) {
-    *matched = true;
-    if (cli_is(a, "--model")) return cli_value(a, &o->model) ? -1 : 2;
-    if (cli_is(a, "--train")) return cli_value(a, &o->train) ? -1 : 2;
-    if (cli_is(a, "--val")) return cli_value(a, &o->val) ? -1 : 2;
-    if (cli_is(a, "--out")) return cli_value(a, &o->out) ? -1 : 2;
-    if (cli_is(a, "--resume")) return cli_value(a, &o->resume) ? -1 : 2;
-    if (cli_is(a, "--vocab")) return cli_value(a, &o->vocab) ? -1 : 2;
-    if (cli_is(a, "--log")) return cli_value(a, &o->log_path) ? -1 : 2;
-    if (cli_is(a, "--plot")) return cli_value(a, &o->plot_path) ? -1 : 2;
-    if (cli_is(a, "--epochs")) {
-        o->epochs_given = true;
-        return cli_int(a, 1, 1 << 20, &o->ac.training.epochs) ? -1 : 2;
-    }
-    if (cli_is(a, "--threads")) return cli_int(a, 1, 1024, &o->threads) ? -1 : 2;
-    if (cli_is(a, "--log-every")) return cli_int(a, 0, 1 << 30, &o->log_every) ? -1 : 2;
-    if (cli_is(a, "--save-every")) return cli_int(a, 0, 1 << 30, &o->save_every) ? -1 : 2;
-    if (cli_is(a, "--force")) {
-        if (!cli_set_flag(a, &o->force)) return 2;
-        return -1;
-    }
-    *matched = false;
-    return -1;
-}
+    CLI_HEADING("training:"),
+    {.name = "--epochs", .type = CLI_INT, CLI_AT(Options, ac.training.epochs), .lo = 1, .hi = 1 << 20,
+     .metavar = "N", .def = "1", .help = "passes over the data"},
+    CLI_OPT_BATCH_SIZE(Options, ac.training.batch_size, CLI_FIXED, "texts per step"),
+    {.name = "--lr", .type = CLI_DOUBLE, CLI_AT(Options, ac.training.lr), .lo_f = 0, .hi_f = 10, .metavar = "X",
+     .def = "5e-5", .flags = CLI_FIXED, .help = "AdamW learning rate"},
+    {.name = "--weight-decay", .type = CLI_DOUBLE, CLI_AT(Options, ac.training.weight_decay), .lo_f = 0,
+     .hi_f = 10, .metavar = "X", .def = "0.1", .flags = CLI_FIXED, .help = "AdamW weight decay"},
+    {.name = "--grad-clip", .type = CLI_DOUBLE, CLI_AT(Options, ac.training.grad_clip), .lo_f = 0, .hi_f = 1e9,
+     .metavar = "X", .def_text = "off", .flags = CLI_FIXED, .help = "clip the gradient norm to X"},
+    CLI_OPT_SEED(Options, ac.training.seed, CLI_FIXED, "123", "seeds the adapters' init, the data order and dropout"),
+    {.name = "--pool", .type = CLI_CHOICE, CLI_AT(Options, ac.pool), .metavar = "P",
+     .choices = (const char *const[]){"last-token", "last-position", NULL},
+     .values = (const int[]){POOL_LAST_TOKEN, POOL_LAST_POSITION}, .def = "last-token", .flags = CLI_FIXED,
+     .help = "last-token: read each text at its own last token, no padding; last-position: pad every text "
+             "with <|endoftext|> to --max-length and read the last position, as the labs do"},
+    {.name = "--max-length", .type = CLI_INT, CLI_AT(Options, ac.max_length), .lo = 1, .hi = 1 << 20,
+     .metavar = "N", .flags = CLI_FIXED,
+     .def_text = "the longest training text for last-position, the model's context for last-token",
+     .help = "tokens kept per text; longer texts are cut and counted"},
+    {.name = "--keep-last", .type = CLI_SET, CLI_AT(Options, ac.training.drop_last), .value = false,
+     .flags = CLI_FIXED, .help = "also train on the last incomplete batch (the labs drop it)"},
+    CLI_OPT_THREADS(Options, threads, "threads; results are bitwise repeatable for the same seed and thread count"),
+
+    CLI_HEADING("output:"),
+    {.name = "--log-every", .type = CLI_INT, CLI_AT(Options, log_every), .lo = 0, .hi = 1 << 30, .metavar = "N",
+     .def = "10", .help = "print the loss every N batches; 0 = never"},
+    {.name = "--log", .type = CLI_STRING, CLI_AT(Options, log_path), .metavar = "FILE",
+     .help = "one JSON line per step: step, epoch, batch, loss, accuracy, lr, tokens, seconds"},
+    {.name = "--plot", .type = CLI_STRING, CLI_AT(Options, plot_path), .metavar = "FILE.svg",
+     .help = "an SVG of the training and validation loss and accuracy"},
+    {.name = "--save-every", .type = CLI_INT, CLI_AT(Options, save_every), .lo = 0, .hi = 1 << 30, .metavar = "N",
+     .def_text = "only at the end and on Ctrl-C / SIGTERM", .help = "also checkpoint to --out every N steps"},
+    {0}};
+
+static const CliCommand COMMAND = {
+    .name = "train",
+    .usage = "lorafit train --model DIR --train FILE [--val FILE] --out DIR [options]",
+    .synopsis = "lorafit train --model DIR --train FILE [--val FILE] --out DIR [options]\n"
+                "       lorafit train --model DIR --train FILE [--val FILE] --resume DIR [options]",
+    .about = "Fine-tunes a frozen GPT-2 with LoRA adapters and a classification head on a labelled\n"
+             "CSV or TSV file (the labs' train.csv, `lorafit split` output, the UCI file ...), and\n"
+             "writes the adapter (adapter_model.safetensors + adapter_config.json) to --out.\n"
+             "Prints 'Epoch 1 | Batch 0 | Loss: 2.2565' every --log-every batches and a summary per\n"
+             "epoch; on a terminal a progress bar on stderr. Ctrl-C saves a checkpoint to --out;\n"
+             "--resume continues it, bitwise as if it had not stopped (same --threads).",
+    .options = OPTIONS,
+};
 
 static int parse_options(int argc, char **argv, Options *o) {
-    CliArgs a;
-    cli_init(&a, "train", USAGE, argc, argv);
-    const char *arg;
-    int kind;
-    while ((kind = cli_next(&a, &arg)) != CLI_END) {
-        if (kind == CLI_POSITIONAL) return cli_error(&a, "unexpected argument '%s'", arg);
-        if (cli_is(&a, "--help") || cli_is(&a, "-h")) {
-            fputs(HELP, stdout);
-            return 0;
-        }
-        int d = dataset_cli_option(&a, &o->dopt);
-        if (d < 0) return 2;
-        if (d > 0) continue;
-        bool matched;
-        int rc = parse_run_option(&a, o, &matched);
-        if (!matched) {
-            rc = parse_lora_option(&a, o, &matched);
-            if (!matched) rc = parse_training_option(&a, o, &matched);
-            if (matched && o->n_fixed_given < 24)
-                snprintf(o->fixed_given[o->n_fixed_given++], sizeof o->fixed_given[0], "%s", a.opt);
-        }
-        if (!matched) return cli_unknown(&a);
-        if (rc >= 0) return rc;
-    }
-    if (!o->model) return cli_error(&a, "--model is required");
-    if (!o->train) return cli_error(&a, "--train is required");
-    if (!o->out && !o->resume) return cli_error(&a, "--out is required (or --resume DIR)");
-    if (o->resume && o->dopt.class_names)
-        return cli_error(&a, "--labels cannot be changed on --resume: the classes are the checkpoint's");
+    int rc = cli_parse(&o->cli, &COMMAND, argc, argv, o);
+    if (rc != CLI_RUN) return rc;
+    if (!o->out && !o->resume) return cli_error(&o->cli, "--out is required (or --resume DIR)");
+    if (o->resume && cli_given(&o->cli, "--labels"))
+        return cli_error(&o->cli, "--labels cannot be changed on --resume: the classes are the checkpoint's");
     if (!o->out) o->out = o->resume;
-    return -1;
-}
-
-static bool same_targets(const LoraConfig *a, const LoraConfig *b) {
-    if (a->n_targets != b->n_targets) return false;
-    for (int i = 0; i < a->n_targets; i++)
-        if (strcmp(a->targets[i], b->targets[i]) != 0) return false;
-    return true;
-}
-
-/* The first setting given on the command line that differs from the
- * checkpoint's, or NULL. */
-static const char *resume_conflict(const Options *o, const AdapterConfig *given, const AdapterConfig *ck) {
-    for (int i = 0; i < o->n_fixed_given; i++) {
-        const char *name = o->fixed_given[i];
-        const LoraConfig *g = &given->lora, *c = &ck->lora;
-        const AdapterTraining *gt = &given->training, *ct = &ck->training;
-        bool same = !strcmp(name, "--rank")           ? g->rank == c->rank
-                    : !strcmp(name, "--alpha")        ? g->alpha == c->alpha
-                    : !strcmp(name, "--scaling")      ? g->scaling == c->scaling
-                    : !strcmp(name, "--lora-init")    ? g->init == c->init
-                    : !strcmp(name, "--lora-dropout") ? g->dropout == c->dropout
-                    : !strcmp(name, "--targets")      ? same_targets(g, c)
-                    : !strcmp(name, "--batch-size")   ? gt->batch_size == ct->batch_size
-                    : !strcmp(name, "--lr")           ? gt->lr == ct->lr
-                    : !strcmp(name, "--weight-decay") ? gt->weight_decay == ct->weight_decay
-                    : !strcmp(name, "--grad-clip")    ? gt->grad_clip == ct->grad_clip
-                    : !strcmp(name, "--keep-last")    ? gt->drop_last == ct->drop_last
-                    : !strcmp(name, "--seed")         ? gt->seed == ct->seed
-                    : !strcmp(name, "--pool")         ? given->pool == ck->pool
-                    : !strcmp(name, "--max-length")   ? given->max_length == ck->max_length
-                                                      : false;
-        if (!same) return name;
-    }
-    return NULL;
+    return CLI_RUN;
 }
 
 /* Everything one run holds; freed by run_free(). */
@@ -330,7 +204,7 @@ static bool encode_data(Run *r, LfError *err) {
         lf_error_prefix(err, "%s", o->train);
         return false;
     }
-    if (!o->resume && !o->max_length_given)
+    if (!o->resume && !cli_given(&o->cli, "--max-length"))
         ac->max_length = ac->pool == POOL_LAST_POSITION && r->train.longest < n_ctx ? r->train.longest : n_ctx;
     if (ac->max_length > n_ctx) {
         lf_error_set(err, LF_ERR_INPUT, "--max-length %d is longer than the model's context (%d tokens)",
@@ -627,20 +501,17 @@ static int run(Options *o, LfError *err) {
 int cmd_train(int argc, char **argv) {
     Options o;
     memset(&o, 0, sizeof o);
-    o.ac.lora = lora_config_default();
-    o.ac.pool = POOL_LAST_TOKEN;
-    o.ac.training = (AdapterTraining){5e-5, 0.1, 0, 8, 1, 123, true, 0, 0};
-    o.log_every = 10;
+    o.ac.training.drop_last = true; /* as the labs; --keep-last keeps the last short batch */
     int rc = parse_options(argc, argv, &o);
-    if (rc >= 0) {
+    if (rc != CLI_RUN) {
         dataset_options_free(&o.dopt);
         return rc;
     }
     LfError err = {0};
     if (o.resume) {
-        AdapterConfig given = o.ac;
+        Options given = o;
         const char *conflict = NULL;
-        if (!adapter_load_config(o.resume, &o.ac, &err) || (conflict = resume_conflict(&o, &given, &o.ac))) {
+        if (!adapter_load_config(o.resume, &o.ac, &err) || (conflict = cli_first_change(&o.cli, &given, &o))) {
             if (conflict)
                 fprintf(stderr, "lorafit train: %s differs from the checkpoint in %s; a resumed run keeps its "
                                 "settings (drop %s or give the checkpoint's value)\n",
@@ -651,7 +522,7 @@ int cmd_train(int argc, char **argv) {
             dataset_options_free(&o.dopt);
             return conflict ? 2 : lf_error_exit_code(&err);
         }
-        if (o.epochs_given) o.ac.training.epochs = given.training.epochs;
+        if (cli_given(&o.cli, "--epochs")) o.ac.training.epochs = given.ac.training.epochs;
     }
     session_set_threads(o.threads);
     stop_requested = 0;

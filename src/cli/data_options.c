@@ -1,45 +1,50 @@
 /* data_options.c - see include/lorafit/cli/data_options.h */
 #include "lorafit/cli/data_options.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
-int dataset_cli_option(CliArgs *a, DatasetOptions *opt) {
-    static const char *const formats[] = {"csv", "tsv", NULL};
-    const char *v;
-    if (cli_is(a, "--format")) {
-        int k;
-        if (!cli_choice(a, formats, &k)) return -1;
-        opt->format = k == 0 ? CSV_FORMAT_CSV : CSV_FORMAT_TSV;
-    } else if (cli_is(a, "--label-col") || cli_is(a, "--text-col")) {
-        if (!cli_value(a, &v)) return -1;
-        if (!*v) {
-            cli_error(a, "option '%s' needs a column name or index", a->opt);
-            return -1;
-        }
-        *(cli_is(a, "--label-col") ? &opt->label_col : &opt->text_col) = v;
-    } else if (cli_is(a, "--labels")) {
-        if (!cli_value(a, &v)) return -1;
-        LfError err = {0};
-        int n = 0;
-        char **names = dataset_parse_class_list(v, &n, &err);
-        if (names && n < 2) {
-            free(names);
-            names = NULL;
-            lf_error_set(&err, LF_ERR_INPUT, "at least two class names are needed, got '%s'", v);
-        }
-        if (!names) {
-            cli_error(a, "option '--labels': %s", err.msg);
-            return -1;
-        }
-        free(opt->owned_class_names);
-        opt->owned_class_names = names;
-        opt->class_names = (const char *const *)names;
-        opt->n_classes = n;
-    } else if (cli_is(a, "--header") || cli_is(a, "--no-header")) {
-        if (!cli_flag(a)) return -1;
-        opt->header = cli_is(a, "--header") ? DATASET_HEADER_YES : DATASET_HEADER_NO;
-    } else {
-        return 0;
+static bool parse_column(const char *as, const char *v, void *field, LfError *err) {
+    if (!*v) {
+        lf_error_set(err, LF_ERR_INPUT, "option '%s' needs a column name or index", as);
+        return false;
     }
-    return 1;
+    *(const char **)field = v;
+    return true;
 }
+
+/* --labels A,B: the classes in id order, owned by the DatasetOptions. */
+static bool parse_labels(const char *as, const char *v, void *field, LfError *err) {
+    DatasetOptions *opt = field;
+    int n = 0;
+    char **names = dataset_parse_class_list(v, &n, err);
+    if (names && n < 2) {
+        free(names);
+        names = NULL;
+        lf_error_set(err, LF_ERR_INPUT, "at least two class names are needed, got '%s'", v);
+    }
+    if (!names) {
+        lf_error_prefix(err, "option '%s'", as);
+        return false;
+    }
+    free(opt->owned_class_names);
+    opt->owned_class_names = names;
+    opt->class_names = (const char *const *)names;
+    opt->n_classes = n;
+    return true;
+}
+
+const CliOption DATASET_OPTIONS[] = {
+    {.name = "--format", .type = CLI_CHOICE, CLI_AT(DatasetOptions, format),
+     .choices = (const char *const[]){"csv", "tsv", NULL}, .values = (const int[]){CSV_FORMAT_CSV, CSV_FORMAT_TSV},
+     .def_text = "by extension, else by content", .help = "how to read the file"},
+    {.name = "--label-col", .type = CLI_CUSTOM, CLI_AT(DatasetOptions, label_col), .metavar = "COL",
+     .parse = parse_column, .help = "the label column: a header name or a 0-based index"},
+    {.name = "--text-col", .type = CLI_CUSTOM, CLI_AT(DatasetOptions, text_col), .metavar = "COL",
+     .parse = parse_column, .help = "the text column: a header name or a 0-based index"},
+    {.name = "--labels", .type = CLI_CUSTOM, .at = 0, .size = sizeof(DatasetOptions), .metavar = "A,B,...",
+     .parse = parse_labels, .help = "fix the classes and their order (A = 0, B = 1, ...)"},
+    {.name = "--header", .type = CLI_SET, CLI_AT(DatasetOptions, header), .value = DATASET_HEADER_YES},
+    {.name = "--no-header", .type = CLI_SET, CLI_AT(DatasetOptions, header), .value = DATASET_HEADER_NO,
+     .def_text = "guess", .help = "whether the first row names the columns"},
+    {0}};

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lorafit/cli/common_options.h"
+
 bool session_open_base(Session *s, const char *model, const char *vocab_dir, LfError *err) {
     memset(s, 0, sizeof *s);
     s->ck = checkpoint_open(model, err);
@@ -74,11 +76,11 @@ void session_set_threads(int n) {
     omp_set_num_threads(n > 0 ? n : omp_get_num_procs());
 }
 
-int session_cli_option(CliArgs *a, AdapterOptions *o) {
-    if (cli_is(a, "--model")) return cli_value(a, &o->model) ? 1 : -1;
-    if (cli_is(a, "--adapter")) return cli_value(a, &o->adapter) ? 1 : -1;
-    if (cli_is(a, "--vocab")) return cli_value(a, &o->vocab) ? 1 : -1;
-    if (cli_is(a, "--batch-size")) return cli_int(a, 1, 4096, &o->batch_size) ? 1 : -1;
-    if (cli_is(a, "--threads")) return cli_int(a, 1, 1024, &o->threads) ? 1 : -1;
-    return 0;
-}
+const CliOption ADAPTER_OPTIONS[] = {
+    CLI_OPT_BASE_MODEL(AdapterOptions, model),
+    {.name = "--adapter", .type = CLI_STRING, CLI_AT(AdapterOptions, adapter), .metavar = "DIR",
+     .flags = CLI_REQUIRED, .help = "the adapter `lorafit train` wrote"},
+    CLI_OPT_BATCH_SIZE(AdapterOptions, batch_size, 0, "texts per forward pass"),
+    CLI_OPT_THREADS(AdapterOptions, threads, "threads"),
+    CLI_OPT_VOCAB(AdapterOptions, vocab),
+    {0}};

@@ -50,15 +50,10 @@ typedef struct {
     int threads;    /* 0 = every core */
 } AdapterOptions;
 
-/* Call from the cli_next() loop: 1 when the current option was one of
- * these (stored in *o), 0 when not, -1 after a usage error was printed. */
-int session_cli_option(CliArgs *a, AdapterOptions *o);
-#define SESSION_CLI_HELP                                                                        \
-    "  --model DIR        the base GPT-2 (a directory with model.safetensors, or the file)\n"   \
-    "  --adapter DIR      the adapter `lorafit train` wrote\n"                                  \
-    "  --batch-size N     texts per forward pass (default 8)\n"                                 \
-    "  --threads N        threads (default: every core)\n"                                      \
-    "  --vocab DIR        the tokenizer files (default: next to the model, else lorafit's copy)\n"
+/* Their entries, in the order of the help: --model and --adapter
+ * (required), --batch-size, --threads, --vocab. Include them with
+ * CLI_INCLUDE(ADAPTER_OPTIONS, Options, m). */
+extern const CliOption ADAPTER_OPTIONS[];
 
 /* Threads for this process: n, or every core when n is 0. OpenBLAS itself
  * stays single-threaded (the engine parallelises around it). */

@@ -66,7 +66,7 @@ typedef struct {
     const char *text_col;
     const char *const *class_names; /* fixed classes in id order, or NULL */
     int n_classes;
-    char **owned_class_names;       /* set by dataset_cli_option(); see dataset_options_free() */
+    char **owned_class_names;       /* set by --labels (cli/data_options.c); see dataset_options_free() */
 } DatasetOptions;
 
 typedef struct {
@@ -104,7 +104,7 @@ void dataset_print_warnings(const Dataset *d, const char *cmd, const char *path,
  * Empty or repeated names are an error. */
 char **dataset_parse_class_list(const char *list, int *n, LfError *err);
 
-/* Frees what dataset_cli_option() allocated. */
+/* Frees what --labels allocated (cli/data_options.c). */
 void dataset_options_free(DatasetOptions *opt);
 
 #endif

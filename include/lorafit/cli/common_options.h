@@ -1,0 +1,72 @@
+/* common_options.h - the options several commands share, each declared
+ * once: name, type, range, default and the core of its help. Each macro is
+ * an entry of a command's table (cli.h) that stores at member `f` of the
+ * command's options struct T; `flags` is 0 or CLI_REQUIRED / CLI_FIXED, and
+ * `help` is the command's own wording where the option's role differs.
+ *
+ * The same option has the same bounds in every command:
+ *   --threads N     1 .. 1024, default every core (0 in the struct)
+ *   --seed N        0 .. 2^63-1
+ *   --rank N        1 .. 65536, default 8
+ *   --alpha X       -1e9 .. 1e9, default 16
+ *   --batch-size N  1 .. 4096, default 8
+ *   --config PRESET a known preset, default gpt2-small
+ *   --out DIR       where a command writes
+ */
+#ifndef LORAFIT_CLI_COMMON_OPTIONS_H
+#define LORAFIT_CLI_COMMON_OPTIONS_H
+
+#include <stdint.h>
+
+#include "lorafit/cli/cli.h"
+
+#define CLI_OPT_THREADS(T, f, help_)                                                                          \
+    {.name = "--threads", .type = CLI_INT, CLI_AT(T, f), .lo = 1, .hi = 1024, .metavar = "N",                 \
+     .def_text = "every core", .help = (help_)}
+
+#define CLI_OPT_SEED(T, f, flags_, def_, help_)                                                               \
+    {.name = "--seed", .type = CLI_INT, CLI_AT(T, f), .lo = 0, .hi = INT64_MAX, .metavar = "N", .def = (def_), \
+     .flags = (flags_), .help = (help_)}
+
+#define CLI_OPT_RANK(T, f, flags_, help_)                                                                     \
+    {.name = "--rank", .type = CLI_INT, CLI_AT(T, f), .lo = 1, .hi = 65536, .metavar = "N", .def = "8",       \
+     .flags = (flags_), .help = (help_)}
+
+#define CLI_OPT_ALPHA(T, f, flags_, help_)                                                                    \
+    {.name = "--alpha", .type = CLI_DOUBLE, CLI_AT(T, f), .lo_f = -1e9, .hi_f = 1e9, .metavar = "X",          \
+     .def = "16", .flags = (flags_), .help = (help_)}
+
+/* Stored into the LoraConfig at member f. */
+#define CLI_OPT_TARGETS(T, f, flags_, help_)                                                                  \
+    {.name = "--targets", .type = CLI_CUSTOM, CLI_AT(T, f), .metavar = "LIST", .parse = cli_parse_targets,   \
+     .same = cli_same_targets, .flags = (flags_), .help = (help_)}
+
+#define CLI_OPT_BATCH_SIZE(T, f, flags_, help_)                                                               \
+    {.name = "--batch-size", .type = CLI_INT, CLI_AT(T, f), .lo = 1, .hi = 4096, .metavar = "N", .def = "8",  \
+     .flags = (flags_), .help = (help_)}
+
+#define CLI_OPT_CONFIG(T, f)                                                                                  \
+    {.name = "--config", .type = CLI_CUSTOM, CLI_AT(T, f), .metavar = "PRESET", .parse = cli_parse_preset,   \
+     .def = "gpt2-small",                                                                                     \
+     .help = "the model's shape: gpt2-small, gpt2-medium, gpt2-large, gpt2-xl, or 124M, 355M, 774M, 1558M"}
+
+/* The base GPT-2 of train, eval and classify. */
+#define CLI_OPT_BASE_MODEL(T, f)                                                                              \
+    {.name = "--model", .type = CLI_STRING, CLI_AT(T, f), .metavar = "DIR", .flags = CLI_REQUIRED,            \
+     .help = "the base GPT-2 (a directory with model.safetensors, or the file)"}
+
+/* The tokenizer of a command that has a base model. */
+#define CLI_OPT_VOCAB(T, f)                                                                                   \
+    {.name = "--vocab", .type = CLI_STRING, CLI_AT(T, f), .metavar = "DIR",                                   \
+     .def_text = "next to the model, else lorafit's copy", .help = "the tokenizer files"}
+
+#define CLI_OPT_OUT(T, f, flags_, help_)                                                                      \
+    {.name = "--out", .type = CLI_STRING, CLI_AT(T, f), .metavar = "DIR", .flags = (flags_), .help = (help_)}
+
+/* --config: a known preset name, stored as given. */
+bool cli_parse_preset(const char *as, const char *value, void *field, LfError *err);
+/* --targets: into a LoraConfig. */
+bool cli_parse_targets(const char *as, const char *value, void *field, LfError *err);
+bool cli_same_targets(const void *a, const void *b);
+
+#endif
