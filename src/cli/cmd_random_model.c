@@ -8,7 +8,7 @@
 #include "lorafit/cli/cli.h"
 #include "lorafit/cli/commands.h"
 #include "lorafit/engine/config.h"
-#include "lorafit/engine/gpt2.h"
+#include "lorafit/engine/random_weights.h"
 
 static const char USAGE[] =
     "lorafit random-model --out DIR [--config PRESET] [--n-layer N] [--n-embd N] [--n-head N] "

@@ -6,13 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-int linear_site_stage(LinearSite s) {
+BlockStage linear_site_stage(LinearSite s) {
     switch (s) {
-    case SITE_Q: case SITE_K: case SITE_V: case SITE_QKV: return 0;
-    case SITE_ATTN_OUT: return 1;
-    case SITE_FC: return 2;
-    case SITE_FC_PROJ: return 3;
-    default: return -1;
+    case SITE_Q: case SITE_K: case SITE_V: case SITE_QKV: return STAGE_QKV;
+    case SITE_ATTN_OUT: return STAGE_ATTN_OUT;
+    case SITE_FC: return STAGE_FC;
+    case SITE_FC_PROJ: return STAGE_FC_PROJ;
+    default: return STAGE_NONE;
     }
 }
 
