@@ -49,6 +49,13 @@ static inline float exp_fast(float x) {
     return p * scale;
 }
 
+static inline float max_of(const float *x, int n) {
+    float m = x[0];
+    for (int i = 1; i < n; i++)
+        if (x[i] > m) m = x[i];
+    return m;
+}
+
 static inline void axpy(float *y, float a, const float *x, int n) {
     for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
@@ -341,9 +348,7 @@ float crossentropy_forward(float *probs, const float *logits, const int *labels,
     for (int b = 0; b < B; b++) {
         const float *z = logits + (size_t)b * K;
         float *p = probs + (size_t)b * K;
-        float maxv = z[0];
-        for (int k = 1; k < K; k++)
-            if (z[k] > maxv) maxv = z[k];
+        const float maxv = max_of(z, K);
         float sum = 0.0f;
         for (int k = 0; k < K; k++) {
             p[k] = expf(z[k] - maxv);
@@ -360,9 +365,7 @@ void softmax_forward(float *probs, double *loss, const float *logits, const int 
     for (int b = 0; b < B; b++) {
         const float *z = logits + (size_t)b * K;
         float *p = probs + (size_t)b * K;
-        float max = z[0];
-        for (int k = 1; k < K; k++)
-            if (z[k] > max) max = z[k];
+        const float max = max_of(z, K);
         double sum = 0;
         for (int k = 0; k < K; k++) sum += exp((double)z[k] - max);
         for (int k = 0; k < K; k++) p[k] = (float)(exp((double)z[k] - max) / sum);
