@@ -270,7 +270,7 @@ static void adapters_forward(Gpt2Model *m, int l, BlockStage stage, const float 
             xa = m->acts.drop;
         }
         lowrank_forward(out + site_column(a->site, C), ldo, lora_h(m, i), xa, a->in, m->lora_A[i],
-                     m->lora_B[i], a->scale, rows, a->in, a->rank, a->out);
+                        m->lora_B[i], a->scale, rows, a->in, a->rank, a->out);
     }
 }
 
@@ -278,7 +278,7 @@ static void adapters_forward(Gpt2Model *m, int l, BlockStage stage, const float 
  * False when the batch does not fit the build. */
 static bool layout_rows(Gpt2Model *m, const Gpt2Batch *b, bool whole) {
     if (b->B < 1 || b->B > m->max_B || b->T < 1 || b->T > m->max_T) return false;
-    if (b->start && whole && (b->pad_id < 0 || b->pad_id >= m->cfg.vocab_size)) return false;
+    if (b->start && (!b->lengths || (whole && (b->pad_id < 0 || b->pad_id >= m->cfg.vocab_size)))) return false;
     m->B = b->B;
     m->T = b->T;
     m->seq_off[0] = 0;
@@ -395,14 +395,14 @@ static void adapters_backward(Gpt2Model *m, int l, BlockStage stage, const float
         const float *d = dout + site_column(a->site, C);
         if (!dropout_on(m)) {
             lowrank_backward(m->grad_A[i], m->grad_B[i], dx, a->in, m->acts.dh, d, ldo, x, lora_h(m, i),
-                          m->lora_A[i], m->lora_B[i], a->scale, rows, a->in, a->rank, a->out);
+                             m->lora_A[i], m->lora_B[i], a->scale, rows, a->in, a->rank, a->out);
             continue;
         }
         /* the same mask again from the same seed, instead of keeping it */
         float *drop = m->acts.drop;
         dropout_forward(drop, x, adapter_seed(m, i), m->dropout, rows, a->in);
         lowrank_backward(m->grad_A[i], m->grad_B[i], NULL, a->in, m->acts.dh, d, ldo, drop,
-                      lora_h(m, i), m->lora_A[i], m->lora_B[i], a->scale, rows, a->in, a->rank, a->out);
+                         lora_h(m, i), m->lora_A[i], m->lora_B[i], a->scale, rows, a->in, a->rank, a->out);
         if (dx) {
             /* d(dropped)/dx is the mask / (1 - p): dropout applied to the gradient */
             matmul_backward(drop, m->acts.dh, m->lora_A[i], rows, a->in, a->rank, 0);
