@@ -14,6 +14,7 @@
 #include "check.h"
 #include "lorafit/engine/gpt2.h"
 #include "lorafit/engine/optim.h"
+#include "lorafit/engine/random_weights.h"
 #include "lorafit/io/adapter.h"
 #include "lorafit/io/safetensors.h"
 

@@ -14,6 +14,7 @@
 #include "check.h"
 #include "lorafit/engine/gpt2.h"
 #include "lorafit/engine/optim.h"
+#include "lorafit/engine/random_weights.h"
 
 /* big enough that the GEMMs split over threads (>= 1e6 multiply-adds) */
 enum { B = 3, T = 48, NSLOT = 8, C = 64 };
@@ -56,7 +57,7 @@ static float *train(const Gpt2Weights *w, uint64_t seed, int threads, LoraInit i
     }
     int tokens[B * T], lengths[B] = {48, 30, 9}, labels[B] = {0, 1, 1};
     for (int i = 0; i < B * T; i++) tokens[i] = (i * 37 + 11) % cfg.vocab_size;
-    Gpt2Batch batch = {tokens, lengths, labels, B, T};
+    Gpt2Batch batch = {.tokens = tokens, .lengths = lengths, .labels = labels, .B = B, .T = T};
     AdamW opt;
     adamw_build(&opt, m.n_params, 1e-2f, 0.1f, &err);
     omp_set_num_threads(threads);
@@ -141,7 +142,8 @@ int main(void) {
     {
         int lens[B] = {5, 40, 1}, labs[B] = {1, 1, 0};
         for (int i = 0; i < B * T; i++) tokens[i] = (i * 13 + 5) % cfg.vocab_size;
-        Gpt2Batch with = {tokens, lens, labs, B, T}, without = {tokens, lens, NULL, B, T};
+        Gpt2Batch with = {.tokens = tokens, .lengths = lens, .labels = labs, .B = B, .T = T};
+        Gpt2Batch without = {.tokens = tokens, .lengths = lens, .labels = NULL, .B = B, .T = T};
         float l1[B * 2], l2[B * 2];
         float loss = gpt2_forward(&m, &with, POOL_LAST_TOKEN, false, l1);
         float none = gpt2_forward(&m, &without, POOL_LAST_TOKEN, false, l2);
@@ -149,12 +151,12 @@ int main(void) {
               "inference forward: loss %g / %g", loss, none);
         memset(tokens, 0, sizeof tokens);
     }
-    Gpt2Batch big = {tokens, NULL, NULL, B + 1, T};
+    Gpt2Batch big = {.tokens = tokens, .lengths = NULL, .labels = NULL, .B = B + 1, .T = T};
     CHECK(isnan(gpt2_forward(&m, &big, POOL_LAST_TOKEN, false, NULL)), "B > max_B refused");
-    Gpt2Batch longer = {tokens, NULL, NULL, B, T + 1};
+    Gpt2Batch longer = {.tokens = tokens, .lengths = NULL, .labels = NULL, .B = B, .T = T + 1};
     CHECK(isnan(gpt2_forward(&m, &longer, POOL_LAST_TOKEN, false, NULL)), "T > max_T refused");
     int badlen[B] = {3, 0, 2};
-    Gpt2Batch zero_len = {tokens, badlen, NULL, B, T};
+    Gpt2Batch zero_len = {.tokens = tokens, .lengths = badlen, .labels = NULL, .B = B, .T = T};
     CHECK(isnan(gpt2_forward(&m, &zero_len, POOL_LAST_TOKEN, false, NULL)), "length 0 refused");
     /* a bad slot is an error naming it */
     slots[1].out = 33;

@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "engine_fixture.h"
+#include "lorafit/engine/gpt2_testing.h"
 #include "lorafit/engine/optim.h"
 
 #define MAX_SLOTS 32
@@ -134,7 +135,7 @@ static void run_case(const Gpt2Weights *w, const char *name) {
         st_close(f);
         return;
     }
-    Gpt2Batch batch = {tokens, lengths, labels, B, T};
+    Gpt2Batch batch = {.tokens = tokens, .lengths = lengths, .labels = labels, .B = B, .T = T};
 
     Gpt2Model m, base;
     bool ok = gpt2_build(&m, w, slots, n_slots, &lc, 2, B, T, 42, &err);
@@ -195,7 +196,7 @@ static void run_case(const Gpt2Weights *w, const char *name) {
     if (lm) {
         CHECK(load_point(&m, f, slots, true), "%s: load point 1", name);
         float *out = malloc((size_t)B * T * V * sizeof(float));
-        Gpt2Batch full = {tokens, NULL, NULL, B, T};
+        Gpt2Batch full = {.tokens = tokens, .lengths = NULL, .labels = NULL, .B = B, .T = T};
         gpt2_lm_logits(&m, &full, out);
         check_tensor(out, lm, (size_t)B * T * V, "lm_logits", 1e-5, &err_lm);
         /* with real lengths (packed rows, padding never computed): the

@@ -15,6 +15,7 @@
 
 #include "check.h"
 #include "engine_fixture.h"
+#include "lorafit/engine/gpt2_testing.h"
 #include "lorafit/engine/kernels.h"
 #include "lorafit/engine/optim.h"
 
@@ -50,7 +51,7 @@ static void bench(const Gpt2Weights *w, const LoraSlot *slots, int n_slots, cons
         lengths[b] = 20 + (int)rng_below(&r, 101);
         labels[b] = b & 1;
     }
-    Gpt2Batch batch = {tokens, lengths, labels, B, T};
+    Gpt2Batch batch = {.tokens = tokens, .lengths = lengths, .labels = labels, .B = B, .T = T};
     /* the ceiling: one sgemm of the MLP's shape */
     {
         const int M = B * T, K = 768, Nn = 3072;
@@ -142,7 +143,7 @@ int main(void) {
     memcpy(m.head_w, head_w, (size_t)2 * C * sizeof(float));
     memcpy(m.head_b, head_b, 2 * sizeof(float));
 
-    Gpt2Batch batch = {tokens, lengths, labels, B, T};
+    Gpt2Batch batch = {.tokens = tokens, .lengths = lengths, .labels = labels, .B = B, .T = T};
     const char *pools[] = {"last_token", "last_position"};
     for (int p = 0; p < 2; p++) {
         FxErr el = {0}, eg = {0};
@@ -192,7 +193,7 @@ int main(void) {
     const float *lm = fx_f32(cf, "lm_logits", (size_t)B * T * V);
     float *out = malloc((size_t)B * T * V * sizeof(float));
     REQUIRE(lm && out, "tensor lm_logits, and memory for it");
-    Gpt2Batch full = {tokens, NULL, NULL, B, T};
+    Gpt2Batch full = {.tokens = tokens, .lengths = NULL, .labels = NULL, .B = B, .T = T};
     gpt2_lm_logits(&m, &full, out);
     FxErr e = {0};
     fx_err_add(&e, out, lm, (size_t)B * T * V);

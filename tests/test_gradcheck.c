@@ -14,6 +14,7 @@
 
 #include "check.h"
 #include "engine_fixture.h"
+#include "lorafit/engine/gpt2_testing.h"
 #include "lorafit/engine/kernels.h"
 
 #define MAX_AD 32
@@ -205,7 +206,7 @@ static void run(const Gpt2Weights *w, bool peft, Gpt2Pool pool, double dropout, 
     Rng rng;
     rng_seed(&rng, 5);
     for (int i = 0; i < B * T; i++) tokens[i] = (int)rng_below(&rng, (uint64_t)w->cfg.vocab_size);
-    Gpt2Batch batch = {tokens, lengths, labels, B, T};
+    Gpt2Batch batch = {.tokens = tokens, .lengths = lengths, .labels = labels, .B = B, .T = T};
 
     Gpt2Model m;
     LfError err = {0};

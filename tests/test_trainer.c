@@ -8,6 +8,7 @@
 #include "check.h"
 #include "lorafit/engine/gpt2.h"
 #include "lorafit/engine/optim.h"
+#include "lorafit/engine/random_weights.h"
 #include "lorafit/engine/trainer.h"
 
 #define N_TEXTS 12

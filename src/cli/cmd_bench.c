@@ -12,22 +12,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lorafit/report/bench.h"
-#include "lorafit/io/checkpoint.h"
 #include "lorafit/cli/cli.h"
 #include "lorafit/cli/commands.h"
 #include "lorafit/cli/common_options.h"
-#include "lorafit/data/dataset.h"
-#include "lorafit/engine/gpt2.h"
-#include "lorafit/engine/lora.h"
-#include "lorafit/engine/modtree.h"
-#include "lorafit/engine/optim.h"
 #include "lorafit/util/clock.h"
-#include "lorafit/util/rng.h"
 #include "lorafit/cli/session.h"
 #include "lorafit/data/tokenizer.h"
-#include "lorafit/data/tokenset.h"
-#include "lorafit/engine/batch.h"
+#include "lorafit/engine/classifier.h"
+#include "lorafit/engine/optim.h"
+#include "lorafit/engine/random_weights.h"
+#include "lorafit/io/checkpoint.h"
+#include "lorafit/report/bench.h"
+#include "lorafit/report/bench_workload.h"
+#include "lorafit/util/rng.h"
 
 static const char ABOUT[] =
     "Times the engine on a GPT-2 with LoRA rank 8 / alpha 16 on every Linear in the blocks\n"
@@ -54,15 +51,6 @@ static const char ABOUT[] =
 enum { CASE_TRAIN_PADDED, CASE_TRAIN_LAST, CASE_INFER_PADDED, CASE_INFER_LAST, N_CASES };
 static const char *const CASE_NAMES[] = {"train-padded", "train-last", "infer-padded", "infer-last", NULL};
 
-/* Token lengths of the first 64 messages of the labs' training split
- * (`lorafit split SMSSpamCollection --balance`, train.csv in file order),
- * 1,977 tokens: 8 batches of 246 rows on average, longest 66. */
-static const int SMS_LENGTHS[64] = {
-    53, 36, 40, 37, 13, 28, 52, 11, 40, 38, 34, 36, 44, 11, 48, 8,  40, 32, 66, 29, 36, 45,
-    20, 43, 54, 7,  16, 48, 25, 35, 7,  9,  7,  2,  25, 41, 8,  57, 11, 53, 9,  24, 39, 20,
-    31, 37, 45, 9,  47, 51, 18, 17, 38, 41, 37, 41, 11, 51, 25, 10, 6,  18, 47, 60};
-enum { SMS_TEXTS = 64 };
-
 typedef struct {
     int threads, repeat, warmup, batch, pad_to;
     long seed;
@@ -71,19 +59,10 @@ typedef struct {
     bool shapes, json, quick, no_ceiling;
 } Options;
 
-/* The batches a case runs, laid out as the engine takes them. */
-typedef struct {
-    int n;               /* batches */
-    int B, *T;           /* per batch: padded length */
-    int **tokens, **lengths, **labels;
-    long rows;           /* packed rows over all batches */
-} Batches;
-
 typedef struct {
     const char *name;
-    Gpt2Pool pool;
     bool training;
-    const Batches *data;
+    const BenchWorkload *data; /* its pool is the case's */
     /* results, per step (one batch) */
     double ms, ms_min, ms_max, tokens_per_s, gflop, gflop_gemm, gflops, ceiling_gflops, ceiling_ms;
     double *samples_ms;
@@ -176,135 +155,14 @@ static int parse_options(int argc, char **argv, Options *o) {
 }
 
 /* ---------------------------------------------------------------------------
- * inputs */
-
-static void batches_free(Batches *b) {
-    for (int i = 0; i < b->n; i++) {
-        if (b->tokens) free(b->tokens[i]);
-        if (b->lengths) free(b->lengths[i]);
-        if (b->labels) free(b->labels[i]);
-    }
-    free(b->tokens), free(b->lengths), free(b->labels), free(b->T);
-    memset(b, 0, sizeof *b);
-}
-
-static bool batches_alloc(Batches *b, int n, int B, LfError *err) {
-    memset(b, 0, sizeof *b);
-    b->n = n;
-    b->B = B;
-    b->T = calloc((size_t)n, sizeof *b->T);
-    b->tokens = calloc((size_t)n, sizeof *b->tokens);
-    b->lengths = calloc((size_t)n, sizeof *b->lengths);
-    b->labels = calloc((size_t)n, sizeof *b->labels);
-    if (!b->T || !b->tokens || !b->lengths || !b->labels) goto oom;
-    for (int i = 0; i < n; i++) {
-        b->lengths[i] = calloc((size_t)B, sizeof(int));
-        b->labels[i] = calloc((size_t)B, sizeof(int));
-        if (!b->lengths[i] || !b->labels[i]) goto oom;
-    }
-    return true;
-oom:
-    batches_free(b);
-    lf_error_set(err, LF_ERR_IO, "out of memory for the benchmark's batches");
-    return false;
-}
-
-/* Random tokens and labels for batch i of T tokens per row; lengths as given. */
-static bool fill_random_batch(Batches *b, int i, int T, int vocab, Rng *r, LfError *err) {
-    b->T[i] = T;
-    b->tokens[i] = malloc((size_t)b->B * T * sizeof(int));
-    if (!b->tokens[i]) {
-        lf_error_set(err, LF_ERR_IO, "out of memory for the benchmark's batches");
-        return false;
-    }
-    for (long k = 0; k < (long)b->B * T; k++) b->tokens[i][k] = (int)rng_below(r, (uint64_t)vocab);
-    for (int k = 0; k < b->B; k++) {
-        b->labels[i][k] = (int)rng_below(r, 2);
-        b->rows += b->lengths[i][k];
-    }
-    return true;
-}
-
-/* The labs' padded batch: every row T long, read at the last position. */
-static bool make_padded(Batches *b, int B, int T, int vocab, Rng *r, LfError *err) {
-    if (!batches_alloc(b, 1, B, err)) return false;
-    for (int k = 0; k < B; k++) b->lengths[0][k] = T;
-    return fill_random_batch(b, 0, T, vocab, r, err);
-}
-
-/* SMS-length batches from the built-in table (cut at max_T): random ids. */
-static bool make_sms(Batches *b, int B, int max_T, int vocab, Rng *r, LfError *err) {
-    int n = SMS_TEXTS / B > 0 ? SMS_TEXTS / B : 1;
-    if (!batches_alloc(b, n, B, err)) return false;
-    for (int i = 0; i < n; i++) {
-        int T = 1;
-        for (int k = 0; k < B; k++) {
-            int L = SMS_LENGTHS[(i * B + k) % SMS_TEXTS];
-            b->lengths[i][k] = L < max_T ? L : max_T;
-            if (b->lengths[i][k] > T) T = b->lengths[i][k];
-        }
-        if (!fill_random_batch(b, i, T, vocab, r, err)) return false;
-    }
-    return true;
-}
-
-/* The first texts of a labelled file, encoded, in consecutive batches. */
-static bool make_data(Batches *b, const char *path, const char *model_dir, int B, int n_ctx, LfError *err) {
-    DatasetOptions dopt = {0};
-    Dataset *d = dataset_load(path, &dopt, err);
-    if (!d) return false;
-    Tokenizer *tok = tok_load_default(NULL, model_dir, err);
-    TokenSet ts = {0};
-    size_t want = (size_t)(SMS_TEXTS / B > 0 ? SMS_TEXTS / B : 1) * B;
-    int n = (int)((d->n < want ? d->n : want) / (size_t)B);
-    bool ok = tok != NULL;
-    if (ok && n < 1) {
-        lf_error_set(err, LF_ERR_INPUT, "%s: %zu texts, fewer than one batch of %d", path, d->n, B);
-        ok = false;
-    }
-    ok = ok && tokenset_encode(&ts, tok, d->texts, d->labels, (size_t)n * B, n_ctx, err) &&
-         batches_alloc(b, n, B, err);
-    for (int i = 0; ok && i < n; i++) {
-        int rows[4096];
-        for (int k = 0; k < B; k++) rows[k] = i * B + k;
-        int T = 0;
-        for (int k = 0; k < B; k++)
-            if (ts.length[rows[k]] > T) T = ts.length[rows[k]];
-        b->tokens[i] = malloc((size_t)B * T * sizeof(int));
-        if (!b->tokens[i]) {
-            lf_error_set(err, LF_ERR_IO, "out of memory for the benchmark's batches");
-            ok = false;
-            break;
-        }
-        b->T[i] = tokenset_fill_batch(&ts, rows, B, POOL_LAST_TOKEN, 0, b->tokens[i], b->lengths[i], b->labels[i]);
-        for (int k = 0; k < B; k++) {
-            if (b->labels[i][k] > 1) b->labels[i][k] = 1; /* the bench's head has 2 classes */
-            b->rows += b->lengths[i][k];
-        }
-    }
-    tokenset_free(&ts);
-    tok_free(tok);
-    dataset_free(d);
-    if (!ok && b->n) batches_free(b);
-    return ok;
-}
-
-static int longest(const Batches *b) {
-    int T = 0;
-    for (int i = 0; i < b->n; i++)
-        if (b->T[i] > T) T = b->T[i];
-    return T;
-}
-
-/* ---------------------------------------------------------------------------
  * timing */
 
 /* One step on batch i: forward, and for training backward and AdamW.
  * Returns the loss (NaN when the engine refused the batch). */
 static float run_step(Gpt2Model *m, AdamW *opt, const Case *c, int i) {
-    const Batches *d = c->data;
-    Gpt2Batch b = {d->tokens[i], d->lengths[i], c->training ? d->labels[i] : NULL, d->B, d->T[i]};
-    float loss = gpt2_forward(m, &b, c->pool, c->training, NULL);
+    Gpt2Batch b = bench_workload_batch(c->data, i);
+    if (!c->training) b.labels = NULL;
+    float loss = gpt2_forward(m, &b, c->data->pool, c->training, NULL);
     if (c->training) {
         gpt2_backward(m);
         adamw_step(opt, m->params, m->grads, m->n_params);
@@ -313,7 +171,7 @@ static float run_step(Gpt2Model *m, AdamW *opt, const Case *c, int i) {
 }
 
 static bool time_case(Gpt2Model *m, AdamW *opt, Case *c, const Options *o, LfError *err) {
-    const Batches *d = c->data;
+    const BenchWorkload *d = c->data;
     c->samples_ms = calloc((size_t)o->repeat, sizeof *c->samples_ms);
     if (!c->samples_ms) {
         lf_error_set(err, LF_ERR_IO, "out of memory");
@@ -346,11 +204,12 @@ static bool time_case(Gpt2Model *m, AdamW *opt, Case *c, const Options *o, LfErr
 
 /* The GEMM list of one repetition (all batches) and its FLOPs per step. */
 static bool count_case(const Gpt2Model *m, Case *c, LfError *err) {
-    const Batches *d = c->data;
+    const BenchWorkload *d = c->data;
     memset(&c->gemms, 0, sizeof c->gemms);
     for (int i = 0; i < d->n; i++) {
+        const Gpt2Batch b = bench_workload_batch(d, i);
         int rows[4096];
-        for (int k = 0; k < d->B; k++) rows[k] = c->pool == POOL_LAST_POSITION ? d->T[i] : d->lengths[i][k];
+        for (int k = 0; k < d->B; k++) rows[k] = d->pool == POOL_LAST_POSITION ? b.T : b.lengths[k];
         BenchGemms one;
         if (!bench_step_gemms(m, rows, d->B, c->training, &one) || !bench_gemms_add(&c->gemms, &one)) {
             bench_gemms_free(&one);
@@ -397,9 +256,9 @@ static const char *wait_policy(void) {
 }
 
 static void shape_label(const Case *c, char *buf, size_t size) {
-    const Batches *d = c->data;
-    if (c->pool == POOL_LAST_POSITION)
-        snprintf(buf, size, "%d x %d, last-position", d->B, d->T[0]);
+    const BenchWorkload *d = c->data;
+    if (d->pool == POOL_LAST_POSITION)
+        snprintf(buf, size, "%d x %d, last-position", d->B, d->pad_to);
     else
         snprintf(buf, size, "%d x %.1f avg, last-token", d->B, (double)d->rows / d->n / d->B);
 }
@@ -520,17 +379,18 @@ static void print_json(const Summary *s, Case *cases, const bool *on, const Opti
     for (int k = 0; k < N_CASES; k++) {
         if (!on[k]) continue;
         const Case *c = &cases[k];
-        const Batches *d = c->data;
+        const BenchWorkload *d = c->data;
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "name", c->name);
-        cJSON_AddStringToObject(j, "pool", c->pool == POOL_LAST_POSITION ? "last-position" : "last-token");
+        cJSON_AddStringToObject(j, "pool", d->pool == POOL_LAST_POSITION ? "last-position" : "last-token");
         cJSON_AddBoolToObject(j, "training", c->training);
         cJSON_AddNumberToObject(j, "batch", d->B);
         cJSON *bs = cJSON_AddArrayToObject(j, "batches");
         for (int i = 0; i < d->n; i++) {
+            const Gpt2Batch b = bench_workload_batch(d, i);
             cJSON *bj = cJSON_CreateObject();
-            cJSON_AddNumberToObject(bj, "T", d->T[i]);
-            cJSON_AddItemToObject(bj, "lengths", cJSON_CreateIntArray(d->lengths[i], d->B));
+            cJSON_AddNumberToObject(bj, "T", b.T);
+            cJSON_AddItemToObject(bj, "lengths", cJSON_CreateIntArray(b.lengths, d->B));
             cJSON_AddItemToArray(bs, bj);
         }
         cJSON_AddNumberToObject(j, "ms_per_step", c->ms);
@@ -569,13 +429,10 @@ typedef struct {
     Gpt2Checkpoint *ck;
     Gpt2Weights *random;
     const Gpt2Weights *w;
-    ModTree tree;
-    LoraSlot *slots;
-    Gpt2Model model;
-    bool built;
+    Classifier net;
     AdamW opt;
     bool opt_built;
-    Batches padded, sms;
+    BenchWorkload padded, sms;
     Case cases[N_CASES];
 } Bench;
 
@@ -584,12 +441,10 @@ static void bench_free(Bench *b) {
         bench_gemms_free(&b->cases[k].gemms);
         free(b->cases[k].samples_ms);
     }
-    batches_free(&b->padded);
-    batches_free(&b->sms);
+    bench_workload_free(&b->padded);
+    bench_workload_free(&b->sms);
     if (b->opt_built) adamw_free(&b->opt);
-    if (b->built) gpt2_free(&b->model);
-    free(b->slots);
-    modtree_free(&b->tree);
+    classifier_free(&b->net);
     gpt2_weights_random_free(b->random);
     checkpoint_close(b->ck);
 }
@@ -643,34 +498,26 @@ static bool setup(Bench *b, const Options *o, Summary *s, LfError *err) {
         lf_error_set(err, LF_ERR_INPUT, "--pad-to %d exceeds the model's context of %d", o->pad_to, cfg->n_ctx);
         return false;
     }
-    if (!make_padded(&b->padded, o->batch, o->pad_to, cfg->vocab_size, &r, err)) return false;
-    bool sms_ok = o->data ? make_data(&b->sms, o->data, b->ck ? checkpoint_dir(b->ck) : NULL, o->batch,
-                                      cfg->n_ctx, err)
-                          : make_sms(&b->sms, o->batch, cfg->n_ctx, cfg->vocab_size, &r, err);
+    if (!bench_workload_padded(&b->padded, o->batch, o->pad_to, cfg->vocab_size, &r, err)) return false;
+    bool sms_ok = o->data ? bench_workload_file(&b->sms, o->data, b->ck ? checkpoint_dir(b->ck) : NULL, o->batch,
+                                                cfg->n_ctx, err)
+                          : bench_workload_sms(&b->sms, o->batch, cfg->n_ctx, cfg->vocab_size, &r, err);
     if (!sms_ok) return false;
 
     LoraConfig lc = lora_config_default();
     s->rank = lc.rank;
-    if (!modtree_build(&b->tree, cfg, MODTREE_LABS, err) || !lora_inject(&b->tree, &lc, err)) return false;
-    int n = lora_slots(&b->tree, NULL, 0);
-    b->slots = calloc((size_t)n + 1, sizeof *b->slots);
-    if (!b->slots) {
-        lf_error_set(err, LF_ERR_IO, "out of memory");
+    int longest = bench_workload_longest(&b->sms), max_T = o->pad_to > longest ? o->pad_to : longest;
+    if (!classifier_build(&b->net, b->w, MODTREE_LABS, &lc, 2, o->batch, max_T, (uint64_t)o->seed, err) ||
+        !adamw_build(&b->opt, b->net.model.n_params, 5e-5f, 0.1f, err))
         return false;
-    }
-    lora_slots(&b->tree, b->slots, n);
-    s->n_adapters = n;
-    int max_T = o->pad_to > longest(&b->sms) ? o->pad_to : longest(&b->sms);
-    if (!gpt2_build(&b->model, b->w, b->slots, n, &lc, 2, o->batch, max_T, (uint64_t)o->seed, err)) return false;
-    b->built = true;
-    if (!adamw_build(&b->opt, b->model.n_params, 5e-5f, 0.1f, err)) return false;
     b->opt_built = true;
+    s->n_adapters = b->net.n_slots;
 
     Case *c = b->cases;
-    c[CASE_TRAIN_PADDED] = (Case){.name = CASE_NAMES[0], .pool = POOL_LAST_POSITION, .training = true, .data = &b->padded};
-    c[CASE_TRAIN_LAST] = (Case){.name = CASE_NAMES[1], .pool = POOL_LAST_TOKEN, .training = true, .data = &b->sms};
-    c[CASE_INFER_PADDED] = (Case){.name = CASE_NAMES[2], .pool = POOL_LAST_POSITION, .training = false, .data = &b->padded};
-    c[CASE_INFER_LAST] = (Case){.name = CASE_NAMES[3], .pool = POOL_LAST_TOKEN, .training = false, .data = &b->sms};
+    c[CASE_TRAIN_PADDED] = (Case){.name = CASE_NAMES[0], .training = true, .data = &b->padded};
+    c[CASE_TRAIN_LAST] = (Case){.name = CASE_NAMES[1], .training = true, .data = &b->sms};
+    c[CASE_INFER_PADDED] = (Case){.name = CASE_NAMES[2], .training = false, .data = &b->padded};
+    c[CASE_INFER_LAST] = (Case){.name = CASE_NAMES[3], .training = false, .data = &b->sms};
     return true;
 }
 
@@ -682,7 +529,7 @@ static bool run_all(Bench *b, const Options *o, Summary *s, LfError *err) {
     int reps = o->repeat < 3 ? o->repeat : 3;
     for (int k = 0; k < N_CASES; k++) {
         if (!o->cases[k]) continue;
-        if (!time_case(&b->model, &b->opt, &b->cases[k], o, err) || !count_case(&b->model, &b->cases[k], err))
+        if (!time_case(&b->net.model, &b->opt, &b->cases[k], o, err) || !count_case(&b->net.model, &b->cases[k], err))
             return false;
         if (k == CASE_TRAIN_PADDED) s->peak_train_padded_mb = mb((double)bench_peak_rss_kb());
         if (s->peak_rss_mb == 0) s->peak_rss_mb = mb((double)bench_peak_rss_kb());

@@ -6,13 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lorafit/io/adapter.h"
 #include "lorafit/cli/cli.h"
 #include "lorafit/cli/commands.h"
 #include "lorafit/util/files.h"
 #include "lorafit/cli/session.h"
 #include "lorafit/data/tokenset.h"
-#include "lorafit/engine/batch.h"
 
 typedef struct {
     AdapterOptions m;
@@ -129,37 +127,27 @@ static void print_result(const Options *o, const AdapterConfig *ac, const char *
 
 static int run(Options *o, LfError *err) {
     Session s;
-    AdapterConfig ac;
     TokenSet ts = {0};
     float *probs = NULL;
     bool ok = false;
-    memset(&ac, 0, sizeof ac);
     if (o->from_stdin && !read_stdin_messages(o, err)) return lf_error_exit_code(err);
-    if (!session_open_base(&s, o->m.model, o->m.vocab, err)) return lf_error_exit_code(err);
-    if (!adapter_load_config(o->m.adapter, &ac, err) ||
-        !adapter_check_base(&ac, checkpoint_config(s.ck), checkpoint_fingerprint(s.ck), err) ||
-        !tokenset_encode(&ts, s.tok, (const char *const *)o->messages, NULL, o->n, ac.max_length, err))
+    if (!session_open_adapter(&s, &o->m, err) ||
+        !tokenset_encode(&ts, s.tok, (const char *const *)o->messages, NULL, o->n, s.ac.max_length, err))
         goto done;
-    int max_T = ac.pool == POOL_LAST_POSITION ? ac.max_length : (ts.longest < ac.max_length ? ts.longest : ac.max_length);
-    int B = o->n < (size_t)o->m.batch_size ? (int)o->n : o->m.batch_size;
-    if (!session_build_model(&s, ac.naming, &ac.lora, ac.n_classes, B, max_T, 0, err) ||
-        !adapter_load_weights(o->m.adapter, &ac, &s.model, s.slots, err))
-        goto done;
-    if (ts.n_truncated)
-        fprintf(stderr, "lorafit classify: note: %zu message(s) longer than %d tokens were cut\n", ts.n_truncated,
-                ac.max_length);
-    probs = malloc(ts.n * (size_t)ac.n_classes * sizeof *probs);
+    probs = malloc(ts.n * (size_t)s.ac.n_classes * sizeof *probs);
     if (!probs) {
         lf_error_set(err, LF_ERR_IO, "out of memory");
         goto done;
     }
-    if (!tokenset_predict(&s.model, &ts, ac.pool, ac.max_length, probs, NULL, err)) goto done;
-    for (size_t i = 0; i < ts.n; i++) print_result(o, &ac, o->messages[i], probs + i * (size_t)ac.n_classes);
+    if (!session_classify(&s, &ts, probs, NULL, err)) goto done;
+    if (ts.n_truncated)
+        fprintf(stderr, "lorafit classify: note: %zu message(s) longer than %d tokens were cut\n", ts.n_truncated,
+                s.ac.max_length);
+    for (size_t i = 0; i < ts.n; i++) print_result(o, &s.ac, o->messages[i], probs + i * (size_t)s.ac.n_classes);
     ok = true;
 done:
     free(probs);
     tokenset_free(&ts);
-    adapter_config_free(&ac);
     session_close(&s);
     return ok ? 0 : lf_error_exit_code(err);
 }

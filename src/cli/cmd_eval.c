@@ -5,13 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lorafit/io/adapter.h"
 #include "lorafit/cli/cli.h"
 #include "lorafit/cli/commands.h"
 #include "lorafit/cli/data_options.h"
 #include "lorafit/cli/session.h"
 #include "lorafit/data/tokenset.h"
-#include "lorafit/engine/batch.h"
 
 typedef struct {
     AdapterOptions m;
@@ -139,44 +137,35 @@ static void print_json(const Scores *s, char **names, double loss) {
 /* Loads everything, classifies, scores. Returns the exit code. */
 static int run(Options *o, LfError *err) {
     Session s;
-    AdapterConfig ac;
     Dataset *data = NULL;
     TokenSet ts = {0};
     float *probs = NULL;
     int rc = 1;
-    memset(&ac, 0, sizeof ac);
-    if (!session_open_base(&s, o->m.model, o->m.vocab, err)) return lf_error_exit_code(err);
-    if (!adapter_load_config(o->m.adapter, &ac, err) ||
-        !adapter_check_base(&ac, checkpoint_config(s.ck), checkpoint_fingerprint(s.ck), err))
-        goto done;
-    o->dopt.class_names = (const char *const *)ac.class_names;
-    o->dopt.n_classes = ac.n_classes;
+    if (!session_open_adapter(&s, &o->m, err)) goto done;
+    const AdapterConfig *ac = &s.ac;
+    o->dopt.class_names = (const char *const *)ac->class_names;
+    o->dopt.n_classes = ac->n_classes;
     if (!(data = dataset_load(o->data, &o->dopt, err))) goto done;
     dataset_print_warnings(data, "eval", o->data, stderr);
-    if (!tokenset_encode(&ts, s.tok, data->texts, data->labels, data->n, ac.max_length, err)) {
+    if (!tokenset_encode(&ts, s.tok, data->texts, data->labels, data->n, ac->max_length, err)) {
         lf_error_prefix(err, "%s", o->data);
         goto done;
     }
-    int max_T = ac.pool == POOL_LAST_POSITION ? ac.max_length : (ts.longest < ac.max_length ? ts.longest : ac.max_length);
-    if (!session_build_model(&s, ac.naming, &ac.lora, ac.n_classes, o->m.batch_size, max_T, 0, err) ||
-        !adapter_load_weights(o->m.adapter, &ac, &s.model, s.slots, err))
-        goto done;
-    if (ts.n_truncated)
-        fprintf(stderr, "lorafit eval: note: %zu of %zu texts are longer than %d tokens and were cut\n",
-                ts.n_truncated, ts.n, ac.max_length);
-
-    probs = malloc(ts.n * (size_t)ac.n_classes * sizeof *probs);
-    Scores sc = {ac.n_classes, 0, 0, calloc((size_t)ac.n_classes * ac.n_classes, sizeof(long))};
+    probs = malloc(ts.n * (size_t)ac->n_classes * sizeof *probs);
+    Scores sc = {ac->n_classes, 0, 0, calloc((size_t)ac->n_classes * ac->n_classes, sizeof(long))};
     double loss = 0;
     if (!probs || !sc.confusion) {
         lf_error_set(err, LF_ERR_IO, "out of memory");
         free(sc.confusion);
         goto done;
     }
-    if (tokenset_predict(&s.model, &ts, ac.pool, ac.max_length, probs, &loss, err)) {
-        for (size_t i = 0; i < ts.n; i++) score_row(&sc, ts.labels[i], probs + i * (size_t)ac.n_classes);
-        if (o->json) print_json(&sc, ac.class_names, loss);
-        else print_text(&sc, ac.class_names, loss);
+    if (session_classify(&s, &ts, probs, &loss, err)) {
+        if (ts.n_truncated)
+            fprintf(stderr, "lorafit eval: note: %zu of %zu texts are longer than %d tokens and were cut\n",
+                    ts.n_truncated, ts.n, ac->max_length);
+        for (size_t i = 0; i < ts.n; i++) score_row(&sc, ts.labels[i], probs + i * (size_t)ac->n_classes);
+        if (o->json) print_json(&sc, ac->class_names, loss);
+        else print_text(&sc, ac->class_names, loss);
         rc = 0;
     }
     free(sc.confusion);
@@ -184,7 +173,6 @@ done:
     free(probs);
     tokenset_free(&ts);
     dataset_free(data);
-    adapter_config_free(&ac);
     session_close(&s);
     return rc ? lf_error_exit_code(err) : 0;
 }

@@ -9,7 +9,7 @@
 #include "lorafit/cli/commands.h"
 #include "lorafit/cli/common_options.h"
 #include "lorafit/engine/config.h"
-#include "lorafit/engine/gpt2.h"
+#include "lorafit/engine/random_weights.h"
 
 typedef struct {
     const char *out, *preset;

@@ -239,7 +239,7 @@ static bool restore_checkpoint(Run *r, LfError *err) {
         return false;
     }
     TrainState st;
-    if (!adapter_load_weights(o->resume, ac, &r->s.model, r->s.slots, err) ||
+    if (!adapter_load_weights(o->resume, ac, &r->s.net.model, r->s.net.slots, err) ||
         !train_state_load(o->resume, &st, &r->opt, err))
         return false;
     long per_epoch = trainer_batches_per_epoch(&r->tr);
@@ -253,7 +253,7 @@ static bool restore_checkpoint(Run *r, LfError *err) {
                      o->resume, st.n_points, st.step);
         return false;
     }
-    memcpy(r->s.model.rng.s, st.rng, sizeof st.rng);
+    memcpy(r->s.net.model.rng.s, st.rng, sizeof st.rng);
     r->tr.epoch = st.epoch;
     r->tr.batch = st.batch;
     r->tr.step = st.step;
@@ -275,10 +275,10 @@ static bool save(Run *r, bool complete, LfError *err) {
         acc[i] = (float)r->history.train[i].accuracy;
     }
     TrainState st = {r->tr.epoch, r->tr.batch, r->tr.step, complete, {0}, &r->opt, (long)n, loss, acc};
-    memcpy(st.rng, r->s.model.rng.s, sizeof st.rng);
+    memcpy(st.rng, r->s.net.model.rng.s, sizeof st.rng);
     /* The run owns --out once it started: later saves replace its own checkpoint. */
     bool overwrite = r->o->force || r->o->resume || r->last_checkpoint_step >= 0;
-    bool ok = adapter_save(r->o->out, &r->o->ac, &r->s.model, r->s.slots, &st, overwrite, err);
+    bool ok = adapter_save(r->o->out, &r->o->ac, &r->s.net.model, r->s.net.slots, &st, overwrite, err);
     if (ok) r->last_checkpoint_step = r->tr.step;
     free(loss);
     free(acc);
@@ -414,10 +414,10 @@ static bool setup(Run *r, LfError *err) {
     if (r->val_data && ac->pool == POOL_LAST_TOKEN && longest_kept(&r->val) > max_T) max_T = longest_kept(&r->val);
     if (!session_build_model(&r->s, ac->naming, &ac->lora, ac->n_classes, ac->training.batch_size, max_T,
                              ac->training.seed, err) ||
-        !adamw_build(&r->opt, r->s.model.n_params, (float)ac->training.lr, (float)ac->training.weight_decay, err))
+        !adamw_build(&r->opt, r->s.net.model.n_params, (float)ac->training.lr, (float)ac->training.weight_decay, err))
         return false;
     r->opt_built = true;
-    if (!trainer_init(&r->tr, &r->s.model, &r->opt, &r->train, ac->pool, ac->max_length, ac->training.batch_size,
+    if (!trainer_init(&r->tr, &r->s.net.model, &r->opt, &r->train, ac->pool, ac->max_length, ac->training.batch_size,
                       ac->training.drop_last, ac->training.grad_clip, ac->training.seed, err))
         return false;
     r->tr_built = true;
@@ -446,7 +446,7 @@ static void print_start(const Run *r) {
     }
     if (r->val_data) fprintf(stderr, ", %zu validation texts", r->val.n);
     fprintf(stderr, "; %d adapters of rank %d, %zu trainable parameters; %ld batches of %d per epoch\n",
-            r->s.n_slots, ac->lora.rank, r->s.model.n_params, trainer_batches_per_epoch(&r->tr),
+            r->s.net.n_slots, ac->lora.rank, r->s.net.model.n_params, trainer_batches_per_epoch(&r->tr),
             ac->training.batch_size);
     if (r->train.n_truncated || (r->val_data && r->val.n_truncated))
         fprintf(stderr, "lorafit train: note: %zu training and %zu validation texts are longer than %d tokens and were cut\n",

@@ -3,10 +3,10 @@
 
 #include <cblas.h>
 #include <omp.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "lorafit/cli/common_options.h"
+#include "lorafit/engine/batch.h"
 
 bool session_open_base(Session *s, const char *model, const char *vocab_dir, LfError *err) {
     memset(s, 0, sizeof *s);
@@ -29,32 +29,32 @@ bool session_open_base(Session *s, const char *model, const char *vocab_dir, LfE
 
 bool session_build_model(Session *s, ModTreeStyle naming, const LoraConfig *lc, int n_classes, int max_B,
                          int max_T, uint64_t seed, LfError *err) {
-    const Gpt2Config *cfg = checkpoint_config(s->ck);
-    if (max_T > cfg->n_ctx) {
-        lf_error_set(err, LF_ERR_INPUT, "%d tokens do not fit the model's context of %d", max_T, cfg->n_ctx);
-        return false;
-    }
-    if (!modtree_build(&s->tree, cfg, naming, err) || !lora_inject(&s->tree, lc, err) ||
-        !modtree_replace_head(&s->tree, n_classes, err))
-        return false;
-    s->n_slots = lora_slots(&s->tree, NULL, 0);
-    s->slots = calloc((size_t)s->n_slots + 1, sizeof *s->slots);
-    if (!s->slots) {
-        lf_error_set(err, LF_ERR_IO, "out of memory");
-        return false;
-    }
-    lora_slots(&s->tree, s->slots, s->n_slots);
-    if (!gpt2_build(&s->model, checkpoint_weights(s->ck), s->slots, s->n_slots, lc, n_classes, max_B, max_T,
-                    seed, err))
-        return false;
-    s->model_built = true;
-    return true;
+    return classifier_build(&s->net, checkpoint_weights(s->ck), naming, lc, n_classes, max_B, max_T, seed, err);
+}
+
+bool session_open_adapter(Session *s, const AdapterOptions *o, LfError *err) {
+    if (!session_open_base(s, o->model, o->vocab, err)) return false;
+    s->adapter_dir = o->adapter;
+    s->batch_size = o->batch_size;
+    return adapter_load_config(o->adapter, &s->ac, err) &&
+           adapter_check_base(&s->ac, checkpoint_config(s->ck), checkpoint_fingerprint(s->ck), err);
+}
+
+bool session_classify(Session *s, const TokenSet *ts, float *probs, double *mean_loss, LfError *err) {
+    const AdapterConfig *ac = &s->ac;
+    int max_T = ac->pool == POOL_LAST_POSITION ? ac->max_length
+                                               : (ts->longest < ac->max_length ? ts->longest : ac->max_length);
+    int max_B = ts->n < (size_t)s->batch_size ? (int)ts->n : s->batch_size;
+    classifier_free(&s->net);
+    /* the seed is moot: the adapter's weights replace the initial ones */
+    return session_build_model(s, ac->naming, &ac->lora, ac->n_classes, max_B > 0 ? max_B : 1, max_T, 0, err) &&
+           adapter_load_weights(s->adapter_dir, ac, &s->net.model, s->net.slots, err) &&
+           batch_predict(&s->net.model, ts, ac->pool, ac->max_length, probs, mean_loss, err);
 }
 
 void session_close(Session *s) {
-    if (s->model_built) gpt2_free(&s->model);
-    free(s->slots);
-    modtree_free(&s->tree);
+    classifier_free(&s->net);
+    adapter_config_free(&s->ac);
     tok_free(s->tok);
     checkpoint_close(s->ck);
     memset(s, 0, sizeof *s);

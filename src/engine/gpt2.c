@@ -1,7 +1,8 @@
-/* gpt2.c - GPT-2 forward/backward for LoRA fine-tuning. See include/lorafit/gpt2.h. */
+/* gpt2.c - GPT-2 forward/backward for LoRA fine-tuning. See include/lorafit/engine/gpt2.h
+ * (and gpt2_testing.h for the two functions only tests call). */
 #include "lorafit/engine/gpt2.h"
+#include "lorafit/engine/gpt2_testing.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +13,9 @@
 /* ---------------------------------------------------------------------------
  * adapters: where each site reads its input and adds its output */
 
-/* Column offset of the site's output inside the product it adds to. */
-static int site_col(LinearSite s, int C) {
+/* Column offset of the site's output inside the product it adds to (the
+ * fused q | k | v for the separate Q, K, V). */
+static int site_column(LinearSite s, int C) {
     return s == SITE_K ? C : s == SITE_V ? 2 * C : 0;
 }
 
@@ -129,7 +131,8 @@ bool gpt2_build(Gpt2Model *m, const Gpt2Weights *w, const LoraSlot *slots, int n
     m->seq_len = calloc((size_t)max_B, sizeof(int));
     m->seq_off = calloc((size_t)max_B + 1, sizeof(int));
     m->labels = calloc((size_t)max_B, sizeof(int));
-    if (!m->adapters || !m->lora_A || !m->seq_len || !m->seq_off || !m->labels) goto oom;
+    m->seq_loss = calloc((size_t)max_B, sizeof(double));
+    if (!m->adapters || !m->lora_A || !m->seq_len || !m->seq_off || !m->labels || !m->seq_loss) goto oom;
     m->lora_B = m->lora_A + n_slots;
     m->grad_A = m->lora_A + 2 * n_slots;
     m->grad_B = m->lora_A + 3 * n_slots;
@@ -159,6 +162,16 @@ bool gpt2_build(Gpt2Model *m, const Gpt2Weights *w, const LoraSlot *slots, int n
         n_params += (size_t)in * s->rank + (size_t)s->rank * out;
     }
     n_params += (size_t)n_classes * C + (size_t)n_classes;
+    m->low_layer = cfg->n_layer;
+    m->low_stage = STAGE_NONE;
+    for (int i = 0; i < n_slots; i++) {
+        int l = m->adapters[i].layer;
+        BlockStage st = linear_site_stage(m->adapters[i].site);
+        if (l < m->low_layer || (l == m->low_layer && st < m->low_stage)) {
+            m->low_layer = l;
+            m->low_stage = st;
+        }
+    }
     m->n_params = n_params;
     m->params = calloc(n_params, sizeof(float));
     m->grads = calloc(n_params, sizeof(float));
@@ -226,6 +239,7 @@ void gpt2_free(Gpt2Model *m) {
     free(m->seq_len);
     free(m->seq_off);
     free(m->labels);
+    free(m->seq_loss);
     memset(m, 0, sizeof *m);
 }
 
@@ -244,7 +258,7 @@ static bool dropout_on(const Gpt2Model *m) { return m->trained_forward && m->dro
 
 /* Adds every adapter of block l at sites of `stage` into out (row stride
  * ldo), over `rows` rows of x. */
-static void adapters_forward(Gpt2Model *m, int l, int stage, const float *x, float *out, int ldo,
+static void adapters_forward(Gpt2Model *m, int l, BlockStage stage, const float *x, float *out, int ldo,
                              int rows) {
     const int C = m->cfg.n_embd;
     for (int i = 0; i < m->n_adapters; i++) {
@@ -255,14 +269,16 @@ static void adapters_forward(Gpt2Model *m, int l, int stage, const float *x, flo
             dropout_forward(m->acts.drop, x, adapter_seed(m, i), m->dropout, rows, a->in);
             xa = m->acts.drop;
         }
-        lora_forward(out + site_col(a->site, C), ldo, lora_h(m, i), xa, a->in, m->lora_A[i],
-                     m->lora_B[i], a->scale, rows, a->in, a->rank, a->out);
+        lowrank_forward(out + site_column(a->site, C), ldo, lora_h(m, i), xa, a->in, m->lora_A[i],
+                        m->lora_B[i], a->scale, rows, a->in, a->rank, a->out);
     }
 }
 
-/* Packs the batch: L_b rows for sequence b. False when the batch does not fit. */
-static bool pack_batch(Gpt2Model *m, const Gpt2Batch *b, bool whole) {
+/* Lays out the packed rows: L_b rows for sequence b (all T when `whole`).
+ * False when the batch does not fit the build. */
+static bool layout_rows(Gpt2Model *m, const Gpt2Batch *b, bool whole) {
     if (b->B < 1 || b->B > m->max_B || b->T < 1 || b->T > m->max_T) return false;
+    if (b->start && (!b->lengths || (whole && (b->pad_id < 0 || b->pad_id >= m->cfg.vocab_size)))) return false;
     m->B = b->B;
     m->T = b->T;
     m->seq_off[0] = 0;
@@ -288,7 +304,13 @@ static void forward_blocks(Gpt2Model *m, const Gpt2Batch *b, bool pooled_top) {
     const size_t attl = (size_t)m->max_B * NH * m->max_T * m->max_T;
     Gpt2Acts *a = &m->acts;
 
-    encoder_forward(a->encoded, b->tokens, m->seq_off, m->seq_len, m->B, m->T, w->wte, w->wpe, C);
+    for (int i = 0; i < m->B; i++) {
+        /* dense rows hold their padding; packed ones only their real ids */
+        const int32_t *ids = b->tokens + (b->start ? b->start[i] : (size_t)i * b->T);
+        int n_ids = b->start ? b->lengths[i] : b->T;
+        encoder_forward(a->encoded + (size_t)m->seq_off[i] * C, ids, n_ids, b->pad_id, m->seq_len[i], w->wte,
+                        w->wpe, C);
+    }
     for (int l = 0; l < NL; l++) {
         const Gpt2LayerWeights *lw = &w->layers[l];
         const bool top = pooled_top && l == NL - 1;
@@ -302,11 +324,11 @@ static void forward_blocks(Gpt2Model *m, const Gpt2Batch *b, bool pooled_top) {
                           lw->ln1_b, N, C);
         /* one sgemm for the fused q | k | v; adapters add into its column slices */
         matmul_forward(qkv, ln1, lw->qkv_w, lw->qkv_b, N, C, 3 * C);
-        adapters_forward(m, l, 0, ln1, qkv, 3 * C, N);
+        adapters_forward(m, l, STAGE_QKV, ln1, qkv, 3 * C, N);
         attention_forward(atty, a->att + l * attl, qkv, m->seq_off, m->seq_len, m->B, m->T, C, NH, top);
         /* res2 first holds c_proj's output, then the residual sum */
         matmul_forward(res2, atty, lw->attn_proj_w, lw->attn_proj_b, R, C, C);
-        adapters_forward(m, l, 1, atty, res2, C, R);
+        adapters_forward(m, l, STAGE_ATTN_OUT, atty, res2, C, R);
         if (top) {
             for (int i = 0; i < m->B; i++)
                 residual_forward(res2 + (size_t)i * C, x + (size_t)(m->seq_off[i + 1] - 1) * C,
@@ -318,10 +340,10 @@ static void forward_blocks(Gpt2Model *m, const Gpt2Batch *b, bool pooled_top) {
         layernorm_forward(ln2, a->ln2_mean + l * Nmax, a->ln2_rstd + l * Nmax, res2, lw->ln2_w,
                           lw->ln2_b, R, C);
         matmul_forward(fch, ln2, lw->fc_w, lw->fc_b, R, C, 4 * C);
-        adapters_forward(m, l, 2, ln2, fch, 4 * C, R);
+        adapters_forward(m, l, STAGE_FC, ln2, fch, 4 * C, R);
         gelu_forward(fch_gelu, fch, (long)R * 4 * C);
         matmul_forward(res3, fch_gelu, lw->fc_proj_w, lw->fc_proj_b, R, 4 * C, C);
-        adapters_forward(m, l, 3, fch_gelu, res3, C, R);
+        adapters_forward(m, l, STAGE_FC_PROJ, fch_gelu, res3, C, R);
         residual_forward(res3, res2, res3, (long)R * C);
     }
 }
@@ -330,7 +352,7 @@ float gpt2_forward(Gpt2Model *m, const Gpt2Batch *b, Gpt2Pool pool, bool trainin
     const int C = m->cfg.n_embd, K = m->n_classes;
     Gpt2Acts *a = &m->acts;
     m->trained_forward = false;
-    if (!pack_batch(m, b, pool == POOL_LAST_POSITION)) return NAN;
+    if (!layout_rows(m, b, pool == POOL_LAST_POSITION)) return NAN;
     m->trained_forward = training;
     m->have_labels = b->labels != NULL;
     if (b->labels) memcpy(m->labels, b->labels, (size_t)b->B * sizeof(int));
@@ -344,9 +366,16 @@ float gpt2_forward(Gpt2Model *m, const Gpt2Batch *b, Gpt2Pool pool, bool trainin
     memcpy(a->pooled, top, (size_t)m->B * C * sizeof(float));
     layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, a->pooled, m->w->lnf_w, m->w->lnf_b, m->B, C);
     for (int i = 0; i < m->B; i++) memcpy(a->logits + (size_t)i * K, m->head_b, (size_t)K * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m->B, K, C, 1.0f, a->lnf, C, m->head_w, C,
-                1.0f, a->logits, K);
-    float loss = crossentropy_forward(a->probs, a->logits, b->labels, m->B, K);
+    gemm(false, true, m->B, K, C, 1.0f, a->lnf, C, m->head_w, C, 1.0f, a->logits, K);
+    float loss = 0.0f;
+    if (training) {
+        loss = crossentropy_forward(a->probs, a->logits, b->labels, m->B, K);
+    } else {
+        softmax_forward(a->probs, m->seq_loss, a->logits, b->labels, m->B, K);
+        double sum = 0.0;
+        for (int i = 0; b->labels && i < m->B; i++) sum += m->seq_loss[i];
+        loss = (float)(sum / m->B);
+    }
     if (logits) memcpy(logits, a->logits, (size_t)m->B * K * sizeof(float));
     return loss;
 }
@@ -357,23 +386,23 @@ float gpt2_forward(Gpt2Model *m, const Gpt2Batch *b, Gpt2Pool pool, bool trainin
 /* Gradients of the adapters of block l at `stage`, given dout (row stride
  * ldo) over `rows` rows; adds their input gradient to dx [rows, in] unless
  * dx is NULL. */
-static void adapters_backward(Gpt2Model *m, int l, int stage, const float *x, const float *dout,
+static void adapters_backward(Gpt2Model *m, int l, BlockStage stage, const float *x, const float *dout,
                               int ldo, float *dx, int rows) {
     const int C = m->cfg.n_embd;
     for (int i = 0; i < m->n_adapters; i++) {
         const Gpt2Adapter *a = &m->adapters[i];
         if (a->layer != l || linear_site_stage(a->site) != stage) continue;
-        const float *d = dout + site_col(a->site, C);
+        const float *d = dout + site_column(a->site, C);
         if (!dropout_on(m)) {
-            lora_backward(m->grad_A[i], m->grad_B[i], dx, a->in, m->acts.dh, d, ldo, x, lora_h(m, i),
-                          m->lora_A[i], m->lora_B[i], a->scale, rows, a->in, a->rank, a->out);
+            lowrank_backward(m->grad_A[i], m->grad_B[i], dx, a->in, m->acts.dh, d, ldo, x, lora_h(m, i),
+                             m->lora_A[i], m->lora_B[i], a->scale, rows, a->in, a->rank, a->out);
             continue;
         }
         /* the same mask again from the same seed, instead of keeping it */
         float *drop = m->acts.drop;
         dropout_forward(drop, x, adapter_seed(m, i), m->dropout, rows, a->in);
-        lora_backward(m->grad_A[i], m->grad_B[i], NULL, a->in, m->acts.dh, d, ldo, drop,
-                      lora_h(m, i), m->lora_A[i], m->lora_B[i], a->scale, rows, a->in, a->rank, a->out);
+        lowrank_backward(m->grad_A[i], m->grad_B[i], NULL, a->in, m->acts.dh, d, ldo, drop,
+                         lora_h(m, i), m->lora_A[i], m->lora_B[i], a->scale, rows, a->in, a->rank, a->out);
         if (dx) {
             /* d(dropped)/dx is the mask / (1 - p): dropout applied to the gradient */
             matmul_backward(drop, m->acts.dh, m->lora_A[i], rows, a->in, a->rank, 0);
@@ -383,12 +412,12 @@ static void adapters_backward(Gpt2Model *m, int l, int stage, const float *x, co
     }
 }
 
-/* Backward through block l. dy holds d(res3) over the block's output rows
- * (N, or B for the pooled top block). Stages below `need` (site_stage
- * order) are skipped: nothing under them trains. Returns false when it
- * stopped early; else dres [N, C] holds d(block input). For the top block dy
- * is dpooled and ends as d(res2) at the pooled rows. */
-static bool block_backward(Gpt2Model *m, int l, int need, bool top, float *dy) {
+/* Backward through block l, stage by stage from the top, as far down as an
+ * adapter trains (gpt2_grad_below). dy holds d(res3) over the block's output
+ * rows (N, or B for the pooled top block). Returns false when it stopped
+ * inside the block; else dres [N, C] holds d(block input). For the top block
+ * dy is dpooled and ends as d(res2) at the pooled rows. */
+static bool block_backward(Gpt2Model *m, int l, bool top, float *dy) {
     const Gpt2LayerWeights *lw = &m->w->layers[l];
     const int C = m->cfg.n_embd, NH = m->cfg.n_head, N = m->N;
     const int R = top ? m->B : N;
@@ -401,28 +430,28 @@ static bool block_backward(Gpt2Model *m, int l, int need, bool top, float *dy) {
     const float *fch = a->fch + l * NC * 4, *fch_gelu = a->fch_gelu + l * NC * 4;
 
     /* MLP: res3 = res2 + fc_proj(gelu(fc(ln2(res2)))) */
-    bool below = need < 3;
+    bool below = gpt2_grad_below(m, l, STAGE_FC_PROJ);
     if (below) matmul_backward(a->dfch, dy, lw->fc_proj_w, R, 4 * C, C, 0);
-    adapters_backward(m, l, 3, fch_gelu, dy, C, below ? a->dfch : NULL, R);
+    adapters_backward(m, l, STAGE_FC_PROJ, fch_gelu, dy, C, below ? a->dfch : NULL, R);
     if (!below) return false;
     gelu_backward(a->dfch, fch, a->dfch, (long)R * 4 * C);
-    below = need < 2;
+    below = gpt2_grad_below(m, l, STAGE_FC);
     if (below) matmul_backward(a->dln, a->dfch, lw->fc_w, R, C, 4 * C, 0);
-    adapters_backward(m, l, 2, ln2, a->dfch, 4 * C, below ? a->dln : NULL, R);
+    adapters_backward(m, l, STAGE_FC, ln2, a->dfch, 4 * C, below ? a->dln : NULL, R);
     if (!below) return false;
     layernorm_backward(dy, a->dln, res2, lw->ln2_w, a->ln2_mean + l * Nmax, a->ln2_rstd + l * Nmax,
                        R, C);
 
     /* dy = d(res2); attention: res2 = x + c_proj(attn(qkv(ln1(x)))) */
-    below = need < 1;
+    below = gpt2_grad_below(m, l, STAGE_ATTN_OUT);
     if (below) matmul_backward(a->datty, dy, lw->attn_proj_w, R, C, C, 0);
-    adapters_backward(m, l, 1, atty, dy, C, below ? a->datty : NULL, R);
+    adapters_backward(m, l, STAGE_ATTN_OUT, atty, dy, C, below ? a->datty : NULL, R);
     if (!below) return false;
     attention_backward(a->dqkv, a->datt, a->datty, qkv, a->att + l * attl, m->seq_off, m->seq_len,
                        m->B, m->T, C, NH, top);
-    below = need < 0;
+    below = gpt2_grad_below(m, l, STAGE_QKV);
     if (below) matmul_backward(a->dln, a->dqkv, lw->qkv_w, N, C, 3 * C, 0);
-    adapters_backward(m, l, 0, ln1, a->dqkv, 3 * C, below ? a->dln : NULL, N);
+    adapters_backward(m, l, STAGE_QKV, ln1, a->dqkv, 3 * C, below ? a->dln : NULL, N);
     if (!below) return false;
     if (top) {
         /* the residual path reaches x only at the pooled rows */
@@ -444,43 +473,36 @@ void gpt2_backward(Gpt2Model *m) {
 
     /* head: logits = lnf @ head_w^T + head_b */
     crossentropy_backward(a->dlogits, a->probs, m->labels, B, K);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, C, B, 1.0f, a->dlogits, K, a->lnf, C,
-                0.0f, m->grad_head_w, C);
+    gemm(true, false, K, C, B, 1.0f, a->dlogits, K, a->lnf, C, 0.0f, m->grad_head_w, C);
     for (int k = 0; k < K; k++) {
         float s = 0.0f;
         for (int i = 0; i < B; i++) s += a->dlogits[(size_t)i * K + k];
         m->grad_head_b[k] = s;
     }
     if (m->n_adapters == 0) return; /* nothing below the head trains */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, C, K, 1.0f, a->dlogits, K, m->head_w,
-                C, 0.0f, a->dlnf, C);
+    gemm(false, false, B, C, K, 1.0f, a->dlogits, K, m->head_w, C, 0.0f, a->dlnf, C);
     memset(a->dpooled, 0, (size_t)B * C * sizeof(float));
     layernorm_backward(a->dpooled, a->dlnf, a->pooled, m->w->lnf_w, a->lnf_mean, a->lnf_rstd, B, C);
 
-    /* below the lowest adapter nothing trains: stop there */
-    int low_layer = NL, low_stage = 4;
-    for (int i = 0; i < m->n_adapters; i++) {
-        int l = m->adapters[i].layer, s = linear_site_stage(m->adapters[i].site);
-        if (l < low_layer || (l == low_layer && s < low_stage)) {
-            low_layer = l;
-            low_stage = s;
-        }
-    }
-    for (int l = NL - 1; l >= low_layer; l--) {
+    /* down to the lowest adapter: below it nothing trains */
+    for (int l = NL - 1; l >= 0; l--) {
         /* only the top block is pooled: its gradient arrives as B rows */
         bool top = l == NL - 1;
-        if (!block_backward(m, l, l > low_layer ? -1 : low_stage, top, top ? a->dpooled : a->dres))
-            break;
+        if (!block_backward(m, l, top, top ? a->dpooled : a->dres)) break;
     }
 }
 
+bool gpt2_grad_below(const Gpt2Model *m, int layer, BlockStage s) {
+    return m->low_layer < layer || (m->low_layer == layer && m->low_stage < s);
+}
+
 /* ---------------------------------------------------------------------------
- * language-model head (tests) */
+ * language-model head (test support, gpt2_testing.h) */
 
 void gpt2_lm_logits(Gpt2Model *m, const Gpt2Batch *b, float *out) {
     const int C = m->cfg.n_embd, V = m->cfg.vocab_size;
     m->trained_forward = false;
-    if (!pack_batch(m, b, false)) return;
+    if (!layout_rows(m, b, false)) return;
     forward_blocks(m, b, false);
     const float *top = m->acts.res3 + (size_t)(m->cfg.n_layer - 1) * max_rows(m) * C;
     float *lnf = m->acts.dres; /* backward scratch, free here */
@@ -488,81 +510,7 @@ void gpt2_lm_logits(Gpt2Model *m, const Gpt2Batch *b, float *out) {
     for (int i = 0; i < m->B; i++) {
         float *o = out + (size_t)i * m->T * V;
         int L = m->seq_len[i];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, V, C, 1.0f,
-                    lnf + (size_t)m->seq_off[i] * C, C, m->w->wte, C, 0.0f, o, V);
+        gemm(false, true, L, V, C, 1.0f, lnf + (size_t)m->seq_off[i] * C, C, m->w->wte, C, 0.0f, o, V);
         memset(o + (size_t)L * V, 0, (size_t)(m->T - L) * V * sizeof(float));
     }
-}
-
-/* ---------------------------------------------------------------------------
- * random weights (tests, benchmarks) */
-
-typedef struct {
-    Gpt2Weights w; /* first: the pointer handed out is this struct's */
-    float *memory;
-} RandomWeights;
-
-static float normal(Rng *r) {
-    /* Box-Muller; 1 - u keeps the log's argument in (0, 1] */
-    double u = 1.0 - rng_double(r), v = rng_double(r);
-    return (float)(sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v));
-}
-
-static const float *fill(float **cursor, size_t n, Rng *r, float mean, float std) {
-    float *p = *cursor;
-    for (size_t i = 0; i < n; i++) p[i] = mean + std * normal(r);
-    *cursor += n;
-    return p;
-}
-
-Gpt2Weights *gpt2_weights_random(const Gpt2Config *cfg, uint64_t seed, LfError *err) {
-    if (!gpt2_config_validate(cfg, err)) return NULL;
-    const size_t C = (size_t)cfg->n_embd, V = (size_t)cfg->vocab_size, P = (size_t)cfg->n_ctx;
-    const size_t per_layer = 4 * C + (C * 3 * C + 3 * C) + (C * C + C) + (C * 4 * C + 4 * C) +
-                             (4 * C * C + C);
-    const size_t total = V * C + P * C + (size_t)cfg->n_layer * per_layer + 2 * C;
-    RandomWeights *rw = calloc(1, sizeof *rw);
-    Gpt2LayerWeights *layers = calloc((size_t)cfg->n_layer, sizeof *layers);
-    float *mem = malloc(total * sizeof(float));
-    if (!rw || !layers || !mem) {
-        free(rw);
-        free(layers);
-        free(mem);
-        lf_error_set(err, LF_ERR_IO, "out of memory for random weights (%zu floats)", total);
-        return NULL;
-    }
-    Rng r;
-    rng_seed(&r, seed);
-    float *cur = mem;
-    rw->memory = mem;
-    rw->w.cfg = *cfg;
-    rw->w.layers = layers;
-    rw->w.wte = fill(&cur, V * C, &r, 0.0f, 0.02f);
-    rw->w.wpe = fill(&cur, P * C, &r, 0.0f, 0.01f);
-    for (int l = 0; l < cfg->n_layer; l++) {
-        Gpt2LayerWeights *lw = &layers[l];
-        lw->ln1_w = fill(&cur, C, &r, 1.0f, 0.05f);
-        lw->ln1_b = fill(&cur, C, &r, 0.0f, 0.02f);
-        lw->qkv_w = fill(&cur, C * 3 * C, &r, 0.0f, 0.02f);
-        lw->qkv_b = fill(&cur, 3 * C, &r, 0.0f, 0.02f);
-        lw->attn_proj_w = fill(&cur, C * C, &r, 0.0f, 0.02f);
-        lw->attn_proj_b = fill(&cur, C, &r, 0.0f, 0.02f);
-        lw->ln2_w = fill(&cur, C, &r, 1.0f, 0.05f);
-        lw->ln2_b = fill(&cur, C, &r, 0.0f, 0.02f);
-        lw->fc_w = fill(&cur, C * 4 * C, &r, 0.0f, 0.02f);
-        lw->fc_b = fill(&cur, 4 * C, &r, 0.0f, 0.02f);
-        lw->fc_proj_w = fill(&cur, 4 * C * C, &r, 0.0f, 0.02f);
-        lw->fc_proj_b = fill(&cur, C, &r, 0.0f, 0.02f);
-    }
-    rw->w.lnf_w = fill(&cur, C, &r, 1.0f, 0.05f);
-    rw->w.lnf_b = fill(&cur, C, &r, 0.0f, 0.02f);
-    return &rw->w;
-}
-
-void gpt2_weights_random_free(Gpt2Weights *w) {
-    if (!w) return;
-    RandomWeights *rw = (RandomWeights *)w;
-    free(rw->memory);
-    free(w->layers);
-    free(rw);
 }

@@ -49,6 +49,13 @@ static inline float exp_fast(float x) {
     return p * scale;
 }
 
+static inline float max_of(const float *x, int n) {
+    float m = x[0];
+    for (int i = 1; i < n; i++)
+        if (x[i] > m) m = x[i];
+    return m;
+}
+
 static inline void axpy(float *y, float a, const float *x, int n) {
     for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
@@ -84,16 +91,14 @@ void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, in
     }
 }
 
-void encoder_forward(float *out, const int *tokens, const int *off, const int *len, int B, int T,
-                     const float *wte, const float *wpe, int C) {
-    for (int b = 0; b < B; b++) {
+void encoder_forward(float *out, const int32_t *ids, int n_ids, int pad_id, int len, const float *wte,
+                     const float *wpe, int C) {
 #pragma omp parallel for schedule(static)
-        for (int t = 0; t < len[b]; t++) {
-            float *o = out + (size_t)(off[b] + t) * C;
-            const float *te = wte + (size_t)tokens[(size_t)b * T + t] * C;
-            const float *pe = wpe + (size_t)t * C;
-            for (int i = 0; i < C; i++) o[i] = te[i] + pe[i];
-        }
+    for (int t = 0; t < len; t++) {
+        float *o = out + (size_t)t * C;
+        const float *te = wte + (size_t)(t < n_ids ? ids[t] : pad_id) * C;
+        const float *pe = wpe + (size_t)t * C;
+        for (int i = 0; i < C; i++) o[i] = te[i] + pe[i];
     }
 }
 
@@ -155,39 +160,31 @@ void matmul_forward(float *out, const float *inp, const float *w, const float *b
         for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, bias, (size_t)OC * sizeof(float));
         beta = 1.0f;
     }
-    gemm(false, false, N, OC, IC, 1.0f, inp, IC, w, OC, beta,
-                out, OC);
+    gemm(false, false, N, OC, IC, 1.0f, inp, IC, w, OC, beta, out, OC);
 }
 
 void matmul_backward(float *dinp, const float *dout, const float *w, int N, int IC, int OC,
                      int accumulate) {
-    gemm(false, true, N, IC, OC, 1.0f, dout, OC, w, OC,
-                accumulate ? 1.0f : 0.0f, dinp, IC);
+    gemm(false, true, N, IC, OC, 1.0f, dout, OC, w, OC, accumulate ? 1.0f : 0.0f, dinp, IC);
 }
 
-void lora_forward(float *out, int ldo, float *h, const float *x, int ldx, const float *A,
-                  const float *B, float scale, int N, int in, int r, int out_dim) {
-    gemm(false, false, N, r, in, 1.0f, x, ldx, A, r, 0.0f, h,
-                r);
-    gemm(false, false, N, out_dim, r, scale, h, r, B, out_dim,
-                1.0f, out, ldo);
+void lowrank_forward(float *out, int ldo, float *h, const float *x, int ldx, const float *A,
+                     const float *B, float scale, int N, int in, int r, int out_dim) {
+    gemm(false, false, N, r, in, 1.0f, x, ldx, A, r, 0.0f, h, r);
+    gemm(false, false, N, out_dim, r, scale, h, r, B, out_dim, 1.0f, out, ldo);
 }
 
-void lora_backward(float *dA, float *dB, float *dx, int ldx, float *dh, const float *dout, int ldo,
-                   const float *x, const float *h, const float *A, const float *B, float scale,
-                   int N, int in, int r, int out_dim) {
+void lowrank_backward(float *dA, float *dB, float *dx, int ldx, float *dh, const float *dout, int ldo,
+                      const float *x, const float *h, const float *A, const float *B, float scale,
+                      int N, int in, int r, int out_dim) {
     /* dB [r, out] = scale * h^T @ dout */
-    gemm(true, false, r, out_dim, N, scale, h, r, dout, ldo, 0.0f,
-                dB, out_dim);
+    gemm(true, false, r, out_dim, N, scale, h, r, dout, ldo, 0.0f, dB, out_dim);
     /* dh [N, r] = scale * dout @ B^T */
-    gemm(false, true, N, r, out_dim, scale, dout, ldo, B, out_dim,
-                0.0f, dh, r);
+    gemm(false, true, N, r, out_dim, scale, dout, ldo, B, out_dim, 0.0f, dh, r);
     /* dA [in, r] = x^T @ dh */
     gemm(true, false, in, r, N, 1.0f, x, ldx, dh, r, 0.0f, dA, r);
     /* dx += dh @ A^T */
-    if (dx)
-        gemm(false, true, N, in, r, 1.0f, dh, r, A, r, 1.0f, dx,
-                    ldx);
+    if (dx) gemm(false, true, N, in, r, 1.0f, dh, r, A, r, 1.0f, dx, ldx);
 }
 
 void dropout_forward(float *out, const float *inp, uint64_t seed, float p, int N, int D) {
@@ -216,45 +213,87 @@ static void causal_softmax_row(float *p, int t, int n) {
     for (int t2 = t + 1; t2 < n; t2++) p[t2] = 0.0f;
 }
 
-/* Every query of one (sequence, head), L rows: S = scale Q K^T, P = causal
- * softmax(S), out = P V, as two sgemms (the upper triangle of S is computed
- * and dropped: cheaper than L dot-product loops). q, k, v: row stride ldq;
- * att [L, T]; out row stride ldo. */
-static void attention_head_forward(float *out, int ldo, float *att, int T, const float *q,
-                                   const float *k, const float *v, int ldq, int L, int hs,
-                                   float scale) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, hs, scale, q, ldq, k, ldq, 0.0f,
-                att, T);
-    for (int t = 0; t < L; t++) causal_softmax_row(att + (size_t)t * T, t, L);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hs, L, 1.0f, att, T, v, ldq, 0.0f,
-                out, ldo);
+/* One (sequence, head) of causal attention over packed rows: its columns
+ * of the fused qkv, row t of q at q + t * ld (k and v C and 2C further
+ * right), and its probabilities, row t at att + t * T. */
+typedef struct {
+    const float *q, *k, *v;
+    int ld, C, hs, len, T;
+    float scale; /* 1 / sqrt(hs) */
+} AttnHead;
+
+static AttnHead attn_head(const float *qkv, const int *off, const int *len, int b, int h, int T, int C,
+                          int NH) {
+    const int hs = C / NH;
+    const float *q = qkv + (size_t)off[b] * 3 * C + h * hs;
+    return (AttnHead){q, q + C, q + 2 * C, 3 * C, C, hs, len[b], T, 1.0f / sqrtf((float)hs)};
+}
+
+/* Every query: S = scale Q K^T, P = causal softmax(S), out = P V, as two
+ * GEMMs (the upper triangle of S is computed and dropped: cheaper than len
+ * dot-product loops). out: row stride ldo. */
+static void attention_head_every_query(float *out, int ldo, float *att, const AttnHead *a) {
+    const int L = a->len;
+    gemm(false, true, L, L, a->hs, a->scale, a->q, a->ld, a->k, a->ld, 0.0f, att, a->T);
+    for (int t = 0; t < L; t++) causal_softmax_row(att + (size_t)t * a->T, t, L);
+    gemm(false, false, L, a->hs, L, 1.0f, att, a->T, a->v, a->ld, 0.0f, out, ldo);
+}
+
+/* Only the last query: one row, dot products. */
+static void attention_head_last_query(float *out, float *att, const AttnHead *a) {
+    const int t = a->len - 1;
+    const float *q = a->q + (size_t)t * a->ld;
+    float *p = att + (size_t)t * a->T;
+    for (int t2 = 0; t2 <= t; t2++) p[t2] = dot(q, a->k + (size_t)t2 * a->ld, a->hs) * a->scale;
+    causal_softmax_row(p, t, t + 1);
+    memset(out, 0, (size_t)a->hs * sizeof(float));
+    for (int t2 = 0; t2 <= t; t2++) axpy(out, p[t2], a->v + (size_t)t2 * a->ld, a->hs);
 }
 
 void attention_forward(float *out, float *att, const float *qkv, const int *off, const int *len,
                        int B, int T, int C, int NH, int last_only) {
-    const int hs = C / NH;
-    const float scale = 1.0f / sqrtf((float)hs);
-    const int C3 = 3 * C;
-    /* each (b, h) runs serially on one thread: the bits do not depend on the thread count */
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int b = 0; b < B; b++) {
-        for (int h = 0; h < NH; h++) {
-            const float *base = qkv + (size_t)off[b] * C3 + h * hs;
-            float *attbh = att + ((size_t)b * NH + h) * T * T;
-            if (!last_only) {
-                attention_head_forward(out + (size_t)off[b] * C + h * hs, C, attbh, T, base,
-                                       base + C, base + 2 * C, C3, len[b], hs, scale);
-                continue;
-            }
-            /* only the last query: one row, dot products */
-            const int t = len[b] - 1;
-            const float *q = base + (size_t)t * C3;
-            float *p = attbh + (size_t)t * T;
-            for (int t2 = 0; t2 <= t; t2++) p[t2] = dot(q, base + (size_t)t2 * C3 + C, hs) * scale;
-            causal_softmax_row(p, t, t + 1);
-            float *o = out + (size_t)b * C + h * hs;
-            memset(o, 0, (size_t)hs * sizeof(float));
-            for (int t2 = 0; t2 <= t; t2++) axpy(o, p[t2], base + (size_t)t2 * C3 + 2 * C, hs);
+    /* each (b, h) runs serially on one thread (its GEMMs too: gemm() calls
+     * sgemm directly inside a parallel region), so the bits do not depend
+     * on the thread count */
+#pragma omp parallel for schedule(static)
+    for (int bh = 0; bh < B * NH; bh++) {
+        const int b = bh / NH, h = bh % NH;
+        const AttnHead a = attn_head(qkv, off, len, b, h, T, C, NH);
+        float *att_bh = att + (size_t)bh * T * T;
+        if (last_only)
+            attention_head_last_query(out + (size_t)b * C + h * a.hs, att_bh, &a);
+        else
+            attention_head_every_query(out + (size_t)off[b] * C + h * a.hs, C, att_bh, &a);
+    }
+}
+
+/* The head's dq, dk and dv columns (at the same place in dqkv as q, k, v in
+ * qkv), overwritten, from the output gradient of queries t0 .. len - 1
+ * (query t's at dy + (t - t0) * ldy); dp: scratch [T]. The head owns its
+ * columns of its rows: no other (b, h) writes them. (Per-head GEMMs here,
+ * as in the forward, moved the full-size check's gradients by fp32 noise
+ * past its tolerance: kept as loops.) */
+static void attention_head_backward(float *dq, float *dp, const float *dy0, int ldy, int t0, const float *att,
+                                    const AttnHead *a) {
+    const int ld = a->ld, hs = a->hs;
+    float *dk = dq + a->C, *dv = dq + 2 * a->C;
+    for (int t = 0; t < a->len; t++)
+        for (int k = 0; k < 3; k++) memset(dq + (size_t)t * ld + k * a->C, 0, (size_t)hs * sizeof(float));
+    for (int t = t0; t < a->len; t++) {
+        const float *p = att + (size_t)t * a->T;
+        const float *dy = dy0 + (size_t)(t - t0) * ldy;
+        /* through out = p @ v */
+        float pdp = 0.0f;
+        for (int t2 = 0; t2 <= t; t2++) {
+            dp[t2] = dot(dy, a->v + (size_t)t2 * ld, hs);
+            pdp += p[t2] * dp[t2];
+            axpy(dv + (size_t)t2 * ld, p[t2], dy, hs);
+        }
+        /* through the softmax, then the scaled q . k */
+        for (int t2 = 0; t2 <= t; t2++) {
+            float ds = p[t2] * (dp[t2] - pdp) * a->scale;
+            axpy(dq + (size_t)t * ld, ds, a->k + (size_t)t2 * ld, hs);
+            axpy(dk + (size_t)t2 * ld, ds, a->q + (size_t)t * ld, hs);
         }
     }
 }
@@ -262,42 +301,14 @@ void attention_forward(float *out, float *att, const float *qkv, const int *off,
 void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
                         const float *att, const int *off, const int *len, int B, int T, int C,
                         int NH, int last_only) {
-    const int hs = C / NH;
-    const float scale = 1.0f / sqrtf((float)hs);
-    const int C3 = 3 * C;
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int b = 0; b < B; b++) {
-        for (int h = 0; h < NH; h++) {
-            const float *base = qkv + (size_t)off[b] * C3 + h * hs;
-            float *dbase = dqkv + (size_t)off[b] * C3 + h * hs;
-            const float *attbh = att + ((size_t)b * NH + h) * T * T;
-            float *dp = scratch + ((size_t)b * NH + h) * T;
-            /* this (b, h) owns its columns of its rows: no other iteration writes them.
-             * (Per-head sgemms here, as in the forward, moved the full-size
-             * check's gradients by fp32 noise past its tolerance: kept as loops.) */
-            for (int t = 0; t < len[b]; t++)
-                for (int k = 0; k < 3; k++)
-                    memset(dbase + (size_t)t * C3 + k * C, 0, (size_t)hs * sizeof(float));
-            for (int t = last_only ? len[b] - 1 : 0; t < len[b]; t++) {
-                const float *p = attbh + (size_t)t * T;
-                const float *dy = dout + (size_t)(last_only ? b : off[b] + t) * C + h * hs;
-                const float *q = base + (size_t)t * C3;
-                float *dq = dbase + (size_t)t * C3;
-                /* through out = p @ v */
-                float pdp = 0.0f;
-                for (int t2 = 0; t2 <= t; t2++) {
-                    dp[t2] = dot(dy, base + (size_t)t2 * C3 + 2 * C, hs);
-                    pdp += p[t2] * dp[t2];
-                    axpy(dbase + (size_t)t2 * C3 + 2 * C, p[t2], dy, hs);
-                }
-                /* through the softmax, then the scaled q . k */
-                for (int t2 = 0; t2 <= t; t2++) {
-                    float ds = p[t2] * (dp[t2] - pdp) * scale;
-                    axpy(dq, ds, base + (size_t)t2 * C3 + C, hs);
-                    axpy(dbase + (size_t)t2 * C3 + C, ds, q, hs);
-                }
-            }
-        }
+#pragma omp parallel for schedule(static)
+    for (int bh = 0; bh < B * NH; bh++) {
+        const int b = bh / NH, h = bh % NH;
+        const AttnHead a = attn_head(qkv, off, len, b, h, T, C, NH);
+        float *dq = dqkv + (a.q - qkv);
+        const float *dy = dout + (size_t)(last_only ? b : off[b]) * C + h * a.hs;
+        attention_head_backward(dq, scratch + (size_t)bh * T, dy, C, last_only ? a.len - 1 : 0,
+                                att + (size_t)bh * T * T, &a);
     }
 }
 
@@ -337,9 +348,7 @@ float crossentropy_forward(float *probs, const float *logits, const int *labels,
     for (int b = 0; b < B; b++) {
         const float *z = logits + (size_t)b * K;
         float *p = probs + (size_t)b * K;
-        float maxv = z[0];
-        for (int k = 1; k < K; k++)
-            if (z[k] > maxv) maxv = z[k];
+        const float maxv = max_of(z, K);
         float sum = 0.0f;
         for (int k = 0; k < K; k++) {
             p[k] = expf(z[k] - maxv);
@@ -350,6 +359,18 @@ float crossentropy_forward(float *probs, const float *logits, const int *labels,
         if (labels) total += (double)(logf(sum) - (z[labels[b]] - maxv));
     }
     return labels ? (float)(total / B) : 0.0f;
+}
+
+void softmax_forward(float *probs, double *loss, const float *logits, const int *labels, int B, int K) {
+    for (int b = 0; b < B; b++) {
+        const float *z = logits + (size_t)b * K;
+        float *p = probs + (size_t)b * K;
+        const float max = max_of(z, K);
+        double sum = 0;
+        for (int k = 0; k < K; k++) sum += exp((double)z[k] - max);
+        for (int k = 0; k < K; k++) p[k] = (float)(exp((double)z[k] - max) / sum);
+        if (labels) loss[b] = -((double)z[labels[b]] - max - log(sum));
+    }
 }
 
 void crossentropy_backward(float *dlogits, const float *probs, const int *labels, int B, int K) {

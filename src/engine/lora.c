@@ -252,13 +252,9 @@ static void collect_slot(Module *m, void *ctx) {
     if (m->kind != MOD_LORA_LINEAR) return;
     if (s->out && s->n < s->max) {
         LoraSlot *slot = &s->out[s->n];
+        *slot = (LoraSlot){.layer = m->layer, .site = m->site, .in = m->in_features, .out = m->out_features,
+                           .rank = m->rank, .alpha = m->alpha};
         modtree_path(m, slot->name, sizeof slot->name);
-        slot->layer = m->layer;
-        slot->site = m->site;
-        slot->in = m->in_features;
-        slot->out = m->out_features;
-        slot->rank = m->rank;
-        slot->alpha = m->alpha;
     }
     s->n++;
 }

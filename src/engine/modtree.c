@@ -6,13 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-int linear_site_stage(LinearSite s) {
+BlockStage linear_site_stage(LinearSite s) {
     switch (s) {
-    case SITE_Q: case SITE_K: case SITE_V: case SITE_QKV: return 0;
-    case SITE_ATTN_OUT: return 1;
-    case SITE_FC: return 2;
-    case SITE_FC_PROJ: return 3;
-    default: return -1;
+    case SITE_Q: case SITE_K: case SITE_V: case SITE_QKV: return STAGE_QKV;
+    case SITE_ATTN_OUT: return STAGE_ATTN_OUT;
+    case SITE_FC: return STAGE_FC;
+    case SITE_FC_PROJ: return STAGE_FC_PROJ;
+    default: return STAGE_NONE;
     }
 }
 
@@ -70,28 +70,31 @@ static Module *add(Builder *b, Module *parent, const char *name, const char *typ
     return m;
 }
 
+/* A Linear or a Conv1D: in -> out features at `site`. */
+static Module *add_projection(Builder *b, Module *parent, const char *name, const char *type, ModuleKind kind,
+                              int in, int out, bool bias, LinearSite site) {
+    Module *m = add(b, parent, name, type, kind);
+    if (m) {
+        m->in_features = in;
+        m->out_features = out;
+        m->bias = bias;
+        m->site = site;
+    }
+    return m;
+}
+
 static Module *add_linear(Builder *b, Module *parent, const char *name, int in, int out, bool bias,
                           LinearSite site) {
-    Module *m = add(b, parent, name, "Linear", MOD_LINEAR);
-    if (!m) return NULL;
-    m->in_features = in;
-    m->out_features = out;
-    m->bias = bias;
-    m->site = site;
-    node_extra(m, "in_features=%d, out_features=%d, bias=%s", in, out, bias ? "True" : "False");
+    Module *m = add_projection(b, parent, name, "Linear", MOD_LINEAR, in, out, bias, site);
+    if (m) node_extra(m, "in_features=%d, out_features=%d, bias=%s", in, out, bias ? "True" : "False");
     return m;
 }
 
 /* transformers' Conv1D: a Linear with its weight stored [in, out]. */
 static Module *add_conv1d(Builder *b, Module *parent, const char *name, int in, int out,
                           LinearSite site) {
-    Module *m = add(b, parent, name, "Conv1D", MOD_CONV1D);
-    if (!m) return NULL;
-    m->in_features = in;
-    m->out_features = out;
-    m->bias = true;
-    m->site = site;
-    node_extra(m, "nf=%d, nx=%d", out, in);
+    Module *m = add_projection(b, parent, name, "Conv1D", MOD_CONV1D, in, out, true, site);
+    if (m) node_extra(m, "nf=%d, nx=%d", out, in);
     return m;
 }
 
@@ -155,18 +158,6 @@ static void build_labs_block(Builder *b, Module *blocks, int layer, const Gpt2Co
     add_dropout(b, block, "drop_shortcut", 0.0);
 }
 
-static Module *build_labs(Builder *b, const Gpt2Config *cfg) {
-    Module *root = add(b, NULL, "", "GPTModel", MOD_CONTAINER);
-    add_embedding(b, root, "tok_emb", cfg->vocab_size, cfg->n_embd);
-    add_embedding(b, root, "pos_emb", cfg->n_ctx, cfg->n_embd);
-    add_dropout(b, root, "drop_emb", 0.0);
-    Module *blocks = add(b, root, "trf_blocks", "Sequential", MOD_CONTAINER);
-    for (int l = 0; l < cfg->n_layer; l++) build_labs_block(b, blocks, l, cfg);
-    add_layernorm(b, root, "final_norm", cfg->n_embd);
-    add_linear(b, root, "out_head", cfg->n_embd, cfg->vocab_size, false, SITE_HEAD);
-    return root;
-}
-
 /* Hugging Face's GPT2Block (dropout 0.1 as in the published config). */
 static void build_hf_block(Builder *b, Module *h, int layer, const Gpt2Config *cfg) {
     int C = cfg->n_embd;
@@ -186,17 +177,32 @@ static void build_hf_block(Builder *b, Module *h, int layer, const Gpt2Config *c
     add_dropout(b, mlp, "dropout", 0.1);
 }
 
-static Module *build_hf(Builder *b, const Gpt2Config *cfg) {
-    Module *root = add(b, NULL, "", "GPT2LMHeadModel", MOD_CONTAINER);
-    Module *tr = add(b, root, "transformer", "GPT2Model", MOD_CONTAINER);
-    add_embedding(b, tr, "wte", cfg->vocab_size, cfg->n_embd);
-    add_embedding(b, tr, "wpe", cfg->n_ctx, cfg->n_embd);
-    add_dropout(b, tr, "drop", 0.1);
-    Module *h = add(b, tr, "h", "ModuleList", MOD_CONTAINER);
-    for (int l = 0; l < cfg->n_layer; l++) build_hf_block(b, h, l, cfg);
-    add_layernorm(b, tr, "ln_f", cfg->n_embd);
-    Module *head = add_linear(b, root, "lm_head", cfg->n_embd, cfg->vocab_size, false, SITE_HEAD);
-    if (head) head->tied = true; /* lm_head.weight is transformer.wte.weight */
+/* What the two trees call the parts around their blocks. */
+typedef struct {
+    const char *root_type;
+    const char *body, *body_type; /* HF's transformer (GPT2Model) holds the stack; NULL: the root does */
+    const char *tok_emb, *pos_emb, *drop, *blocks, *blocks_type, *final_norm, *head;
+    double drop_p;
+    bool tied_head; /* HF's lm_head.weight is transformer.wte.weight */
+    void (*build_block)(Builder *b, Module *blocks, int layer, const Gpt2Config *cfg);
+} TreeNames;
+
+static const TreeNames LABS_NAMES = {"GPTModel", NULL, NULL, "tok_emb", "pos_emb", "drop_emb", "trf_blocks",
+                                     "Sequential", "final_norm", "out_head", 0.0, false, build_labs_block};
+static const TreeNames HF_NAMES = {"GPT2LMHeadModel", "transformer", "GPT2Model", "wte", "wpe", "drop", "h",
+                                   "ModuleList", "ln_f", "lm_head", 0.1, true, build_hf_block};
+
+static Module *build_tree(Builder *b, const TreeNames *n, const Gpt2Config *cfg) {
+    Module *root = add(b, NULL, "", n->root_type, MOD_CONTAINER);
+    Module *body = n->body ? add(b, root, n->body, n->body_type, MOD_CONTAINER) : root;
+    add_embedding(b, body, n->tok_emb, cfg->vocab_size, cfg->n_embd);
+    add_embedding(b, body, n->pos_emb, cfg->n_ctx, cfg->n_embd);
+    add_dropout(b, body, n->drop, n->drop_p);
+    Module *blocks = add(b, body, n->blocks, n->blocks_type, MOD_CONTAINER);
+    for (int l = 0; l < cfg->n_layer; l++) n->build_block(b, blocks, l, cfg);
+    add_layernorm(b, body, n->final_norm, cfg->n_embd);
+    Module *head = add_linear(b, root, n->head, cfg->n_embd, cfg->vocab_size, false, SITE_HEAD);
+    if (head) head->tied = n->tied_head;
     return root;
 }
 
@@ -204,7 +210,7 @@ bool modtree_build(ModTree *t, const Gpt2Config *cfg, ModTreeStyle style, LfErro
     memset(t, 0, sizeof *t);
     if (!gpt2_config_validate(cfg, err)) return false;
     Builder b = {style, true};
-    Module *root = style == MODTREE_HF ? build_hf(&b, cfg) : build_labs(&b, cfg);
+    Module *root = build_tree(&b, style == MODTREE_HF ? &HF_NAMES : &LABS_NAMES, cfg);
     if (!b.ok) {
         node_free(root);
         lf_error_set(err, LF_ERR_IO, "out of memory building the module tree");

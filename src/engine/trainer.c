@@ -10,24 +10,16 @@
 
 bool trainer_init(Trainer *t, Gpt2Model *m, AdamW *opt, const TokenSet *data, Gpt2Pool pool, int pad_to,
                   int batch_size, bool drop_last, double grad_clip, uint64_t seed, LfError *err) {
-    memset(t, 0, sizeof *t);
-    t->model = m;
-    t->opt = opt;
-    t->data = data;
-    t->pool = pool;
-    t->pad_to = pad_to;
-    t->batch_size = batch_size;
-    t->drop_last = drop_last;
-    t->grad_clip = grad_clip;
-    t->seed = seed;
-    t->order_epoch = -1;
-    size_t B = (size_t)batch_size, T = (size_t)m->max_T;
+    *t = (Trainer){.model = m, .opt = opt, .data = data, .pool = pool, .pad_to = pad_to,
+                   .batch_size = batch_size, .drop_last = drop_last, .grad_clip = grad_clip, .seed = seed,
+                   .order_epoch = -1};
+    size_t B = (size_t)batch_size;
     t->order = malloc((data->n + 1) * sizeof *t->order);
-    t->tokens = malloc(B * T * sizeof *t->tokens);
+    t->start = malloc(B * sizeof *t->start);
     t->lengths = malloc(B * sizeof *t->lengths);
     t->labels = malloc(B * sizeof *t->labels);
     t->logits = malloc(B * (size_t)m->n_classes * sizeof *t->logits);
-    if (!t->order || !t->tokens || !t->lengths || !t->labels || !t->logits) {
+    if (!t->order || !t->start || !t->lengths || !t->labels || !t->logits) {
         trainer_free(t);
         lf_error_set(err, LF_ERR_IO, "out of memory");
         return false;
@@ -37,7 +29,7 @@ bool trainer_init(Trainer *t, Gpt2Model *m, AdamW *opt, const TokenSet *data, Gp
 
 void trainer_free(Trainer *t) {
     free(t->order);
-    free(t->tokens);
+    free(t->start);
     free(t->lengths);
     free(t->labels);
     free(t->logits);
@@ -72,9 +64,8 @@ bool trainer_step(Trainer *t, StepResult *r, LfError *err) {
     Gpt2Model *m = t->model;
     long first = t->batch * t->batch_size;
     int B = (long)t->data->n - first < t->batch_size ? (int)((long)t->data->n - first) : t->batch_size;
-    int T = tokenset_fill_batch(t->data, order + first, B, t->pool, t->pad_to, t->tokens, t->lengths,
-                                t->labels);
-    Gpt2Batch batch = {t->tokens, t->lengths, t->labels, B, T};
+    Gpt2Batch batch = batch_select(t->data, order + first, B, t->pool, t->pad_to, t->start, t->lengths,
+                                   t->labels);
     float loss = gpt2_forward(m, &batch, t->pool, true, t->logits);
     if (!isfinite(loss)) {
         lf_error_set(err, LF_ERR_RUNTIME, "the loss became %s at epoch %d, batch %ld (step %ld)",
@@ -91,7 +82,7 @@ bool trainer_step(Trainer *t, StepResult *r, LfError *err) {
     r->tokens = 0;
     for (int b = 0; b < B; b++) {
         r->correct += argmax(t->logits + (size_t)b * m->n_classes, m->n_classes) == t->labels[b];
-        r->tokens += t->pool == POOL_LAST_POSITION ? T : t->lengths[b];
+        r->tokens += t->pool == POOL_LAST_POSITION ? batch.T : t->lengths[b];
     }
     t->step++;
     if (++t->batch == trainer_batches_per_epoch(t)) {
@@ -108,7 +99,7 @@ bool trainer_evaluate(Trainer *t, const TokenSet *set, double *loss, double *acc
         lf_error_set(err, LF_ERR_IO, "out of memory");
         return false;
     }
-    bool ok = tokenset_predict(t->model, set, t->pool, t->pad_to, probs, loss, err);
+    bool ok = batch_predict(t->model, set, t->pool, t->pad_to, probs, loss, err);
     long correct = 0;
     for (size_t i = 0; ok && i < set->n; i++) correct += argmax(probs + i * (size_t)C, C) == set->labels[i];
     *accuracy = set->n ? (double)correct / (double)set->n : 0;

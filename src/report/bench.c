@@ -2,7 +2,6 @@
  * See include/lorafit/report/bench.h. */
 #include "lorafit/report/bench.h"
 
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,14 +32,8 @@ static bool add(BenchGemms *g, const char *what, char ta, char tb, int M, int N,
         g->cap = cap;
     }
     BenchGemm *e = &g->g[g->n++];
-    memset(e, 0, sizeof *e);
+    *e = (BenchGemm){.ta = ta, .tb = tb, .M = M, .N = N, .K = K, .count = count};
     snprintf(e->what, sizeof e->what, "%s", what);
-    e->ta = ta;
-    e->tb = tb;
-    e->M = M;
-    e->N = N;
-    e->K = K;
-    e->count = count;
     return true;
 }
 
@@ -99,22 +92,18 @@ static bool backward_gemms(const Gpt2Model *m, const int *rows, int B, int N, Be
     if (m->n_adapters == 0) return ok;
     ok &= add(g, "head dX", 'N', 'N', B, C, m->n_classes, 1);
 
-    int low_layer = NL, low_stage = 4;
-    for (int i = 0; i < m->n_adapters; i++) {
-        int l = m->adapters[i].layer, s = linear_site_stage(m->adapters[i].site);
-        if (l < low_layer || (l == low_layer && s < low_stage)) low_layer = l, low_stage = s;
-    }
     /* frozen Linears: dX only, and only where something below still trains */
-    for (int l = top; l >= low_layer; l--) {
-        int need = l > low_layer ? -1 : low_stage, R = l == top ? B : N;
+    for (int l = top; l >= m->low_layer; l--) {
+        int R = l == top ? B : N;
         bool t = l == top;
-        if (need < 3) ok &= add(g, t ? "bwd dX fc_proj (top)" : "bwd dX fc_proj", 'N', 'T', R, 4 * C, C, 1);
-        if (need < 2) ok &= add(g, t ? "bwd dX fc (top)" : "bwd dX fc", 'N', 'T', R, C, 4 * C, 1);
-        if (need < 1) {
+        if (gpt2_grad_below(m, l, STAGE_FC_PROJ))
+            ok &= add(g, t ? "bwd dX fc_proj (top)" : "bwd dX fc_proj", 'N', 'T', R, 4 * C, C, 1);
+        if (gpt2_grad_below(m, l, STAGE_FC)) ok &= add(g, t ? "bwd dX fc (top)" : "bwd dX fc", 'N', 'T', R, C, 4 * C, 1);
+        if (gpt2_grad_below(m, l, STAGE_ATTN_OUT)) {
             ok &= add(g, t ? "bwd dX c_proj (top)" : "bwd dX c_proj", 'N', 'T', R, C, C, 1);
             g->attn_flops += attention_flops(rows, B, NH, C / NH, l == top, 4);
         }
-        if (need < 0) {
+        if (gpt2_grad_below(m, l, STAGE_QKV)) {
             if (l == top) {
                 ok &= add(g, "bwd dX kv (top)", 'N', 'T', N, C, 2 * C, 1);
                 ok &= add(g, "bwd dX q (top)", 'N', 'T', B, C, C, 1);
@@ -126,7 +115,7 @@ static bool backward_gemms(const Gpt2Model *m, const int *rows, int B, int N, Be
     for (int i = 0; i < m->n_adapters; i++) {
         const Gpt2Adapter *a = &m->adapters[i];
         int r = adapter_rows(a, top, N, B);
-        bool lowest = a->layer == low_layer && linear_site_stage(a->site) == low_stage;
+        bool lowest = !gpt2_grad_below(m, a->layer, linear_site_stage(a->site));
         bool p = a->layer == top && r == B;
         ok &= add(g, p ? "lora dB (top)" : "lora dB", 'T', 'N', a->rank, a->out, r, 1);
         ok &= add(g, p ? "lora dh (top)" : "lora dh", 'N', 'T', r, a->rank, a->out, 1);

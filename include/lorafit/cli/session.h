@@ -1,43 +1,49 @@
 /* session.h - what train, eval and classify share: the base model and its
- * tokenizer, the module tree with its LoRA adapters, and the engine built
- * over them; plus batched inference over a TokenSet.
+ * tokenizer, and the classifier (module tree, adapters, engine) built over
+ * them; for eval and classify also a trained adapter, and the one call that
+ * classifies a whole TokenSet with it.
  *
- * Lifecycle: session_open_base() (model + tokenizer), then the caller reads
+ * Training: session_open_base() (model + tokenizer), then the caller reads
  * and encodes its data (it needs the tokenizer, and the engine is sized by
- * the longest text), then session_build_model(), then, for a trained
- * adapter, adapter_load_weights() with s->slots. session_close() releases
- * whatever was opened. */
+ * the longest text), then session_build_model().
+ * Inference: session_open_adapter() (model, tokenizer, the adapter's config
+ * checked against the model), then the caller encodes its texts with
+ * s->tok and s->ac.max_length, then session_classify() builds the engine
+ * for them, loads the adapter's weights and classifies.
+ * session_close() releases whatever was opened. */
 #ifndef LORAFIT_SESSION_H
 #define LORAFIT_SESSION_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "lorafit/io/checkpoint.h"
 #include "lorafit/cli/cli.h"
-#include "lorafit/util/error.h"
-#include "lorafit/engine/gpt2.h"
-#include "lorafit/engine/lora.h"
-#include "lorafit/engine/modtree.h"
 #include "lorafit/data/tokenizer.h"
 #include "lorafit/data/tokenset.h"
+#include "lorafit/engine/classifier.h"
+#include "lorafit/engine/lora.h"
+#include "lorafit/engine/modtree.h"
+#include "lorafit/io/adapter.h"
+#include "lorafit/io/checkpoint.h"
+#include "lorafit/util/error.h"
 
 typedef struct {
     Gpt2Checkpoint *ck;
     Tokenizer *tok;
-    ModTree tree;
-    LoraSlot *slots; /* [n_slots] the adapters, named, in the engine's order */
-    int n_slots;
-    Gpt2Model model;
-    bool model_built;
+    Classifier net;          /* the model: s->net.model, its adapters s->net.slots */
+    /* with a trained adapter (session_open_adapter) */
+    const char *adapter_dir;
+    AdapterConfig ac;
+    int batch_size;
 } Session;
 
 /* Opens the checkpoint (a directory or a .safetensors file) and the
  * tokenizer (vocab_dir, or next to the model, or lorafit's own copy). */
 bool session_open_base(Session *s, const char *model, const char *vocab_dir, LfError *err);
 
-/* Builds the module tree in `naming`, injects LoRA per lc, swaps in a head
- * of n_classes, and builds the engine for batches of max_B x max_T. */
+/* Builds the classifier over the checkpoint (classifier_build): the tree in
+ * `naming` with LoRA per lc and a head of n_classes, the engine for batches
+ * of max_B x max_T. */
 bool session_build_model(Session *s, ModTreeStyle naming, const LoraConfig *lc, int n_classes, int max_B,
                          int max_T, uint64_t seed, LfError *err);
 
@@ -54,6 +60,17 @@ typedef struct {
  * (required), --batch-size, --threads, --vocab. Include them with
  * CLI_INCLUDE(ADAPTER_OPTIONS, Options, m). */
 extern const CliOption ADAPTER_OPTIONS[];
+
+/* Opens the base model o->model with its tokenizer, and the adapter
+ * o->adapter: its config into s->ac, checked against the model. */
+bool session_open_adapter(Session *s, const AdapterOptions *o, LfError *err);
+
+/* Classifies every text of ts (encoded with s->tok, cut at s->ac.max_length)
+ * with the adapter: builds the engine for ts (batches of at most the
+ * options' batch size, as long as its longest text, or the adapter's padded
+ * length), loads the adapter's weights into it, and runs batch_predict:
+ * probs [ts->n, n_classes], *mean_loss as there (may be NULL). */
+bool session_classify(Session *s, const TokenSet *ts, float *probs, double *mean_loss, LfError *err);
 
 /* Threads for this process: n, or every core when n is 0. OpenBLAS itself
  * stays single-threaded (the engine parallelises around it). */

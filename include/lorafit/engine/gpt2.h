@@ -53,13 +53,23 @@ typedef enum {
     POOL_LAST_POSITION, /* every sequence read at T - 1 (the labs: right-padded with 50256) */
 } Gpt2Pool;
 
-/* One batch. */
+/* One batch of B sequences of token ids (< vocab_size), in either layout:
+ *  - dense (start NULL): tokens is a [B, T] array, row b sequence b, its
+ *    padding included (positions >= lengths[b] are read only with
+ *    POOL_LAST_POSITION);
+ *  - packed (start given): sequence b is tokens[start[b] ..] and holds only
+ *    its lengths[b] real ids, as a TokenSet keeps them (batch.h cuts such
+ *    batches without copying an id); POOL_LAST_POSITION runs the positions
+ *    lengths[b] .. T - 1 on pad_id, as if the ids had been padded with it.
+ * T bounds the lengths, and is every sequence's length with
+ * POOL_LAST_POSITION. */
 typedef struct {
-    const int *tokens;  /* [B, T] row-major, ids < vocab_size; positions >= lengths[b] are
-                           padding (not read at all with POOL_LAST_TOKEN) */
-    const int *lengths; /* [B] real lengths, 1..T (NULL = all T) */
-    const int *labels;  /* [B] class ids in [0, n_classes), or NULL for inference */
+    const int32_t *tokens;
+    const int *lengths;  /* [B] real lengths, 1..T (NULL = all T) */
+    const int *labels;   /* [B] class ids in [0, n_classes), or NULL for inference */
     int B, T;
+    const size_t *start; /* [B] where each sequence starts in tokens, or NULL (dense) */
+    int pad_id;          /* packed with POOL_LAST_POSITION: the padding id */
 } Gpt2Batch;
 
 /* One adapter as the engine runs it: a LoraSlot plus its effective scale. */
@@ -89,7 +99,7 @@ typedef struct {
     float *pooled;               /* [B, C] final residual at the pooled rows */
     float *lnf, *lnf_mean, *lnf_rstd; /* [B, C], [B], [B] */
     float *logits, *probs;       /* [B, n_classes] */
-    /* backward scratch, also reused by gpt2_lm_logits */
+    /* backward scratch (gpt2_testing.h's gpt2_lm_logits borrows dres) */
     float *dlogits;              /* [B, n_classes] */
     float *dlnf, *dpooled;       /* [B, C] */
     float *dres;                 /* [N, C] gradient of the residual stream */
@@ -113,6 +123,8 @@ typedef struct Gpt2Model {
     Gpt2Adapter *adapters; /* [n_adapters] in slot order */
     float dropout;         /* PEFT's lora_dropout on the adapter input, training only */
     LoraInit init;
+    int low_layer;         /* the lowest adapter's block (n_layer: none) ... */
+    BlockStage low_stage;  /* ... and its stage there */
 
     /* trainable parameters: one allocation, named pointers into it */
     size_t n_params;
@@ -134,6 +146,7 @@ typedef struct Gpt2Model {
     int *seq_len;        /* [max_B] L_b */
     int *seq_off;        /* [max_B + 1] first packed row of each sequence */
     int *labels;         /* [max_B] */
+    double *seq_loss;    /* [max_B] an inference forward's cross-entropy per sequence */
     bool have_labels, trained_forward;
     uint64_t dropout_seed; /* the last training forward's dropout stream */
     Rng rng;             /* dropout masks; seeded from the build seed */
@@ -155,31 +168,23 @@ void gpt2_free(Gpt2Model *m);
 
 /* Forward over a batch (B <= max_B, T <= max_T). Writes the classification
  * logits [B, n_classes] to `logits` when it is not NULL (they are also in
- * m->acts.logits). Returns the mean cross-entropy over the batch when
- * b->labels != NULL, else 0; NaN (nothing computed) when the batch does not
- * fit the build or a length is outside 1..T. `training` turns on LoRA
- * dropout and allows a following gpt2_backward(). */
+ * m->acts.logits) and their softmax to m->acts.probs. Returns the mean
+ * cross-entropy over the batch when b->labels != NULL, else 0; NaN (nothing
+ * computed) when the batch does not fit the build or a length is outside
+ * 1..T. `training` turns on LoRA dropout and allows a following
+ * gpt2_backward(); its softmax is float, as torch's fp32 cross_entropy that
+ * the gradient follows. Without `training` the probabilities are for
+ * reading: computed in double and rounded once (softmax_forward in
+ * kernels.h), with each sequence's loss in m->seq_loss when labelled. */
 float gpt2_forward(Gpt2Model *m, const Gpt2Batch *b, Gpt2Pool pool, bool training, float *logits);
 
 /* After a forward with labels: sets m->grads to the gradient of the mean
  * cross-entropy (overwrites; no accumulation across calls). */
 void gpt2_backward(Gpt2Model *m);
 
-/* The seed adapter i's dropout mask came from in the last training
- * forward: its mask is dropout_forward(ones, seed, dropout) (kernels.h).
- * For tests. */
-uint64_t gpt2_dropout_seed(const Gpt2Model *m, int adapter);
-
-/* For tests: the language-model head (tied to wte) at every position,
- * LoRA included. out [B, T, V]; positions >= lengths[b] are set to 0.
- * Uses the backward scratch: a following gpt2_backward needs a new forward. */
-void gpt2_lm_logits(Gpt2Model *m, const Gpt2Batch *b, float *out);
-
-/* Random frozen weights of shape *cfg for tests and benchmarks: normal(0,
- * 0.02) for matrices and embeddings, small normal biases, layernorm weights
- * near 1 and biases near 0, all from `seed`. One allocation; free with
- * gpt2_weights_random_free(). */
-Gpt2Weights *gpt2_weights_random(const Gpt2Config *cfg, uint64_t seed, LfError *err);
-void gpt2_weights_random_free(Gpt2Weights *w);
+/* Whether the backward carries the gradient below stage s of block `layer`:
+ * whether an adapter sits lower (in a lower block, or lower in this one).
+ * Below the lowest adapter nothing trains, and the backward stops there. */
+bool gpt2_grad_below(const Gpt2Model *m, int layer, BlockStage s);
 
 #endif

@@ -12,8 +12,10 @@
  *
  * Non-GEMM kernels split independent rows over OpenMP threads (static
  * schedule) and compute each row serially: the bits do not depend on the
- * thread count. GEMMs (cblas_sgemm) are split by output slices over the
- * OpenMP threads when OpenBLAS itself runs one thread (see gpt2.h). */
+ * thread count. Every matrix product, here and in gpt2.c, goes through
+ * gemm() below: cblas_sgemm split by output slices over the OpenMP threads
+ * when OpenBLAS itself runs one thread (see gpt2.h); inside a parallel
+ * region (attention's per-head products) it calls sgemm directly. */
 #ifndef LORAFIT_KERNELS_H
 #define LORAFIT_KERNELS_H
 
@@ -22,15 +24,18 @@
 
 /* C [M, N] = alpha op(A) op(B) + beta C (row-major, leading dimensions as
  * BLAS; op transposes when ta / tb): cblas_sgemm, split by output slices
- * over the OpenMP threads when OpenBLAS runs one thread. Every GEMM of the
- * engine goes through it, and `lorafit bench` times its ceiling with it. */
+ * over the OpenMP threads when OpenBLAS runs one thread, and a direct call
+ * for small products or inside a parallel region. Every GEMM of the engine
+ * goes through it, and `lorafit bench` times its ceiling with it. */
 void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
           int ldb, float beta, float *C, int ldc);
 
-/* out[off[b] + t, :] = wte[tokens[b*T + t], :] + wpe[t, :] for t < len[b].
- * out [N, C], tokens [B, T], wte [V, C], wpe [n_ctx, C]. */
-void encoder_forward(float *out, const int *tokens, const int *off, const int *len, int B, int T,
-                     const float *wte, const float *wpe, int C);
+/* One sequence of len positions, of which the first n_ids are given:
+ * out[t, :] = wte[id, :] + wpe[t, :] with id = ids[t] for t < n_ids and
+ * pad_id beyond (padding without a padded copy of the ids).
+ * out [len, C], wte [V, C], wpe [n_ctx, C]. */
+void encoder_forward(float *out, const int32_t *ids, int n_ids, int pad_id, int len, const float *wte,
+                     const float *wpe, int C);
 
 /* out = (inp - mean) * rstd * w + b per row, eps 1e-5, biased variance (as
  * torch.nn.LayerNorm). out, inp [N, C]; mean, rstd [N] (may be NULL when no
@@ -50,18 +55,19 @@ void matmul_forward(float *out, const float *inp, const float *w, const float *b
 void matmul_backward(float *dinp, const float *dout, const float *w, int N, int IC, int OC,
                      int accumulate);
 
-/* LoRA on one Linear, as two thin GEMMs (A @ B is never formed):
+/* A low-rank update (LoRA's on one Linear), as two thin GEMMs (A @ B is
+ * never formed):
  * h [N, r] = x [N, in] @ A [in, r]; out [N, out] (row stride ldo) += scale * h @ B [r, out].
  * x has row stride ldx. */
-void lora_forward(float *out, int ldo, float *h, const float *x, int ldx, const float *A,
-                  const float *B, float scale, int N, int in, int r, int out_dim);
+void lowrank_forward(float *out, int ldo, float *h, const float *x, int ldx, const float *A,
+                     const float *B, float scale, int N, int in, int r, int out_dim);
 /* Given dout [N, out] (row stride ldo):
  * dB [r, out] = scale * h^T @ dout; dh [N, r] = scale * dout @ B^T;
  * dA [in, r] = x^T @ dh; dx [N, in] (row stride ldx) += dh @ A^T unless dx is NULL.
  * dA and dB are overwritten. */
-void lora_backward(float *dA, float *dB, float *dx, int ldx, float *dh, const float *dout, int ldo,
-                   const float *x, const float *h, const float *A, const float *B, float scale,
-                   int N, int in, int r, int out_dim);
+void lowrank_backward(float *dA, float *dB, float *dx, int ldx, float *dh, const float *dout, int ldo,
+                      const float *x, const float *h, const float *A, const float *B, float scale,
+                      int N, int in, int r, int out_dim);
 
 /* Inverted dropout with a mask drawn from seed: out = inp * keep / (1 - p).
  * Row n's mask comes from its own stream (seed, n), so the bits do not
@@ -94,6 +100,11 @@ void residual_forward(float *out, const float *a, const float *b, long n);
 /* Softmax cross-entropy over class logits, as torch.nn.functional.cross_entropy
  * (mean over the batch). probs, logits [B, K]; labels [B]. Returns the mean loss. */
 float crossentropy_forward(float *probs, const float *logits, const int *labels, int B, int K);
+/* The class probabilities a person reads, where no gradient follows: the
+ * softmax in double, each probability rounded once to float, and (when
+ * labels is not NULL) loss[b] = -log softmax(logits[b])[labels[b]] in
+ * double, which eval sums over a whole set and prints to 17 digits. */
+void softmax_forward(float *probs, double *loss, const float *logits, const int *labels, int B, int K);
 /* dlogits [B, K] = (probs - onehot(labels)) / B. */
 void crossentropy_backward(float *dlogits, const float *probs, const int *labels, int B, int K);
 

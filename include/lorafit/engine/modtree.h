@@ -36,11 +36,18 @@ typedef enum {
     SITE_HEAD, /* out_head / lm_head / the classification head */
 } LinearSite;
 
-/* Where a site sits in the block, bottom to top: the QKV projection 0,
- * attention's c_proj 1, fc 2, fc_proj 3; -1 for anything else (the head).
- * The engine's backward walks a block in this order and stops below the
- * lowest adapter. */
-int linear_site_stage(LinearSite s);
+/* The stages of a block, bottom to top, each a frozen Linear the adapters
+ * of its sites add into. The engine's forward runs them in this order; its
+ * backward walks them down and stops below the lowest adapter. */
+typedef enum {
+    STAGE_NONE = -1, /* not in a block: the head */
+    STAGE_QKV,       /* the QKV projection (SITE_Q, SITE_K, SITE_V, SITE_QKV) */
+    STAGE_ATTN_OUT,  /* attention's output projection (SITE_ATTN_OUT) */
+    STAGE_FC,        /* the MLP's expansion (SITE_FC) */
+    STAGE_FC_PROJ,   /* the MLP's projection back (SITE_FC_PROJ) */
+} BlockStage;
+
+BlockStage linear_site_stage(LinearSite s);
 
 typedef enum {
     MOD_CONTAINER,  /* GPTModel, TransformerBlock, Sequential, ModuleDict ... */

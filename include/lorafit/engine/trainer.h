@@ -37,7 +37,8 @@ typedef struct {
     /* scratch, sized at init */
     int *order;            /* [n] this epoch's permutation */
     int order_epoch;       /* which epoch `order` is for (-1: none) */
-    int *tokens, *lengths, *labels; /* one batch */
+    size_t *start;         /* one batch: where its texts start in data->tokens ... */
+    int *lengths, *labels; /* ... their lengths and labels */
     float *logits;
 } Trainer;
 
