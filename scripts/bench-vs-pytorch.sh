@@ -152,7 +152,7 @@ fi
 if [ "$epoch" = 1 ]; then
   echo
   echo "== one epoch of the labs' split, last-token pooling, batch 8, $threads threads: $model"
-  "$LORAFIT" split "$sms" --out-dir "$work/split" --balance >/dev/null
+  "$LORAFIT" split "$sms" --out "$work/split" --balance >/dev/null
   "${lorafit_env[@]}" /usr/bin/time -v "$LORAFIT" train --model "$model" --train "$work/split/train.csv" \
     --out "$work/epoch-adapter" --epochs 1 --threads "$threads" --log-every 0 >"$work/epoch.out" 2>"$work/epoch.time" ||
     { cat "$work/epoch.time" >&2; exit 1; }
