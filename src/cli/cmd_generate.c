@@ -20,10 +20,12 @@
 #include "lorafit/engine/decode.h"
 #include "lorafit/engine/sampler.h"
 #include "lorafit/util/files.h"
+#include "lorafit/util/utf8.h"
 
-/* gpt2_build needs a head of at least one class until the language-model
- * build (n_classes 0) lands; the decoder never reads it. */
-#define UNUSED_HEAD_CLASSES 1
+/* The model is built with the smallest classification head the module tree
+ * takes (2 classes) until the language-model build (n_classes 0) lands; the
+ * decoder never reads it. */
+#define UNUSED_HEAD_CLASSES 2
 
 typedef struct {
     const char *model, *adapter, *vocab, *stop;
@@ -148,22 +150,10 @@ static bool text_append(Sequence *s, const char *bytes, size_t n) {
     return true;
 }
 
-/* Bytes of text[0..len) that end in a whole UTF-8 character: a trailing
- * lead byte whose continuation bytes have not all come yet is held back. */
-static size_t utf8_complete(const char *text, size_t len) {
-    for (size_t back = 1; back <= 4 && back <= len; back++) {
-        unsigned char c = (unsigned char)text[len - back];
-        if ((c & 0xC0) == 0x80) continue; /* a continuation byte: look further back */
-        size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-        return need > back && c >= 0xC0 && c < 0xF8 ? len - back : len;
-    }
-    return len;
-}
-
 /* How much of the text may be shown now: whole characters, and not a tail
  * that could be the start of the stop text. */
 static size_t text_ready(const Sequence *s, const char *stop) {
-    size_t n = utf8_complete(s->text, s->len);
+    size_t n = utf8_whole_prefix(s->text, s->len);
     if (stop && s->stop == STOP_NONE) {
         size_t sl = strlen(stop);
         for (size_t k = sl - 1; k > 0; k--)
