@@ -76,6 +76,10 @@ if printf '%s' "$out" | iconv -f UTF-8 -t UTF-8 >/dev/null 2>&1; then pass; else
   printf '%s' "$out" | head -c -3 | iconv -f UTF-8 -t UTF-8 >/dev/null 2>&1 && pass || fail "invalid UTF-8 inside the stream"
 fi
 
+# --json is valid UTF-8 even where the tokens hold parts of characters.
+run "${GEN[@]}" --json --max-new-tokens 40 --temperature 1 --seed 1 "é"
+printf '%s' "$out" | iconv -f UTF-8 -t UTF-8 >/dev/null 2>&1 && pass || fail "--json is not UTF-8: $out"
+
 # Errors.
 expect_fail 2 "no prompt given" "${GEN[@]}"
 expect_fail 2 "'--top-p'" "${GEN[@]}" --top-p 0 "Hello"

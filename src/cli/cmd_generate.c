@@ -207,16 +207,38 @@ static cJSON *ids_json(const int32_t *ids, size_t n) {
     return a;
 }
 
+/* JSON must be UTF-8: a byte of no valid character (a token holding half
+ * of one, at the end) becomes U+FFFD. Returns a new string, or NULL. */
+static char *valid_utf8(const char *text, size_t len) {
+    char *out = malloc(3 * len + 1), *o = out;
+    for (size_t i = 0; out && i < len;) {
+        uint32_t cp;
+        size_t n = utf8_decode((const unsigned char *)text + i, len - i, &cp);
+        if (n && cp) {
+            memcpy(o, text + i, n);
+            o += n, i += n;
+        } else {
+            memcpy(o, "\xEF\xBF\xBD", 3);
+            o += 3, i++;
+        }
+    }
+    if (o) *o = '\0';
+    return out;
+}
+
 static void print_json(const char *prompt, const Sequence *s) {
+    char *text = valid_utf8(s->text ? s->text : "", s->len), *ptext = valid_utf8(prompt, strlen(prompt));
     cJSON *obj = cJSON_CreateObject();
-    cJSON_AddStringToObject(obj, "prompt", prompt);
+    cJSON_AddStringToObject(obj, "prompt", ptext ? ptext : "");
     cJSON_AddItemToObject(obj, "prompt_ids", ids_json(s->ids.ids, s->n_prompt));
     cJSON_AddItemToObject(obj, "generated_ids", ids_json(s->ids.ids + s->n_prompt, s->ids.n - s->n_prompt));
-    cJSON_AddStringToObject(obj, "text", s->text ? s->text : "");
+    cJSON_AddStringToObject(obj, "text", text ? text : "");
     cJSON_AddStringToObject(obj, "stop_reason", stop_name(s->stop));
     char *line = cJSON_PrintUnformatted(obj);
     if (line) puts(line);
     free(line);
+    free(text);
+    free(ptext);
     cJSON_Delete(obj);
 }
 
