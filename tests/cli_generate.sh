@@ -92,6 +92,7 @@ run "${GEN[@]}" - < "$TMP/long.txt"
   fail "a long prompt on stdin: exit $rc: $err"
 expect_fail 2 "not for classification" classify --model "$TMP/model" --adapter "$ADAPTER" "Hello"
 printf 'Label,Text\nham,hi there\nspam,win a prize now\nham,see you soon\nspam,call now to claim\n' > "$TMP/tiny.csv"
+expect_fail 2 "not for classification" eval --model "$TMP/model" --adapter "$ADAPTER" --data "$TMP/tiny.csv"
 run train --model "$TMP/model" --train "$TMP/tiny.csv" --batch-size 2 --threads 1 --log-every 0 --out "$TMP/cls"
 [ "$rc" -eq 0 ] && pass || fail "train a classifier: $err"
 expect_fail 2 "is an adapter for classification, not for causal language modelling" \
