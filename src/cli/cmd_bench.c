@@ -49,10 +49,10 @@ static const char ABOUT[] =
     "Attention QK^T and PV (and 4 products backward) count the causal half (query t sees\n"
     "t+1 keys); they are in the achieved GFLOP/s, not in the ceiling's shapes.\n"
     "\n"
-    "generate (not in the default set: only when --cases names it): greedy generation at batch 1 with the KV cache, a\n"
-    "256-token continuation of 16 random tokens (32 with --quick): ms per new token, next to the\n"
-    "time to read the weights a token needs once from memory (timed: a threaded streaming read\n"
-    "of those arrays) and the ratio of the two.";
+    "generate (not in the default set: only when --cases names it): greedy generation at batch 1\n"
+    "with the KV cache, a 256-token continuation of 16 random tokens (32 with --quick): ms per\n"
+    "new token, next to the time to read the weights a token needs once from memory (timed: a\n"
+    "threaded streaming read of those arrays) and the ratio of the two.";
 
 enum { CASE_TRAIN_PADDED, CASE_TRAIN_LAST, CASE_INFER_PADDED, CASE_INFER_LAST, N_CASES };
 enum { CASE_GENERATE = N_CASES }; /* not a step: its own figures (report/bench_generate.h) */
