@@ -8,7 +8,6 @@
  * characters, and nothing that could still turn out to start --stop. With
  * --json, one object per prompt and line. */
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +18,6 @@
 #include "lorafit/cli/session.h"
 #include "lorafit/engine/decode.h"
 #include "lorafit/engine/sampler.h"
-#include "lorafit/util/files.h"
 #include "lorafit/util/utf8.h"
 
 /* The model is built with the smallest classification head the module tree
@@ -92,32 +90,6 @@ static const CliCommand COMMAND = {
              "An empty prompt starts from <|endoftext|>, as GPT-2's unconditional samples do.",
     .options = OPTIONS,
 };
-
-/* Reads stdin whole; each non-empty line (LF or CRLF) is a prompt. */
-static bool read_stdin_prompts(Options *o, LfError *err) {
-    size_t n;
-    char *buf = fs_read_stream(stdin, &n);
-    if (!buf) {
-        lf_error_errno(err, errno == ENOMEM ? LF_ERR_IO : LF_ERR_INPUT, "cannot read standard input");
-        return false;
-    }
-    o->stdin_text = buf;
-    o->prompts = malloc((n + 1) * sizeof *o->prompts);
-    if (!o->prompts) {
-        lf_error_set(err, LF_ERR_IO, "out of memory reading standard input");
-        return false;
-    }
-    for (char *line = buf; line < buf + n;) {
-        char *nl = memchr(line, '\n', (size_t)(buf + n - line));
-        char *end = nl ? nl : buf + n;
-        if (end > line && end[-1] == '\r') end[-1] = '\0';
-        *end = '\0';
-        if (*line) o->prompts[o->n++] = line;
-        line = end + 1;
-    }
-    if (o->n == 0) lf_error_set(err, LF_ERR_INPUT, "standard input holds no prompt");
-    return o->n > 0;
-}
 
 /* ---- one sequence's text --------------------------------------------- */
 
@@ -386,7 +358,8 @@ static int run(Options *o, LfError *err) {
     Sequence *seqs = NULL;
     bool ok = false;
     int longest;
-    if (o->from_stdin ? !read_stdin_prompts(o, err) : false) return lf_error_exit_code(err);
+    if (o->from_stdin && !cli_read_stdin_lines(&o->stdin_text, &o->prompts, &o->n, "prompt", err))
+        return lf_error_exit_code(err);
     if (!o->from_stdin) o->prompts = &o->prompt, o->n = 1;
     seqs = calloc(o->n, sizeof *seqs);
     if (!seqs) {
