@@ -18,7 +18,10 @@
 # 4. unless --no-classify: `lorafit classify` of one message in a fresh process
 #    (median wall clock of 10, warm page cache) with an adapter made by a
 #    one-epoch run on 16 messages;
-# 5. with --epoch: one epoch of the labs' split (1,045 messages, batch 8,
+# 5. with --cases ...,generate: greedy generation at batch 1 (256 new tokens),
+#    lorafit's KV cache against the reference's no-cache loop (generate_text_simple),
+#    and lorafit's ms/token against the time to read its weights once;
+# 6. with --epoch: one epoch of the labs' split (1,045 messages, batch 8,
 #    last-token pooling), wall clock including tokenizing, and its peak RSS.
 # The load average is printed before and after: the machine may be shared.
 #
@@ -110,6 +113,13 @@ for c in lf["cases"]:
           f" {t['gflops_lorafit_count']:>10.1f} {c['ceiling_gflops']:>8.1f} {100 * c['fraction_of_ceiling']:>7.1f}%")
 print(f"(GFLOP/s of both sides use lorafit's count of the FLOPs a step needs; ceiling = cblas_sgemm alone at the step's"
       f" GEMM shapes; sgemm {lf['sgemm_square_n']}^3: {lf['sgemm_square_gflops']:.1f} GFLOP/s)")
+if lf.get("generate") and th.get("generate"):
+    g, t = lf["generate"], th["generate"]
+    print(f"generate, batch 1, greedy, {g['new_tokens']} new tokens after {g['prompt_tokens']}: lorafit {g['ms_per_token']:.2f} ms/token"
+          f" (KV cache), torch {t['ms_per_token']:.1f} ms/token (no cache, the whole sequence per token"
+          f"{'' if t['every_step'] else ', every 32nd step timed'}): {t['ms_per_token'] / g['ms_per_token']:.1f}x;"
+          f" lorafit = {g['ratio_to_weight_read']:.2f} x the weight read ({g['weight_mb']:.0f} MB in {g['weight_read_ms']:.2f} ms,"
+          f" {g['bandwidth_gbs']:.1f} GB/s)")
 print(f"peak RSS (whole process, /usr/bin/time -v): lorafit {lf_rss} MB, torch {th_rss} MB; lorafit's weights"
       f" {lf['weights_mb']:.1f} MB ({('checkpoint, blocks ' + ('in place' if lf.get('weights_in_place') else 'copied')) if lf['weights_mmapped'] else 'random, allocated'}), RSS with them"
       f" {lf['rss_with_weights_mb']:.1f} MB, after train-padded {lf['peak_rss_after_train_padded_mb']:.1f} MB")

@@ -15,6 +15,14 @@ the repetitions and the seed, and times the same steps:
 
 A repetition runs all of a case's batches; ms/step is its time over the
 batches; the median over the repetitions after the warm-up is reported.
+
+When the JSON has "generate" (`lorafit bench --cases generate`), the
+reference's greedy generation without a cache, as the labs'
+generate_text_simple does it: per new token the whole sequence so far
+through the model (LM head tied to the token embedding), argmax of the last
+position. The continuation's mean ms per token is measured at every 32nd
+step (and the last) and interpolated linearly in between, since the cost
+grows with the length (BENCH_TORCH_FULL_GENERATE=1 times every step).
 Prints one JSON object. Run with /usr/bin/python3 (Debian's python3-torch):
 
   /usr/bin/python3 scripts/reference/bench_torch.py lorafit-bench.json
@@ -28,6 +36,7 @@ import time
 
 import torch
 import torch.nn as nn
+import numpy as np
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -88,6 +97,29 @@ def time_case(model, head, opt, case, batches, warmup, repeat):
             "gflops_lorafit_count": case["gflop_per_step"] / (ms * 1e-3)}
 
 
+def time_generate(model, spec, gen):
+    """ms per new token of the no-cache greedy loop for the run lorafit timed."""
+    g = spec["generate"]
+    p, n, ctx = g["prompt_tokens"], g["new_tokens"], spec["n_ctx"]
+    full = os.environ.get("BENCH_TORCH_FULL_GENERATE") == "1"
+    steps = list(range(n)) if full else sorted(set(range(0, n, 32)) | {n - 1})
+    idx = torch.randint(0, spec["vocab_size"], (1, p + n), generator=gen)
+    measured = {}
+    with torch.no_grad():
+        model(idx[:, :p])  # warm-up
+        for i in steps:
+            # step i runs the prompt and the i tokens generated so far (the
+            # cost depends on the length only; unsampled tokens are stand-ins)
+            seq = idx[:, :p + i]
+            t0 = time.perf_counter()
+            logits = model(seq[:, -ctx:])[:, -1, :]
+            idx[0, p + i] = logits.argmax(dim=-1)[0]
+            measured[i] = 1e3 * (time.perf_counter() - t0)
+    per_step = np.interp(np.arange(n), steps, [measured[i] for i in steps])
+    return {"prompt_tokens": p, "new_tokens": n, "ms_per_token": float(per_step.mean()),
+            "measured_ms": {str(i): measured[i] for i in steps}, "every_step": full}
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: bench_torch.py LORAFIT_BENCH.json")
@@ -105,12 +137,14 @@ def main():
         results.append(time_case(model, head, opt, case, batches, spec["warmup"], spec["repeat"]))
         if case["name"] == "train-padded":
             rss_after_train_padded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    generate = time_generate(model, spec, gen) if "generate" in spec else None
     print(json.dumps({
         "torch": torch.__version__, "threads": torch.get_num_threads(),
         "interop_threads": torch.get_num_interop_threads(), "trainable_params": n_trainable,
         "cases": results,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "peak_rss_after_train_padded_mb": rss_after_train_padded,
+        "generate": generate,
     }, indent=1))
 
 

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lorafit/util/files.h"
+
 enum { HELP_WIDTH = 90, LABEL_MAX = 20 };
 
 /* A mistake in a command's table, not in the user's input. */
@@ -390,3 +392,30 @@ void cli_print_help(const CliCommand *c, FILE *f) {
 }
 
 bool cli_stderr_is_tty(void) { return isatty(STDERR_FILENO) == 1; }
+
+bool cli_read_stdin_lines(char **text, char ***lines, size_t *n, const char *what, LfError *err) {
+    size_t len;
+    char *buf = fs_read_stream(stdin, &len);
+    *n = 0;
+    if (!buf) {
+        lf_error_errno(err, errno == ENOMEM ? LF_ERR_IO : LF_ERR_INPUT, "cannot read standard input");
+        return false;
+    }
+    *text = buf;
+    /* at most one line per byte and one more */
+    *lines = malloc((len + 1) * sizeof **lines);
+    if (!*lines) {
+        lf_error_set(err, LF_ERR_IO, "out of memory reading standard input");
+        return false;
+    }
+    for (char *line = buf; line < buf + len;) {
+        char *nl = memchr(line, '\n', (size_t)(buf + len - line));
+        char *end = nl ? nl : buf + len;
+        if (end > line && end[-1] == '\r') end[-1] = '\0';
+        *end = '\0';
+        if (*line) (*lines)[(*n)++] = line;
+        line = end + 1;
+    }
+    if (*n == 0) lf_error_set(err, LF_ERR_INPUT, "standard input holds no %s", what);
+    return *n > 0;
+}

@@ -23,6 +23,7 @@
 #include "lorafit/engine/random_weights.h"
 #include "lorafit/io/checkpoint.h"
 #include "lorafit/report/bench.h"
+#include "lorafit/report/bench_generate.h"
 #include "lorafit/report/bench_workload.h"
 #include "lorafit/util/rng.h"
 
@@ -46,16 +47,22 @@ static const char ABOUT[] =
     "K and V at all), LoRA x@A and h@B, the head; backward only dX through the frozen\n"
     "Linears (no frozen dW), LoRA dB, dh, dA, dX and the head, down to the lowest adapter.\n"
     "Attention QK^T and PV (and 4 products backward) count the causal half (query t sees\n"
-    "t+1 keys); they are in the achieved GFLOP/s, not in the ceiling's shapes.";
+    "t+1 keys); they are in the achieved GFLOP/s, not in the ceiling's shapes.\n"
+    "\n"
+    "generate (not in the default set: only when --cases names it): greedy generation at batch 1\n"
+    "with the KV cache, a 256-token continuation of 16 random tokens (32 with --quick): ms per\n"
+    "new token, next to the time to read the weights a token needs once from memory (timed: a\n"
+    "threaded streaming read of those arrays) and the ratio of the two.";
 
 enum { CASE_TRAIN_PADDED, CASE_TRAIN_LAST, CASE_INFER_PADDED, CASE_INFER_LAST, N_CASES };
-static const char *const CASE_NAMES[] = {"train-padded", "train-last", "infer-padded", "infer-last", NULL};
+enum { CASE_GENERATE = N_CASES }; /* not a step: its own figures (report/bench_generate.h) */
+static const char *const CASE_NAMES[] = {"train-padded", "train-last", "infer-padded", "infer-last", "generate", NULL};
 
 typedef struct {
     int threads, repeat, warmup, batch, pad_to;
     long seed;
     const char *config, *model, *data;
-    bool cases[N_CASES];
+    bool cases[N_CASES + 1]; /* + CASE_GENERATE */
     bool shapes, json, quick, no_ceiling;
 } Options;
 
@@ -75,20 +82,20 @@ typedef struct {
 /* --cases LIST: a comma-separated subset of CASE_NAMES. */
 static bool parse_cases(const char *as, const char *v, void *field, LfError *err) {
     bool *cases = field;
-    memset(cases, 0, N_CASES * sizeof *cases);
+    memset(cases, 0, (N_CASES + 1) * sizeof *cases);
     char buf[256];
     snprintf(buf, sizeof buf, "%s", v);
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         int k = 0;
         while (CASE_NAMES[k] && strcmp(CASE_NAMES[k], tok)) k++;
         if (!CASE_NAMES[k]) {
-            lf_error_set(err, LF_ERR_INPUT, "unknown case '%s' (train-padded, train-last, infer-padded, infer-last)",
+            lf_error_set(err, LF_ERR_INPUT, "unknown case '%s' (train-padded, train-last, infer-padded, infer-last, generate)",
                          tok);
             return false;
         }
         cases[k] = true;
     }
-    for (int k = 0; k < N_CASES; k++)
+    for (int k = 0; k <= N_CASES; k++)
         if (cases[k]) return true;
     lf_error_set(err, LF_ERR_INPUT, "%s names no case", as);
     return false;
@@ -272,6 +279,7 @@ typedef struct {
     bool weights_in_place; /* its block weights used from the mapping, not copied */
     double square_gflops;
     int square_n;
+    BenchGenerate gen; /* with CASE_GENERATE */
 } Summary;
 
 /* The dimension that runs over the batch's rows: M, or K for the
@@ -318,6 +326,12 @@ static void print_shapes(const Case *c) {
     free(done);
 }
 
+static bool any_step_case(const bool *on) {
+    for (int k = 0; k < N_CASES; k++)
+        if (on[k]) return true;
+    return false;
+}
+
 static void print_text(const Summary *s, Case *cases, const bool *on, const Options *o) {
     printf("lorafit bench: %s, %d layers x %d wide, %d LoRA adapters rank %d alpha 16, 2-class head\n",
            s->model_desc, s->n_layer, s->n_embd, s->n_adapters, s->rank);
@@ -325,6 +339,8 @@ static void print_text(const Summary *s, Case *cases, const bool *on, const Opti
            wait_policy(), o->seed, o->repeat, o->warmup);
     printf("load average %.2f %.2f %.2f at start, %.2f %.2f %.2f at end\n\n", s->load_start[0], s->load_start[1],
            s->load_start[2], s->load_end[0], s->load_end[1], s->load_end[2]);
+    if (on[CASE_GENERATE]) bench_generate_print(&s->gen);
+    if (!any_step_case(on)) return;
     printf("%-13s %-27s %9s %9s %10s %8s %8s %8s %10s\n", "case", "batch", "ms/step", "tokens/s", "GFLOP/step",
            "GFLOP/s", "ceiling", "of ceil.", "ceiling ms");
     for (int k = 0; k < N_CASES; k++) {
@@ -416,6 +432,7 @@ static void print_json(const Summary *s, Case *cases, const bool *on, const Opti
     cJSON_AddNumberToObject(root, "rss_with_weights_mb", s->rss_weights_mb);
     cJSON_AddNumberToObject(root, "peak_rss_mb", s->peak_rss_mb);
     cJSON_AddNumberToObject(root, "peak_rss_after_train_padded_mb", s->peak_train_padded_mb);
+    if (on[CASE_GENERATE]) cJSON_AddItemToObject(root, "generate", bench_generate_json(&s->gen));
     char *text = cJSON_Print(root);
     if (text) puts(text);
     free(text);
@@ -535,14 +552,17 @@ static bool run_all(Bench *b, const Options *o, Summary *s, LfError *err) {
         if (s->peak_rss_mb == 0) s->peak_rss_mb = mb((double)bench_peak_rss_kb());
         if (!o->no_ceiling && !ceiling_case(&b->cases[k], reps, err)) return false;
     }
-    if (o->no_ceiling) return true;
+    if (o->cases[CASE_GENERATE] && !bench_generate(&b->net.model, 16, o->quick ? 32 : 256, reps, (uint64_t)o->seed,
+                                                   &s->gen, err))
+        return false;
+    if (o->no_ceiling || !any_step_case(o->cases)) return true;
     s->square_n = o->quick ? 256 : 2048;
     s->square_gflops = bench_sgemm_square(s->square_n, reps);
     return true;
 }
 
 int cmd_bench(int argc, char **argv) {
-    Options o = {.cases = {true, true, true, true}};
+    Options o = {.cases = {true, true, true, true, false}};
     int rc = parse_options(argc, argv, &o);
     if (rc != CLI_RUN) return rc;
     if (o.threads == 0) {

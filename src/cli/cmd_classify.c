@@ -1,6 +1,5 @@
 /* cmd_classify.c - `lorafit classify`: label messages with a trained adapter. */
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +7,6 @@
 
 #include "lorafit/cli/cli.h"
 #include "lorafit/cli/commands.h"
-#include "lorafit/util/files.h"
 #include "lorafit/cli/session.h"
 #include "lorafit/data/tokenset.h"
 
@@ -75,33 +73,6 @@ static int parse_options(int argc, char **argv, Options *o) {
     return CLI_RUN;
 }
 
-/* Reads stdin whole and splits it into lines (LF or CRLF); blank lines are skipped. */
-static bool read_stdin_messages(Options *o, LfError *err) {
-    size_t n;
-    char *buf = fs_read_stream(stdin, &n);
-    if (!buf) {
-        lf_error_errno(err, errno == ENOMEM ? LF_ERR_IO : LF_ERR_INPUT, "cannot read standard input");
-        return false;
-    }
-    o->stdin_text = buf;
-    for (char *line = buf; line < buf + n;) {
-        char *nl = memchr(line, '\n', (size_t)(buf + n - line));
-        char *end = nl ? nl : buf + n;
-        if (end > line && end[-1] == '\r') end[-1] = '\0';
-        *end = '\0';
-        if (*line && !push_message(o, line)) {
-            lf_error_set(err, LF_ERR_IO, "out of memory reading standard input");
-            return false;
-        }
-        line = end + 1;
-    }
-    if (o->n == 0) {
-        lf_error_set(err, LF_ERR_INPUT, "standard input holds no message");
-        return false;
-    }
-    return true;
-}
-
 /* Six decimals are plenty for a probability, and print without float noise. */
 static double round6(double x) { return round(x * 1e6) / 1e6; }
 
@@ -130,7 +101,8 @@ static int run(Options *o, LfError *err) {
     TokenSet ts = {0};
     float *probs = NULL;
     bool ok = false;
-    if (o->from_stdin && !read_stdin_messages(o, err)) return lf_error_exit_code(err);
+    if (o->from_stdin && !cli_read_stdin_lines(&o->stdin_text, &o->messages, &o->n, "message", err))
+        return lf_error_exit_code(err);
     if (!session_open_adapter(&s, &o->m, err) ||
         !tokenset_encode(&ts, s.tok, (const char *const *)o->messages, NULL, o->n, s.ac.max_length, err))
         goto done;

@@ -16,6 +16,7 @@ static const Command commands[] = {
     {"train", cmd_train, "fine-tune GPT-2 with LoRA and a classification head on a CSV"},
     {"eval", cmd_eval, "report accuracy, per-class scores and the confusion matrix"},
     {"classify", cmd_classify, "label messages with a trained adapter"},
+    {"generate", cmd_generate, "continue text with GPT-2 or a language-model adapter"},
     {"count-params", cmd_count_params, "print trainable / total parameters as the LoRA labs do"},
     {"tokenize", cmd_tokenize, "show GPT-2 token ids or pieces for a text"},
     {"split", cmd_split, "balance and split a labelled file into train/validation/test CSVs"},

@@ -37,6 +37,7 @@ bool session_open_adapter(Session *s, const AdapterOptions *o, LfError *err) {
     s->adapter_dir = o->adapter;
     s->batch_size = o->batch_size;
     return adapter_load_config(o->adapter, &s->ac, err) &&
+           adapter_check_task(&s->ac, ADAPTER_TASK_CLASSIFY, o->adapter, err) &&
            adapter_check_base(&s->ac, checkpoint_config(s->ck), checkpoint_fingerprint(s->ck), err);
 }
 

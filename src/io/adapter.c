@@ -83,6 +83,7 @@ static bool add_weights(StWriter *w, const AdapterConfig *ac, const Gpt2Model *m
         tensor_name(name, ac, &slots[i], 'B');
         if (!st_writer_add(w, name, ST_F32, 2, shape_b, B, err)) return false;
     }
+    if (ac->task == ADAPTER_TASK_CAUSAL_LM) return true; /* the LM head is the frozen wte */
     int64_t shape_hw[2] = {m->n_classes, m->cfg.n_embd}, shape_hb[1] = {m->n_classes};
     return st_writer_add(w, head_name(ac, false), ST_F32, 2, shape_hw, m->head_w, err) &&
            st_writer_add(w, head_name(ac, true), ST_F32, 1, shape_hb, m->head_b, err);
@@ -184,12 +185,13 @@ bool adapter_load_weights(const char *dir, const AdapterConfig *ac, Gpt2Model *m
         ok = ok && (peft ? load_tensor(f, name, a->out, a->rank, true, m->lora_B[i], err)
                          : load_tensor(f, name, a->rank, a->out, false, m->lora_B[i], err));
     }
-    ok = ok && load_tensor(f, head_name(ac, false), m->n_classes, m->cfg.n_embd, false, m->head_w, err) &&
-         load_tensor(f, head_name(ac, true), m->n_classes, 0, false, m->head_b, err);
-    int expected = 2 * m->n_adapters + 2;
+    bool head = ac->task != ADAPTER_TASK_CAUSAL_LM; /* an LM adapter's head is the frozen wte */
+    ok = ok && (!head || (load_tensor(f, head_name(ac, false), m->n_classes, m->cfg.n_embd, false, m->head_w, err) &&
+                          load_tensor(f, head_name(ac, true), m->n_classes, 0, false, m->head_b, err)));
+    int expected = 2 * m->n_adapters + (head ? 2 : 0);
     if (ok && st_count(f) != expected) {
-        lf_error_set(err, LF_ERR_INPUT, "%s: holds %d tensors, expected %d (2 per adapter and the head)", path,
-                     st_count(f), expected);
+        lf_error_set(err, LF_ERR_INPUT, "%s: holds %d tensors, expected %d (2 per adapter%s)", path, st_count(f),
+                     expected, head ? " and the head" : "");
         ok = false;
     }
     st_close(f);

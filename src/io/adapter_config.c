@@ -98,15 +98,23 @@ static cJSON *config_to_json(const AdapterConfig *ac, const LoraSlot *slots, int
     add_hex(tr, "train_digest", ac->training.train_digest);
     cJSON_AddNumberToObject(tr, "train_rows", (double)ac->training.train_rows);
 
-    /* PEFT's own fields, so that PEFT recognises a PEFT-named adapter. */
+    /* PEFT's own fields, so that PEFT recognises a PEFT-named adapter. A
+     * labs-named classifier has no task_type (its files predate the field). */
+    bool lm = ac->task == ADAPTER_TASK_CAUSAL_LM;
     if (ac->naming == MODTREE_HF) {
         cJSON_AddStringToObject(root, "peft_type", "LORA");
-        cJSON_AddStringToObject(root, "task_type", "SEQ_CLS");
+        cJSON_AddStringToObject(root, "task_type", lm ? "CAUSAL_LM" : "SEQ_CLS");
         cJSON_AddBoolToObject(root, "fan_in_fan_out", true); /* GPT-2's Conv1D stores [in, out] */
         cJSON_AddStringToObject(root, "bias", "none");
-        cJSON *mts = cJSON_AddArrayToObject(root, "modules_to_save");
-        cJSON_AddItemToArray(mts, cJSON_CreateString("score"));
+        if (lm) {
+            cJSON_AddNullToObject(root, "modules_to_save"); /* the LM head is the frozen wte */
+        } else {
+            cJSON *mts = cJSON_AddArrayToObject(root, "modules_to_save");
+            cJSON_AddItemToArray(mts, cJSON_CreateString("score"));
+        }
         cJSON_AddBoolToObject(root, "inference_mode", true);
+    } else if (lm) {
+        cJSON_AddStringToObject(root, "task_type", "CAUSAL_LM");
     }
     return root;
 }
@@ -226,6 +234,9 @@ static bool targets_from_json(const cJSON *root, AdapterConfig *ac, const char *
 }
 
 static bool classes_from_json(const cJSON *root, AdapterConfig *ac, const char *path, LfError *err) {
+    const char *task = json_string(root, "task_type");
+    ac->task = task && strcmp(task, "CAUSAL_LM") == 0 ? ADAPTER_TASK_CAUSAL_LM : ADAPTER_TASK_CLASSIFY;
+    if (ac->task == ADAPTER_TASK_CAUSAL_LM) return true; /* no head, no classes */
     const cJSON *classes = cJSON_GetObjectItemCaseSensitive(root, "class_names");
     int n = cJSON_IsArray(classes) ? cJSON_GetArraySize(classes) : 0;
     if (n < 2) {
@@ -280,6 +291,17 @@ bool adapter_load_config(const char *dir, AdapterConfig *ac, LfError *err) {
     cJSON_Delete(root);
     if (!ok) adapter_config_free(ac);
     return ok;
+}
+
+const char *adapter_task_name(AdapterTask t) {
+    return t == ADAPTER_TASK_CAUSAL_LM ? "causal language modelling (task_type CAUSAL_LM)" : "classification";
+}
+
+bool adapter_check_task(const AdapterConfig *ac, AdapterTask want, const char *dir, LfError *err) {
+    if (ac->task == want) return true;
+    lf_error_set(err, LF_ERR_INPUT, "%s is an adapter for %s, not for %s", dir, adapter_task_name(ac->task),
+                 adapter_task_name(want));
+    return false;
 }
 
 bool adapter_check_base(const AdapterConfig *ac, const Gpt2Config *base, uint64_t fingerprint, LfError *err) {

@@ -38,3 +38,15 @@ bool utf8_valid(const void *s, size_t len) {
     }
     return true;
 }
+
+size_t utf8_whole_prefix(const void *s, size_t len) {
+    const unsigned char *p = s;
+    /* the last byte that is not a continuation, within a character's reach */
+    for (size_t back = 1; back <= 3 && back <= len; back++) {
+        unsigned char b = p[len - back];
+        if ((b & 0xC0) == 0x80) continue;
+        size_t need = b >= 0xC2 && b <= 0xDF ? 2 : b >= 0xE0 && b <= 0xEF ? 3 : b >= 0xF0 && b <= 0xF4 ? 4 : 1;
+        return need > back ? len - back : len;
+    }
+    return len;
+}

@@ -8,6 +8,7 @@
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
 int cmd_count_params(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_split(int argc, char **argv);

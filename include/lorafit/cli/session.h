@@ -62,7 +62,9 @@ typedef struct {
 extern const CliOption ADAPTER_OPTIONS[];
 
 /* Opens the base model o->model with its tokenizer, and the adapter
- * o->adapter: its config into s->ac, checked against the model. */
+ * o->adapter: its config into s->ac, checked against the model; a
+ * language-model adapter is an LF_ERR_INPUT error (eval and classify
+ * need a classifier). */
 bool session_open_adapter(Session *s, const AdapterOptions *o, LfError *err);
 
 /* Classifies every text of ts (encoded with s->tok, cut at s->ac.max_length)

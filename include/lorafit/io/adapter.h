@@ -3,6 +3,7 @@
  * ADAPTER_DIR/
  *   adapter_config.json        see adapter_config.h
  *   adapter_model.safetensors  every LoRA A and B, and the classification head
+ *                              (none for a CAUSAL_LM adapter: its head is wte)
  *   training_state.safetensors see train_state.h (only written by `train`;
  *                              `--resume` reads it)
  *

@@ -22,6 +22,19 @@
 
 #define ADAPTER_CONFIG_FILE "adapter_config.json"
 
+/* What the adapter was trained for. The file says it in PEFT's "task_type":
+ * "CAUSAL_LM" for a language-model adapter (no head: the LM head is the
+ * frozen token embedding); a classifier's file has "SEQ_CLS" (PEFT naming)
+ * or no task_type at all (labs naming, and every file from before the
+ * field): anything but "CAUSAL_LM" is a classifier. */
+typedef enum {
+    ADAPTER_TASK_CLASSIFY,
+    ADAPTER_TASK_CAUSAL_LM,
+} AdapterTask;
+
+/* "classification" or "causal language modelling", for messages. */
+const char *adapter_task_name(AdapterTask t);
+
 /* How the adapter was trained: kept so that --resume continues the same run. */
 typedef struct {
     double lr, weight_decay, grad_clip; /* grad_clip 0 = off */
@@ -39,7 +52,8 @@ typedef struct {
     ModTreeStyle naming;       /* labs' or PEFT's tensor names */
     Gpt2Pool pool;
     int max_length;            /* tokens kept per text; the padded length for last-position */
-    int n_classes;
+    AdapterTask task;
+    int n_classes;             /* 0 for ADAPTER_TASK_CAUSAL_LM */
     char **class_names;        /* [n_classes]; owned */
     AdapterTraining training;
 } AdapterConfig;
@@ -55,6 +69,10 @@ bool adapter_config_save(const char *dir, const AdapterConfig *ac, const LoraSlo
 
 /* Reads dir/adapter_config.json into *ac (free with adapter_config_free). */
 bool adapter_load_config(const char *dir, AdapterConfig *ac, LfError *err);
+
+/* Whether the adapter (in dir) was trained for `want`; if not, an
+ * LF_ERR_INPUT error naming dir, its task and the one wanted. */
+bool adapter_check_task(const AdapterConfig *ac, AdapterTask want, const char *dir, LfError *err);
 
 /* Whether `shape` of a base model agrees with the adapter's, and whether its
  * fingerprint does (when both are known). The error says which differs. */

@@ -16,4 +16,10 @@ size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp);
 /* Whether all len bytes of s are valid UTF-8. */
 bool utf8_valid(const void *s, size_t len);
 
+/* How many of the len bytes of s to pass on while more may follow: all but
+ * a trailing lead byte and its continuation bytes that do not yet make its
+ * whole character (a stream of text cut between two tokens). Bytes that no
+ * continuation could make valid are not held back. */
+size_t utf8_whole_prefix(const void *s, size_t len);
+
 #endif
