@@ -90,6 +90,11 @@ static void test_long_records(void) {
     CHECK(!lm_encode(&ts, tok, d, &opt, &err) && err.kind == LF_ERR_INPUT, "a prompt that does not fit");
     CHECK(strstr(err.msg, "one.jsonl:1: record 1: its prompt (6 tokens) and answer (2) do not fit in --max-length 4"),
           "%s", err.msg);
+    lm_data_free(d);
+    d = load_text("{\"prompt\": \"\", \"completion\": \"\"}\n", "empty.jsonl");
+    opt.max_length = 8;
+    CHECK(!lm_encode(&ts, tok, d, &opt, &err) &&
+              strstr(err.msg, "empty.jsonl:1: record 1: its prompt and completion are both empty"), "%s", err.msg);
     opt.max_length = 1;
     CHECK(!lm_encode(&ts, tok, d, &opt, &err) && strstr(err.msg, "--max-length 1 is too small"), "%s", err.msg);
     lm_data_free(d);

@@ -39,7 +39,8 @@ static void test_normalize(void) {
     expect_norm("l\xE2\x80\x99" "a", "l\xE2\x80\x99");  /* ’ is not ASCII punctuation, nor a word char */
     expect_norm("thé", "thé");                          /* é is a word character: no article */
     expect_norm("\xE2\x80\x94the\xE2\x80\x94", "\xE2\x80\x94 \xE2\x80\x94"); /* em dashes around "the" */
-    expect_norm("caf\xFF" " the", "caf\xFF");           /* invalid UTF-8 passes through */
+    expect_norm("caf\xFF" " the", "caf\xEF\xBF\xBD");    /* invalid UTF-8 reads as U+FFFD */
+    expect_norm("\xC3<\x89", "\xEF\xBF\xBD\xEF\xBF\xBD");   /* ...byte by byte: no "É" once '<' is gone */
 }
 
 static void test_scores(void) {

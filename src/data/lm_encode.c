@@ -88,8 +88,13 @@ static bool fit_record(TokenSet *ts, const LmData *d, size_t i, TokIds *ids, siz
                        const LmEncodeOptions *opt, LfError *err) {
     int full = (int)(ids->n - start), answer = full - n_prompt, max = opt->max_length;
     int keep_prompt = n_prompt;
+    char where[600];
+    if (full < 2) { /* <|endoftext|> alone: nothing predicts it */
+        lf_error_set(err, LF_ERR_INPUT, "%s: record %zu: its prompt and completion are both empty",
+                     lm_data_where(d, i, where, sizeof where), i + 1);
+        return false;
+    }
     if (full > max) {
-        char where[600];
         lm_data_where(d, i, where, sizeof where);
         if (answer + (n_prompt > 0) > max) {
             lf_error_set(err, LF_ERR_INPUT,

@@ -10,9 +10,6 @@
 #include "lorafit/util/files.h"
 #include "lorafit/util/utf8.h"
 
-/* A byte that is not part of valid UTF-8 travels as this mark + the byte. */
-#define RAW_BYTE 0x80000000u
-
 /* Text as code points. */
 typedef struct {
     uint32_t *cp;
@@ -27,7 +24,7 @@ static bool points_from_utf8(Points *p, const char *s) {
     for (size_t i = 0; i < len;) {
         uint32_t c;
         size_t k = utf8_decode((const unsigned char *)s + i, len - i, &c);
-        if (k == 0) c = RAW_BYTE | (unsigned char)s[i], k = 1;
+        if (k == 0) c = 0xFFFD, k = 1; /* as squad_write_predictions writes it */
         p->cp[p->n++] = c;
         i += k;
     }
@@ -35,7 +32,7 @@ static bool points_from_utf8(Points *p, const char *s) {
 }
 
 static utf8proc_category_t category(uint32_t c) {
-    return c & RAW_BYTE ? UTF8PROC_CATEGORY_CN : utf8proc_category((utf8proc_int32_t)c);
+    return utf8proc_category((utf8proc_int32_t)c);
 }
 
 static bool is_cased(uint32_t c) {
@@ -77,7 +74,7 @@ static bool lower(Points *p) {
         } else if (c == 0x3A3) {
             out[o++] = final_sigma(p->cp, p->n, i) ? 0x3C2 : 0x3C3;
         } else {
-            out[o++] = c & RAW_BYTE ? c : (uint32_t)utf8proc_tolower((utf8proc_int32_t)c);
+            out[o++] = (uint32_t)utf8proc_tolower((utf8proc_int32_t)c);
         }
     }
     free(p->cp);
@@ -94,7 +91,6 @@ static bool is_ascii_punct(uint32_t c) {
 /* A character re's \w matches in a str pattern. */
 static bool is_word(uint32_t c) {
     if (c == '_') return true;
-    if (c & RAW_BYTE) return true;
     switch (category(c)) {
     case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
     case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_ND:
@@ -137,7 +133,7 @@ char *squad_normalize(const char *s) {
     p.n = n;
     /* Articles become a space, matched on the text before any replacement,
      * as re.sub matches; the spaces then collapse. */
-    char *out = malloc(4 * p.n + 1);
+    char *out = malloc(4 * p.n + 1); /* U+FFFD for one byte: 3 */
     if (!out) {
         free(p.cp);
         return NULL;
@@ -148,14 +144,13 @@ char *squad_normalize(const char *s) {
         size_t skip = article_at(p.cp, p.n, i);
         uint32_t c = skip ? ' ' : p.cp[i];
         i += skip ? skip : 1;
-        if (c == ' ' || (!(c & RAW_BYTE) && is_python_space(c))) {
+        if (is_python_space(c)) {
             space = o > 0;
             continue;
         }
         if (space) out[o++] = ' ';
         space = false;
-        if (c & RAW_BYTE) out[o++] = (char)(c & 0xFF);
-        else o += (size_t)utf8proc_encode_char((utf8proc_int32_t)c, (utf8proc_uint8_t *)out + o);
+        o += (size_t)utf8proc_encode_char((utf8proc_int32_t)c, (utf8proc_uint8_t *)out + o);
     }
     out[o] = '\0';
     free(p.cp);

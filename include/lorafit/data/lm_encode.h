@@ -17,6 +17,9 @@
  * loss counts the completion and TOK_EOT), 0 without it (every next token
  * counts, as in chapter 7). labels is NULL.
  *
+ * A record whose prompt and completion are both empty is an error (its
+ * <|endoftext|> would have nothing before it to be predicted from).
+ *
  * Longer than max_length. The completion and TOK_EOT must fit with at
  * least one prompt token before them (the first completion token is
  * predicted from it): otherwise it is an LF_ERR_INPUT error naming the

@@ -22,9 +22,12 @@
  * As in v1.1 (not v2.0), an empty prediction against a gold answer that
  * normalises to nothing ("the") has exact match 1 and F1 0.
  *
- * Known differences from Python, none of them in SQuAD's English text: bytes
- * that are not UTF-8 pass through unchanged (Python would not have read
- * them); "cased" and "case-ignorable" for the final-sigma rule come from the
+ * Bytes that are not UTF-8 (a model can generate them) read as U+FFFD, one
+ * per byte, as squad_write_predictions() writes them, so the score is the
+ * one the official script gives the predictions file.
+ *
+ * Known differences from Python, none of them in SQuAD's English text:
+ * "cased" and "case-ignorable" for the final-sigma rule come from the
  * general category (Lu/Ll/Lt; Mn/Me/Cf/Lm/Sk and the apostrophes, period,
  * colon and middle dots), without Unicode's few Other_Lowercase letters. */
 #ifndef LORAFIT_SQUAD_EVAL_H
