@@ -174,6 +174,49 @@ static void test_errors(void) {
     expect_memory_error("[{\"text\": \"a\"},\n {\"text\": \"b\"", "z.json", "z.json:2:13: malformed JSON");
 }
 
+/* The word after `marker` in s, up to the next '.', into buf. */
+static const char *word_after(const char *s, const char *marker, char *buf, size_t size) {
+    const char *at = strstr(s, marker);
+    if (!at) return "";
+    at += strlen(marker);
+    size_t n = strcspn(at, ".");
+    snprintf(buf, size, "%.*s", (int)(n < size ? n : size - 1), at);
+    return buf;
+}
+
+/* The committed synthetic fixtures (scripts/make-synthetic-squad.py): every
+ * answer is the function of its prompt the generator promises, worked out
+ * here again from the prompt text. */
+static void test_synthetic(const char *task, size_t n_train, size_t n_dev) {
+    const char *splits[] = {"train", "dev"};
+    for (int s = 0; s < 2; s++) {
+        char rel[256];
+        snprintf(rel, sizeof rel, "tests/fixtures/lm/synthetic_%s_%s.json", task, splits[s]);
+        LfError err = {0};
+        LmData *d = load(rel, &err);
+        REQUIRE(d != NULL, "%s: %s", rel, err.msg);
+        CHECK(d->kind == LM_KIND_SQUAD && d->n == (s ? n_dev : n_train), "%s: %zu records", rel, d->n);
+        size_t right = 0;
+        for (size_t i = 0; i < d->n; i++) {
+            const LmRecord *r = &d->records[i];
+            char want[64], name[64], fact[96];
+            if (strcmp(task, "copy") == 0) {
+                word_after(r->prompt, "The secret word is ", want, sizeof want);
+            } else {
+                const char *q = strstr(r->prompt, "Question: What does ");
+                snprintf(name, sizeof name, "%s", q ? q + strlen("Question: What does ") : "");
+                name[strcspn(name, " ")] = '\0';
+                snprintf(fact, sizeof fact, "%s likes ", name);
+                word_after(r->prompt, fact, want, sizeof want);
+            }
+            right += r->n_answers == 1 && strcmp(r->answers[0], want) == 0 && r->completion[0] == ' ' &&
+                     strcmp(r->completion + 1, want) == 0;
+        }
+        CHECK(right == d->n, "%s: %zu of %zu answers follow from the prompt", rel, right, d->n);
+        lm_data_free(d);
+    }
+}
+
 int main(void) {
     test_squad_v1();
     test_squad_v2();
@@ -181,5 +224,7 @@ int main(void) {
     test_alpaca("tests/fixtures/lm/alpaca.jsonl", 1, 0);
     test_other_kinds();
     test_errors();
+    test_synthetic("copy", 256, 64);
+    test_synthetic("lookup", 256, 64);
     return check_done();
 }
