@@ -28,6 +28,7 @@
 #include "lorafit/data/lm_data.h"
 #include "lorafit/data/lm_encode.h"
 #include "lorafit/data/squad_eval.h"
+#include "fuzz_vocab.h"
 
 #define REQUIRE(cond)                                                             \
     do {                                                                          \
@@ -44,13 +45,7 @@ static Tokenizer *tok;
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
-    const char *dir = getenv("LORAFIT_VOCAB_DIR");
-    LfError err = {0};
-    tok = tok_load_dir(dir ? dir : LORAFIT_SOURCE_DATA_DIR "/gpt2", &err);
-    if (!tok) {
-        fprintf(stderr, "fuzz_lm_data: %s\n", err.msg);
-        exit(1);
-    }
+    tok = fuzz_load_vocab("fuzz_lm_data");
     return 0;
 }
 
