@@ -67,8 +67,9 @@ static bool encode_record(Tokenizer *tok, const LmRecord *r, Scratch *s, TokIds 
     if (!encode_text(tok, r->prompt, pl, &s->prompt, &invalid, err) ||
         !encode_text(tok, s->joined, pl + cl, ids, n_invalid, err))
         return false;
-    bool prefix = ids->n - start >= s->prompt.n &&
-                  memcmp(ids->ids + start, s->prompt.ids, s->prompt.n * sizeof *s->prompt.ids) == 0;
+    bool prefix = s->prompt.n == 0 ||
+                  (ids->n - start >= s->prompt.n &&
+                   memcmp(ids->ids + start, s->prompt.ids, s->prompt.n * sizeof *s->prompt.ids) == 0);
     if (!prefix) { /* the completion merged into the prompt's last piece: encode them apart */
         ids->n = start;
         s->completion.n = 0;
