@@ -41,7 +41,8 @@ bool tokenset_encode(TokenSet *ts, Tokenizer *tok, const char *const *texts, con
                      int max_length, LfError *err);
 void tokenset_free(TokenSet *ts);
 
-/* Keeps at most max_length ids of every text (max_length >= 1). */
+/* Keeps at most max_length ids of every text (max_length >= 1). Not for
+ * LM sets: lm_encode() has fitted them already, keeping their answers. */
 void tokenset_truncate(TokenSet *ts, int max_length);
 
 /* Order-sensitive 64-bit digest of the ids and labels (and of the prompt
