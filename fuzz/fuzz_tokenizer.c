@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_vocab.h"
 #include "lorafit/data/tokenizer.h"
 
 /* libFuzzer calls the target with no context pointer, so the tokenizer,
@@ -26,13 +27,7 @@ static Tokenizer *tok;
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
-    const char *dir = getenv("LORAFIT_VOCAB_DIR");
-    LfError err = {0};
-    tok = tok_load_dir(dir ? dir : LORAFIT_SOURCE_DATA_DIR "/gpt2", &err);
-    if (!tok) {
-        fprintf(stderr, "fuzz_tokenizer: %s\n", err.msg);
-        exit(1);
-    }
+    tok = fuzz_load_vocab("fuzz_tokenizer");
     return 0;
 }
 

@@ -60,6 +60,12 @@ expect_contains() {
   esac
 }
 
+# expect_that "DESCRIPTION" COMMAND...: the command succeeds.
+expect_that() {
+  local what=$1; shift
+  if "$@"; then pass; else fail "$what"; fi
+}
+
 finish() {
   printf '%d passed, %d failed\n' "$passed" "$failed"
   [ "$failed" -eq 0 ]

@@ -13,6 +13,7 @@ void tokenset_free(TokenSet *ts) {
     free(ts->full_length);
     free(ts->length);
     free(ts->labels);
+    free(ts->prompt_length);
     memset(ts, 0, sizeof *ts);
 }
 
@@ -78,6 +79,7 @@ uint64_t tokenset_digest(const TokenSet *ts) {
     for (size_t i = 0; i < ts->n; i++) {
         h = hash_fnv_word(h, (uint32_t)ts->length[i]);
         h = hash_fnv_word(h, ts->labels ? (uint32_t)ts->labels[i] : 0u);
+        if (ts->prompt_length) h = hash_fnv_word(h, (uint32_t)ts->prompt_length[i]);
         for (int k = 0; k < ts->length[i]; k++) h = hash_fnv_word(h, (uint32_t)ts->tokens[ts->offset[i] + (size_t)k]);
     }
     return h;

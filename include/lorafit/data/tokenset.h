@@ -4,7 +4,11 @@
  * "<|endoftext|>" inside a text taken as ordinary text: a user's message is
  * data, never a control token). A text longer than the model's context is
  * cut to its first tokens, as the labs cut with encoded[:max_length]; the
- * set counts how many were cut. */
+ * set counts how many were cut.
+ *
+ * The language-model sets (lm_encode.h) use the same struct: labels is NULL,
+ * prompt_length is set, and each text holds only its kept ids
+ * (offset[i + 1] - offset[i] == length[i]). */
 #ifndef LORAFIT_TOKENSET_H
 #define LORAFIT_TOKENSET_H
 
@@ -22,6 +26,7 @@ typedef struct {
     int *full_length;  /* [n] ids before truncation */
     int *length;       /* [n] ids kept: min(full_length, max_length) */
     int *labels;       /* [n] class ids, or NULL */
+    int *prompt_length; /* [n] LM task: the first prompt_length[i] tokens of text i are context only (not predicted); NULL for classification sets */
     int max_length;    /* the cut in force */
     int longest;       /* the longest full_length */
     size_t n_truncated;   /* texts longer than max_length */
@@ -36,11 +41,12 @@ bool tokenset_encode(TokenSet *ts, Tokenizer *tok, const char *const *texts, con
                      int max_length, LfError *err);
 void tokenset_free(TokenSet *ts);
 
-/* Keeps at most max_length ids of every text (max_length >= 1). */
+/* Keeps at most max_length ids of every text (max_length >= 1). Not for
+ * LM sets: lm_encode() has fitted them already, keeping their answers. */
 void tokenset_truncate(TokenSet *ts, int max_length);
 
-/* Order-sensitive 64-bit digest of the ids and labels: identifies the data a
- * run was trained on. */
+/* Order-sensitive 64-bit digest of the ids and labels (and of the prompt
+ * lengths of an LM set): identifies the data a run was trained on. */
 uint64_t tokenset_digest(const TokenSet *ts);
 
 #endif
