@@ -13,6 +13,7 @@ void tokenset_free(TokenSet *ts) {
     free(ts->full_length);
     free(ts->length);
     free(ts->labels);
+    free(ts->prompt_length);
     memset(ts, 0, sizeof *ts);
 }
 

@@ -378,3 +378,29 @@ void crossentropy_backward(float *dlogits, const float *probs, const int *labels
         for (int k = 0; k < K; k++)
             dlogits[(size_t)b * K + k] = (probs[(size_t)b * K + k] - (k == labels[b] ? 1.0f : 0.0f)) / B;
 }
+
+void crossentropy_rows(float *z, double *loss, int *hit, const int32_t *targets, int N, int V, float dscale) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        float *x = z + (size_t)n * V;
+        const int y = targets[n];
+        int best = 0;
+        for (int v = 1; v < V; v++)
+            if (x[v] > x[best]) best = v;
+        const float maxv = x[best], zy = x[y];
+        /* eight partial sums (vectorizes; fixed order), each in double */
+        double acc[8] = {0};
+        int v = 0;
+        for (; v + 8 <= V; v += 8)
+            for (int k = 0; k < 8; k++) acc[k] += exp_fast(x[v + k] - maxv);
+        double sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+        for (; v < V; v++) sum += exp_fast(x[v] - maxv);
+        loss[n] = log(sum) - ((double)zy - maxv);
+        hit[n] = best == y;
+        if (dscale > 0.0f) {
+            const float s = (float)(dscale / sum);
+            for (int u = 0; u < V; u++) x[u] = exp_fast(x[u] - maxv) * s;
+            x[y] -= dscale;
+        }
+    }
+}

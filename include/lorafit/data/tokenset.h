@@ -22,6 +22,7 @@ typedef struct {
     int *full_length;  /* [n] ids before truncation */
     int *length;       /* [n] ids kept: min(full_length, max_length) */
     int *labels;       /* [n] class ids, or NULL */
+    int *prompt_length; /* [n] LM task: the first prompt_length[i] tokens of text i are context only (not predicted); NULL for classification sets */
     int max_length;    /* the cut in force */
     int longest;       /* the longest full_length */
     size_t n_truncated;   /* texts longer than max_length */
