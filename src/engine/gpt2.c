@@ -357,16 +357,17 @@ static void forward_blocks(Gpt2Model *m, const Gpt2Batch *b, bool pooled_top) {
 /* Lists the batch's counted targets in m->lm: the packed row that
  * predicts each, and the token it must predict. False when a prompt length
  * is outside 0 .. L_b - 1. */
-static bool lm_collect_targets(Gpt2Model *m, const Gpt2Batch *b) {
+static bool lm_collect_targets(Gpt2Model *m, const Gpt2Batch *b, bool every_row) {
     LmHead *h = &m->lm;
     h->n = 0;
     for (int i = 0; i < m->B; i++) {
         const int32_t *ids = b->tokens + (b->start ? b->start[i] : (size_t)i * b->T);
         const int L = m->seq_len[i], P = b->prompt_lengths ? b->prompt_lengths[i] : 0;
         if (P < 0 || P >= L) return false;
-        for (int t = P > 0 ? P - 1 : 0; t + 1 < L; t++) {
+        /* every_row (gpt2_lm_logits): the last row too, its "target" a dummy */
+        for (int t = P > 0 && !every_row ? P - 1 : 0; t + 1 < L + every_row; t++) {
             h->rows[h->n] = m->seq_off[i] + t;
-            h->targets[h->n++] = ids[t + 1];
+            h->targets[h->n++] = ids[t + 1 < L ? t + 1 : t];
         }
     }
     return true;
@@ -390,7 +391,7 @@ float gpt2_forward(Gpt2Model *m, const Gpt2Batch *b, Gpt2Pool pool, bool trainin
     Gpt2Acts *a = &m->acts;
     m->trained_forward = false;
     if (!layout_rows(m, b, pool == POOL_LAST_POSITION)) return NAN;
-    if (K == 0 && (pool != POOL_LAST_TOKEN || !lm_collect_targets(m, b))) return NAN;
+    if (K == 0 && (pool != POOL_LAST_TOKEN || !lm_collect_targets(m, b, false))) return NAN;
     m->trained_forward = training;
     if (training && m->dropout > 0.0f) m->dropout_seed = rng_next(&m->rng);
     if (K == 0) {
@@ -561,10 +562,41 @@ bool gpt2_grad_below(const Gpt2Model *m, int layer, BlockStage s) {
 /* ---------------------------------------------------------------------------
  * language-model head (test support, gpt2_testing.h) */
 
+/* An LM's logits come through its own forward: every row a target, each
+ * chunk's logits copied out on the way (packed rows: target i is row i). */
+typedef struct {
+    const Gpt2Model *m;
+    float *out;
+} LogitsOut;
+
+static void copy_chunk(void *ctx, int first, int rows, const float *logits) {
+    const LogitsOut *o = ctx;
+    const Gpt2Model *m = o->m;
+    const int V = m->cfg.vocab_size;
+    for (int r = first; r < first + rows; r++) {
+        int b = 0;
+        while (m->seq_off[b + 1] <= r) b++;
+        memcpy(o->out + ((size_t)b * m->T + (r - m->seq_off[b])) * V, logits + (size_t)(r - first) * V,
+               (size_t)V * sizeof(float));
+    }
+}
+
 void gpt2_lm_logits(Gpt2Model *m, const Gpt2Batch *b, float *out) {
     const int C = m->cfg.n_embd, V = m->cfg.vocab_size;
     m->trained_forward = false;
     if (!layout_rows(m, b, false)) return;
+    if (m->n_classes == 0) {
+        Gpt2Batch every = *b;
+        every.prompt_lengths = NULL;
+        if (!lm_collect_targets(m, &every, true)) return;
+        memset(out, 0, (size_t)m->B * m->T * V * sizeof(float));
+        LogitsOut o = {m, out};
+        m->lm.peek = copy_chunk;
+        m->lm.peek_ctx = &o;
+        lm_forward(m, &every, false);
+        m->lm.peek = NULL;
+        return;
+    }
     forward_blocks(m, b, false);
     const float *top = m->acts.res3 + (size_t)(m->cfg.n_layer - 1) * max_rows(m) * C;
     float *lnf = m->acts.dres; /* backward scratch, free here */

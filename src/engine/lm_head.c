@@ -42,6 +42,7 @@ double lm_head_forward(LmHead *h, const float *lnf, const float *wte, float *dln
     for (int r0 = 0; r0 < h->n; r0 += h->chunk) {
         const int rows = h->n - r0 < h->chunk ? h->n - r0 : h->chunk;
         gemm(false, true, rows, V, C, 1.0f, lnf + (size_t)r0 * C, C, wte, C, 0.0f, h->logits, V);
+        if (h->peek) h->peek(h->peek_ctx, r0, rows, h->logits);
         crossentropy_rows(h->logits, h->row_loss, h->row_hit, h->targets + r0, rows, V, dscale);
         for (int i = 0; i < rows; i++) {
             h->loss_sum += h->row_loss[i];

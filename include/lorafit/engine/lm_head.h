@@ -34,6 +34,11 @@ typedef struct {
     /* the last forward's totals */
     double loss_sum;     /* sum of the per-target cross-entropies */
     long hits;           /* targets that were the argmax of their logits */
+    /* test support (gpt2_testing.h's gpt2_lm_logits): when set, called with
+     * each chunk's logits [rows, V] (targets first .. first + rows - 1)
+     * before the loss overwrites them */
+    void (*peek)(void *ctx, int first, int rows, const float *logits);
+    void *peek_ctx;
 } LmHead;
 
 /* Room for max_rows targets over a vocabulary of V and width C. */
