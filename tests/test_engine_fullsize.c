@@ -157,25 +157,30 @@ static void load_adapters(Gpt2Model *m, const LoraSlot *slots, const StFile *cf)
     }
 }
 
+/* m's LM logits at every position (gpt2_lm_logits) against lm_logits,
+ * within 1e-4 * max(1, |ref|). */
+static void check_lm_logits(Gpt2Model *m, const StFile *cf, const int32_t *tokens, int B, int T, const char *what) {
+    const size_t n = (size_t)B * T * m->cfg.vocab_size;
+    const float *lm = fx_f32(cf, "lm_logits", n);
+    float *out = malloc(n * sizeof(float));
+    REQUIRE(lm && out, "tensor lm_logits, and memory for it");
+    Gpt2Batch full = {.tokens = tokens, .lengths = NULL, .labels = NULL, .B = B, .T = T};
+    gpt2_lm_logits(m, &full, out);
+    FxErr e = {0};
+    fx_err_add(&e, out, lm, n);
+    CHECK(e.rel <= 1e-4, "%s: max error %.3g", what, e.rel);
+    printf("full size %s (%zu values): max abs error %.3g, max rel %.3g\n", what, n, e.abs, e.rel);
+    free(out);
+}
+
 /* The same adapters on the causal LM. */
 static void check_lm(const Gpt2Weights *w, const LoraSlot *slots, int n_slots, const LoraConfig *lc, const StFile *cf,
                      const int32_t *tokens, const int32_t *lengths, int B, int T) {
-    const int V = w->cfg.vocab_size;
     LfError err = {0};
     Gpt2Model m;
     REQUIRE(gpt2_build(&m, w, slots, n_slots, lc, 0, B, T, 1, &err), "LM build: %s", err.msg);
     load_adapters(&m, slots, cf);
-    const float *lm = fx_f32(cf, "lm_logits", (size_t)B * T * V);
-    float *out = malloc((size_t)B * T * V * sizeof(float));
-    REQUIRE(lm && out, "tensor lm_logits, and memory for it");
-    Gpt2Batch full = {.tokens = tokens, .lengths = NULL, .labels = NULL, .B = B, .T = T};
-    gpt2_lm_logits(&m, &full, out);
-    FxErr e = {0};
-    fx_err_add(&e, out, lm, (size_t)B * T * V);
-    CHECK(e.rel <= 1e-4, "causal LM's logits: max error %.3g", e.rel);
-    printf("full size causal LM's logits through its forward (%d values): max abs error %.3g, max rel %.3g\n",
-           B * T * V, e.abs, e.rel);
-    free(out);
+    check_lm_logits(&m, cf, tokens, B, T, "causal LM's logits through its forward");
 
     const int32_t *prompts = fx_i32(cf, "prompt_lengths", B);
     const float *wloss = fx_f32(cf, "lm.loss", 1);
@@ -216,7 +221,7 @@ int main(void) {
     int n_slots = fx_slots(cf, slots, MAX_SLOTS, 16.0);
     CHECK(n_slots == 72, "adapters: %d", n_slots);
     enum { B = 4, T = 24 };
-    const int C = w.cfg.n_embd, V = w.cfg.vocab_size;
+    const int C = w.cfg.n_embd;
     const int32_t *tokens = fx_i32(cf, "tokens", B * T), *lengths = fx_i32(cf, "lengths", B),
                   *labels = fx_i32(cf, "labels", B);
     Gpt2Model m;
@@ -253,17 +258,7 @@ int main(void) {
                "error %.3g, max rel (|ref| > 1e-4) %.3g\n",
                pools[p], el.abs, el.rel, loss, wloss[0], eg.abs, worst_rel);
     }
-    /* LM head at every position */
-    const float *lm = fx_f32(cf, "lm_logits", (size_t)B * T * V);
-    float *out = malloc((size_t)B * T * V * sizeof(float));
-    REQUIRE(lm && out, "tensor lm_logits, and memory for it");
-    Gpt2Batch full = {.tokens = tokens, .lengths = NULL, .labels = NULL, .B = B, .T = T};
-    gpt2_lm_logits(&m, &full, out);
-    FxErr e = {0};
-    fx_err_add(&e, out, lm, (size_t)B * T * V);
-    CHECK(e.rel <= 1e-4, "lm logits: max error %.3g", e.rel);
-    printf("full size LM logits (%d values): max abs error %.3g, max rel %.3g\n", B * T * V, e.abs, e.rel);
-    free(out);
+    check_lm_logits(&m, cf, tokens, B, T, "LM logits");
     gpt2_free(&m);
     check_lm(&w, slots, n_slots, &lc, cf, tokens, lengths, B, T);
     if (getenv("LORAFIT_ENGINE_BENCH")) bench(&w, slots, n_slots, &lc);

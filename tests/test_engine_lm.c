@@ -235,6 +235,9 @@ static void run_case(const Gpt2Weights *w, const char *dir, const char *name) {
     REQUIRE(adamw_build(&opt, m.n_params, 5e-3f, 0.1f, &err), "adamw: %s", err.msg);
     pack(ps, tokens, lengths, prompts, 1);
     Trainer tr;
+    CHECK(!trainer_init(&tr, &m, &opt, &ps->ts, POOL_LAST_POSITION, T, B, true, 0, 7, &err) &&
+              err.kind == LF_ERR_INPUT,
+          "an LM's trainer refuses padded batches");
     REQUIRE(trainer_init(&tr, &m, &opt, &ps->ts, POOL_LAST_TOKEN, 0, B, true, 0, 7, &err), "trainer: %s", err.msg);
     double eloss, eacc;
     CHECK(trainer_evaluate(&tr, &ps->ts, &eloss, &eacc, &err), "evaluate: %s", err.msg);

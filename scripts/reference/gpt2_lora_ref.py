@@ -14,7 +14,9 @@ full_size_check.py (random gpt2-small, /tmp only). Run with /usr/bin/python3
 """
 import json
 import math
+import os
 import struct
+import sys
 
 import numpy as np
 import torch
@@ -388,3 +390,17 @@ def save_safetensors(path, tensors, metadata=None):
         f.write(h)
         for b in blobs:
             f.write(b)
+
+
+def fixture_out_dir():
+    """Where a fixture script writes: its first argument, or the checkout's
+    tests/fixtures/engine (created)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "..", "tests", "fixtures", "engine")
+    os.makedirs(out_dir, exist_ok=True)
+    return out_dir
+
+
+def write_fixture(path, tensors, metadata):
+    save_safetensors(path, tensors, metadata)
+    print(f"wrote {path} ({os.path.getsize(path)} bytes)")

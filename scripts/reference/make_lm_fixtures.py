@@ -34,8 +34,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gpt2_lora_ref import (GPTModel, hf_lm_model, hf_state, inject, lm_labels, peft_inject,  # noqa: E402
-                           save_safetensors)
+from gpt2_lora_ref import (GPTModel, fixture_out_dir, hf_lm_model, hf_state, inject, lm_labels,  # noqa: E402
+                           peft_inject, write_fixture)
 from make_engine_fixtures import CFG, base_model  # noqa: E402
 
 torch.set_num_threads(1)
@@ -142,14 +142,11 @@ def run(style, out_dir, base_sd, hf_sd):
         "rank": RANK, "alpha": ALPHA, "lr": LR, "weight_decay": WD,
     }
     path = os.path.join(out_dir, f"lm_{style}.safetensors")
-    save_safetensors(path, out, meta)
-    print(f"wrote {path} ({os.path.getsize(path)} bytes)")
+    write_fixture(path, out, meta)
 
 
 def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "..", "tests", "fixtures", "engine")
-    os.makedirs(out_dir, exist_ok=True)
+    out_dir = fixture_out_dir()
     model = base_model()
     base_sd = {k: v.clone() for k, v in model.state_dict().items()}
     hf_sd = hf_state(model)

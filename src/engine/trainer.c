@@ -13,6 +13,10 @@ bool trainer_init(Trainer *t, Gpt2Model *m, AdamW *opt, const TokenSet *data, Gp
     *t = (Trainer){.model = m, .opt = opt, .data = data, .pool = pool, .pad_to = pad_to,
                    .batch_size = batch_size, .drop_last = drop_last, .grad_clip = grad_clip, .seed = seed,
                    .order_epoch = -1};
+    if (m->n_classes == 0 && pool != POOL_LAST_TOKEN) {
+        lf_error_set(err, LF_ERR_INPUT, "a causal LM trains on packed texts: last-token pooling, not padding");
+        return false;
+    }
     size_t B = (size_t)batch_size;
     t->order = malloc((data->n + 1) * sizeof *t->order);
     t->start = malloc(B * sizeof *t->start);

@@ -54,6 +54,7 @@ typedef struct {
     long tokens;           /* positions the model ran over */
 } StepResult;
 
+/* A causal LM needs POOL_LAST_TOKEN (else an LF_ERR_INPUT error). */
 bool trainer_init(Trainer *t, Gpt2Model *m, AdamW *opt, const TokenSet *data, Gpt2Pool pool, int pad_to,
                   int batch_size, bool drop_last, double grad_clip, uint64_t seed, LfError *err);
 void trainer_free(Trainer *t);
