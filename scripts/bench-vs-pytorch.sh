@@ -7,7 +7,9 @@
 #                               [--epoch] [--sms FILE] [--quick] [--keep DIR]
 #
 # 1. `lorafit bench --json` times its cases (train-padded 8 x 120, train-last on
-#    SMS lengths, infer-padded, infer-last) and writes the shapes it used;
+#    SMS lengths, infer-padded, infer-last, train-lm / train-lm-all: a causal
+#    LM's step on 8 texts of 200-300 tokens, 10 or all next tokens counted)
+#    and writes the shapes it used;
 # 2. scripts/reference/bench_torch.py times the reference PyTorch model (labs'
 #    GPTModel, LoRA rank 8 / alpha 16 on every block Linear, Linear(768, 2)
 #    head, AdamW over the trainable parameters) on exactly those batches, with

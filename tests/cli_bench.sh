@@ -9,7 +9,7 @@ if [ "$rc" -ne 0 ]; then
 else
   pass
   for want in "ms/step" "tokens/s" "GFLOP/step" "GFLOP/s" "ceiling" "train-padded" "train-last" \
-    "infer-padded" "infer-last" "sgemm 256 x 256 x 256" "peak RSS" "load average" "OMP_WAIT_POLICY"; do
+    "infer-padded" "infer-last" "train-lm " "train-lm-all" "LM, answers counted" "sgemm 256 x 256 x 256" "peak RSS" "load average" "OMP_WAIT_POLICY"; do
     case "$out" in
       *"$want"*) pass ;;
       *) fail "bench --quick: stdout lacks '$want'"$'\n'"$out" ;;
@@ -30,6 +30,9 @@ case "$out" in
   *'"train-last"'*) fail "bench --cases train-padded,infer-last also ran train-last" ;;
   *) pass ;;
 esac
+
+# An LM case tells torch its prompt lengths.
+expect_contains '"prompt_lengths":' bench --quick --threads 1 --json --cases train-lm
 
 # --shapes lists the GEMMs with what they are.
 expect_contains "bwd dX fc_proj" bench --quick --threads 1 --cases train-padded --shapes

@@ -94,7 +94,7 @@ int main(void) {
         /* batch_select: rows out of order */
         size_t start[N_TEXTS];
         int slen[N_TEXTS], slab[N_TEXTS];
-        Gpt2Batch sel = batch_select(&ts, shuffled, N_TEXTS, pools[p], pad_to, start, slen, slab);
+        Gpt2Batch sel = batch_select(&ts, shuffled, N_TEXTS, pools[p], pad_to, start, slen, slab, NULL);
         d = dense(&ts, shuffled, N_TEXTS, sel.T, dtok, dlen, dlab);
         lw = forward(&m, &d, pools[p], want);
         lg = forward(&m, &sel, pools[p], got);

@@ -8,7 +8,9 @@
  * site, head weight and bias) the engine's float gradient must match
  * (L(p + h) - L(p - h)) / 2h within max(1e-4 |fd|, 1e-6). Covered: the labs'
  * sites (Q, K, V, out_proj, fc, fc_proj) and PEFT's fused c_attn, both
- * poolings, and LoRA dropout (the double forward applies the engine's masks). */
+ * poolings, and LoRA dropout (the double forward applies the engine's masks).
+ * The causal LM too (n_classes 0): the mean next-token cross-entropy over
+ * the counted targets (prompts masked) through the head tied to wte. */
 #include <stdint.h>
 #include <string.h>
 
@@ -25,6 +27,7 @@ typedef struct {
     const Gpt2Batch *b;
     Gpt2Pool pool;
     const float *mask[MAX_AD]; /* [N, in] packed like the engine's rows, or NULL */
+    bool lm;                   /* a causal LM: every block at every row, the tied head */
 } Ref;
 
 static void ln(double *out, const double *x, const float *w, const float *b, int C) {
@@ -51,8 +54,9 @@ static void lin(double *out, const double *x, const float *W, const float *bias,
  * packed row row0). The engine's top block computes stages 1-3 only at
  * each sequence's last position, row s of B; other positions there do not
  * reach the loss, so any mask row serves them. */
-static size_t mask_row(const Gpt2Model *m, int i, int stage, int s, int row0, int t) {
-    if (m->adapters[i].layer == m->cfg.n_layer - 1 && stage >= 1) return (size_t)s;
+static size_t mask_row(const Ref *r, int i, int stage, int s, int row0, int t) {
+    const Gpt2Model *m = r->m;
+    if (!r->lm && m->adapters[i].layer == m->cfg.n_layer - 1 && stage >= 1) return (size_t)s;
     return (size_t)(row0 + t);
 }
 
@@ -72,7 +76,7 @@ static void lora_add(const Ref *r, const double *p, int l, int stage, double *ou
             for (int k = 0; k < a->rank; k++)
                 for (int j = 0; j < a->in; j++) {
                     double xv = x[t * a->in + j];
-                    if (r->mask[i]) xv *= r->mask[i][mask_row(m, i, stage, seq, row0, t) * a->in + j];
+                    if (r->mask[i]) xv *= r->mask[i][mask_row(r, i, stage, seq, row0, t) * a->in + j];
                     u[k] += xv * A[(size_t)j * a->rank + k];
                 }
             for (int o = 0; o < a->out; o++) {
@@ -84,6 +88,32 @@ static void lora_add(const Ref *r, const double *p, int l, int stage, double *ou
     }
 }
 
+/* Sequence s's summed next-token cross-entropy over its counted targets
+ * (position t predicts token t + 1 when t + 1 >= its prompt length), the
+ * logits through the head tied to wte; x [L, C] is the last block's output.
+ * Adds the targets to *count. */
+static double lm_loss(const Ref *r, const double *x, int s, int L, int *count) {
+    const Gpt2Weights *w = r->m->w;
+    const int C = r->m->cfg.n_embd, V = r->m->cfg.vocab_size;
+    const Gpt2Batch *b = r->b;
+    int P = b->prompt_lengths ? b->prompt_lengths[s] : 0;
+    double total = 0, hf[64], z[256];
+    for (int t = 0; t + 1 < L; t++) {
+        if (t + 1 < P) continue;
+        ln(hf, x + t * C, w->lnf_w, w->lnf_b, C);
+        double mx = -1e300, sum = 0;
+        for (int v = 0; v < V; v++) {
+            z[v] = 0;
+            for (int c = 0; c < C; c++) z[v] += (double)w->wte[(size_t)v * C + c] * hf[c];
+            if (z[v] > mx) mx = z[v];
+        }
+        for (int v = 0; v < V; v++) sum += exp(z[v] - mx);
+        total += log(sum) - (z[b->tokens[s * b->T + t + 1]] - mx);
+        ++*count;
+    }
+    return total;
+}
+
 /* Mean cross-entropy of the batch at parameters p (the engine's flat layout). */
 static double ref_loss(const Ref *r, const double *p) {
     const Gpt2Model *m = r->m;
@@ -93,7 +123,7 @@ static double ref_loss(const Ref *r, const double *p) {
     static double x[MAXT * 64], h[MAXT * 64], qkv[MAXT * 192], att[MAXT * 64], tmp[MAXT * 256],
         g[MAXT * 256];
     double total = 0;
-    int row0 = 0;
+    int row0 = 0, count = 0;
     for (int s = 0; s < b->B; s++) {
         int L = r->pool == POOL_LAST_TOKEN ? b->lengths[s] : b->T;
         for (int t = 0; t < L; t++)
@@ -135,6 +165,11 @@ static double ref_loss(const Ref *r, const double *p) {
             lora_add(r, p, l, 3, tmp, C, g, L, row0, s);
             for (int i = 0; i < L * C; i++) x[i] += tmp[i];
         }
+        if (r->lm) {
+            total += lm_loss(r, x, s, L, &count);
+            row0 += L;
+            continue;
+        }
         double hf[64], z[8], mx = -1e300, sum = 0;
         ln(hf, x + (L - 1) * C, w->lnf_w, w->lnf_b, C);
         const double *hw = p + (m->head_w - m->params), *hb = p + (m->head_b - m->params);
@@ -147,7 +182,7 @@ static double ref_loss(const Ref *r, const double *p) {
         total += log(sum) - (z[b->labels[s]] - mx);
         row0 += L;
     }
-    return total / b->B;
+    return r->lm ? (count ? total / count : 0) : total / b->B;
 }
 
 static double max_rel;
@@ -176,7 +211,7 @@ static void check_tensor(const Ref *r, double *p, const float *grad, size_t off,
 static const LinearSite labs_sites[] = {SITE_Q, SITE_K, SITE_V, SITE_ATTN_OUT, SITE_FC, SITE_FC_PROJ};
 static const LinearSite peft_sites[] = {SITE_QKV, SITE_ATTN_OUT, SITE_FC, SITE_FC_PROJ};
 
-static void run(const Gpt2Weights *w, bool peft, Gpt2Pool pool, double dropout, const char *label) {
+static void run(const Gpt2Weights *w, bool peft, bool lm, Gpt2Pool pool, double dropout, const char *label) {
     const int C = w->cfg.n_embd, L = w->cfg.n_layer;
     const LinearSite *sites = peft ? peft_sites : labs_sites;
     int ns = peft ? 4 : 6, n = 0;
@@ -202,15 +237,16 @@ static void run(const Gpt2Weights *w, bool peft, Gpt2Pool pool, double dropout, 
     lc.dropout = dropout;
 
     enum { B = 3, T = 8 };
-    int tokens[B * T], lengths[B] = {8, 5, 1}, labels[B] = {1, 0, 1};
+    int tokens[B * T], lengths[B] = {8, 5, 1}, labels[B] = {1, 0, 1}, prompts[B] = {3, 0, 0};
     Rng rng;
     rng_seed(&rng, 5);
     for (int i = 0; i < B * T; i++) tokens[i] = (int)rng_below(&rng, (uint64_t)w->cfg.vocab_size);
-    Gpt2Batch batch = {.tokens = tokens, .lengths = lengths, .labels = labels, .B = B, .T = T};
+    Gpt2Batch batch = {.tokens = tokens, .lengths = lengths, .labels = labels, .B = B, .T = T,
+                       .prompt_lengths = lm ? prompts : NULL};
 
     Gpt2Model m;
     LfError err = {0};
-    CHECK(gpt2_build(&m, w, slots, n, &lc, 2, B, T, 77, &err), "build: %s", err.msg);
+    CHECK(gpt2_build(&m, w, slots, n, &lc, lm ? 0 : 2, B, T, 77, &err), "build: %s", err.msg);
     /* a point where every gradient is nonzero: random B */
     for (int i = 0; i < m.n_adapters; i++)
         for (int k = 0; k < m.adapters[i].rank * m.adapters[i].out; k++)
@@ -218,7 +254,7 @@ static void run(const Gpt2Weights *w, bool peft, Gpt2Pool pool, double dropout, 
     float loss = gpt2_forward(&m, &batch, pool, true, NULL);
     gpt2_backward(&m);
 
-    Ref r = {&m, &batch, pool, {0}};
+    Ref r = {&m, &batch, pool, {0}, lm};
     float *masks = NULL;
     if (dropout > 0) {
         /* the engine's masks, through the same kernel from the same seeds */
@@ -228,7 +264,7 @@ static void run(const Gpt2Weights *w, bool peft, Gpt2Pool pool, double dropout, 
         size_t off = 0;
         for (int i = 0; i < m.n_adapters; i++) {
             /* the top block's stages after the attention run over B rows */
-            bool top = m.adapters[i].layer == L - 1 && m.adapters[i].site > SITE_QKV;
+            bool top = !lm && m.adapters[i].layer == L - 1 && m.adapters[i].site > SITE_QKV;
             int rows = top ? m.B : m.N;
             size_t cnt = (size_t)rows * m.adapters[i].in;
             for (size_t k = 0; k < cnt; k++) masks[off + k] = 1.0f;
@@ -251,6 +287,12 @@ static void run(const Gpt2Weights *w, bool peft, Gpt2Pool pool, double dropout, 
         snprintf(what, sizeof what, "%s: dB %s", label, slots[i].name);
         check_tensor(&r, p, m.grads, (size_t)(m.lora_B[i] - m.params), (size_t)a->rank * a->out, what, &rng);
     }
+    if (lm) {
+        free(p);
+        free(masks);
+        gpt2_free(&m);
+        return;
+    }
     snprintf(what, sizeof what, "%s: d head.weight", label);
     check_tensor(&r, p, m.grads, (size_t)(m.head_w - m.params), (size_t)2 * C, what, &rng);
     snprintf(what, sizeof what, "%s: d head.bias", label);
@@ -266,13 +308,17 @@ int main(void) {
     StFile *f = fx_open_tiny(check_env("LORAFIT_SOURCE_DIR", "."), &w, layers, 8);
     CHECK(f != NULL, "the tiny model fixture");
     if (!f) return check_done();
-    if (w.cfg.n_embd > 64 || w.cfg.n_ctx > MAXT) check_skip("fixture model larger than this test's buffers");
-    run(&w, false, POOL_LAST_TOKEN, 0.0, "labs last-token");
-    run(&w, false, POOL_LAST_POSITION, 0.0, "labs last-position");
-    run(&w, true, POOL_LAST_TOKEN, 0.0, "peft last-token");
-    run(&w, true, POOL_LAST_POSITION, 0.0, "peft last-position");
-    run(&w, false, POOL_LAST_TOKEN, 0.25, "labs last-token dropout 0.25");
-    run(&w, true, POOL_LAST_POSITION, 0.25, "peft last-position dropout 0.25");
+    if (w.cfg.n_embd > 64 || w.cfg.n_ctx > MAXT || w.cfg.vocab_size > 256)
+        check_skip("fixture model larger than this test's buffers");
+    run(&w, false, false, POOL_LAST_TOKEN, 0.0, "labs last-token");
+    run(&w, false, false, POOL_LAST_POSITION, 0.0, "labs last-position");
+    run(&w, true, false, POOL_LAST_TOKEN, 0.0, "peft last-token");
+    run(&w, true, false, POOL_LAST_POSITION, 0.0, "peft last-position");
+    run(&w, false, false, POOL_LAST_TOKEN, 0.25, "labs last-token dropout 0.25");
+    run(&w, true, false, POOL_LAST_POSITION, 0.25, "peft last-position dropout 0.25");
+    run(&w, false, true, POOL_LAST_TOKEN, 0.0, "labs causal LM");
+    run(&w, true, true, POOL_LAST_TOKEN, 0.0, "peft causal LM");
+    run(&w, true, true, POOL_LAST_TOKEN, 0.25, "peft causal LM dropout 0.25");
     st_close(f);
     printf("max relative error (|fd| > 1e-3): %.3g\n", max_rel);
     return check_done();

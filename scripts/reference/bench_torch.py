@@ -12,6 +12,11 @@ the repetitions and the seed, and times the same steps:
   *-padded  [B, T] read at the last position (the labs)
   *-last    each batch padded to its longest text (as a PyTorch DataLoader
             with a padding collate does) and read at each text's last token
+  train-lm* the causal LM (the same model and adapters, the LM head tied to
+            tok_emb, no classification head): padded to the longest text,
+            Hugging Face's loss (labels = tokens with -100 on each prompt and
+            the padding, shifted; cross_entropy with ignore_index=-100), the
+            prompt lengths lorafit used
 
 A repetition runs all of a case's batches; ms/step is its time over the
 batches; the median over the repetitions after the warm-up is reported.
@@ -58,18 +63,29 @@ def build(spec, seed):
 
 
 def batches_of(case, vocab, gen):
-    """Token tensors of the case's batches: random ids, the lengths lorafit used."""
+    """Token tensors of the case's batches: random ids, the lengths lorafit
+    used; a causal LM's labels from its prompt lengths."""
     out = []
     for b in case["batches"]:
         lengths = torch.tensor(b["lengths"], dtype=torch.long)
         tokens = torch.randint(0, vocab, (len(b["lengths"]), b["T"]), generator=gen)
         labels = torch.randint(0, 2, (len(b["lengths"]),), generator=gen)
+        if "prompt_lengths" in b:
+            labels = ref.lm_labels(tokens, lengths, torch.tensor(b["prompt_lengths"]))
         out.append((tokens, lengths, labels))
     return out
 
 
 def step(model, head, opt, batch, pool, training):
     tokens, lengths, labels = batch
+    if pool == "lm":
+        logits = model(tokens)
+        loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
+                               ignore_index=-100)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        return loss
     if not training:
         with torch.no_grad():
             return ref.classify(model, head, tokens, lengths, pool)
@@ -82,7 +98,8 @@ def step(model, head, opt, batch, pool, training):
 
 
 def time_case(model, head, opt, case, batches, warmup, repeat):
-    pool = "last_position" if case["pool"] == "last-position" else "last_token"
+    lm = "prompt_lengths" in case["batches"][0]
+    pool = "lm" if lm else "last_position" if case["pool"] == "last-position" else "last_token"
     samples = []
     for rep in range(-warmup, repeat):
         t0 = time.perf_counter()

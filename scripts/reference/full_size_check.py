@@ -11,7 +11,10 @@ case.safetensors   the labs' LoRA on every Linear (rank 8, alpha 16), A as
                    kaiming_uniform_ drew it, random nonzero B, a torch-init
                    head; a batch of 4 x 24 tokens right-padded with 50256;
                    for both poolings the class logits, the loss and every
-                   gradient; the tied LM head's logits at every position.
+                   gradient; the tied LM head's logits at every position;
+                   as a causal LM, with prompt_lengths [B] masked, the loss
+                   (HF's shifted labels, ignore_index=-100) and its LoRA
+                   gradients (lm.loss, lm.grad.*).
 Same tensor names as the tiny fixtures (make_engine_fixtures.py).
 """
 import json
@@ -24,7 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gpt2_lora_ref import GPTModel, classify, hf_state, inject, randomize, save_safetensors  # noqa: E402
+from gpt2_lora_ref import GPTModel, classify, hf_state, inject, lm_labels, randomize, save_safetensors  # noqa: E402
 
 CFG = {"vocab_size": 50257, "context_length": 1024, "emb_dim": 768, "n_heads": 12, "n_layers": 12}
 
@@ -81,8 +84,20 @@ def main():
         out[pre + ".grad.head.weight"] = head.weight.grad.clone()
         out[pre + ".grad.head.bias"] = head.bias.grad.clone()
         print(f"{pool}: logits {logits.detach().numpy().ravel()} loss {loss.item():.6f}")
-    with torch.no_grad():
-        out["lm_logits"] = model(tokens)
+    prompts = torch.tensor([10, 0, 2, 0])
+    for p in params:
+        p.grad = None
+    logits = model(tokens)
+    labels = lm_labels(tokens, lengths, prompts)
+    loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1), ignore_index=-100)
+    loss.backward()
+    out["prompt_lengths"] = prompts
+    out["lm.loss"] = loss.detach().reshape(1)
+    for n, _, _, lora in adapters:
+        out[f"lm.grad.{n}.A"] = lora.A.grad.clone()
+        out[f"lm.grad.{n}.B"] = lora.B.grad.clone()
+    print(f"causal LM: loss {loss.item():.6f}")
+    out["lm_logits"] = logits.detach()
     out = {k: (v.float() if v.is_floating_point() else v) for k, v in out.items()}
     meta = {"adapters": json.dumps([[n, layer, site, lora.A.shape[0], lora.B.shape[1], 8]
                                     for n, layer, site, lora in adapters]),

@@ -14,7 +14,9 @@ full_size_check.py (random gpt2-small, /tmp only). Run with /usr/bin/python3
 """
 import json
 import math
+import os
 import struct
+import sys
 
 import numpy as np
 import torch
@@ -212,6 +214,154 @@ def classify(model, head, tokens, lengths, pool):
 
 
 # ---------------------------------------------------------------------------
+# A Hugging Face-style GPT2LMHeadModel, written for this project (no
+# transformers here): Conv1D layers (weight [in, out]) under HF's module
+# names, the fused c_attn, torch.nn.LayerNorm, gelu_new, the LM head tied to
+# wte, and HF's loss: logits shifted against labels, cross_entropy with
+# ignore_index=-100 (a mean over the counted tokens). PEFT's LoRA wraps a
+# Conv1D as PEFT does (fan_in_fan_out): lora_A = Linear(in, r), lora_B =
+# Linear(r, out), result += lora_B(lora_A(dropout(x))) * alpha / r.
+
+class Conv1D(nn.Module):
+    def __init__(self, n_in, n_out):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(n_in, n_out))
+        self.bias = nn.Parameter(torch.zeros(n_out))
+
+    def forward(self, x):
+        return torch.addmm(self.bias, x.reshape(-1, x.shape[-1]), self.weight).view(*x.shape[:-1], -1)
+
+
+class PeftLoraConv1D(nn.Module):
+    def __init__(self, base, rank, alpha, dropout=0.0):
+        super().__init__()
+        n_in, n_out = base.weight.shape
+        self.base_layer = base
+        self.lora_A = nn.Linear(n_in, rank, bias=False)
+        self.lora_B = nn.Linear(rank, n_out, bias=False)
+        nn.init.kaiming_uniform_(self.lora_A.weight, a=math.sqrt(5))  # PEFT: U(+-1/sqrt(in))
+        nn.init.zeros_(self.lora_B.weight)
+        self.scaling = alpha / rank
+        self.lora_dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+
+    def forward(self, x):
+        return self.base_layer(x) + self.lora_B(self.lora_A(self.lora_dropout(x))) * self.scaling
+
+
+class HFAttention(nn.Module):
+    def __init__(self, d, n_head, ctx):
+        super().__init__()
+        self.n_head, self.d = n_head, d
+        self.c_attn, self.c_proj = Conv1D(d, 3 * d), Conv1D(d, d)
+        self.register_buffer("bias", torch.tril(torch.ones(ctx, ctx, dtype=torch.bool)).view(1, 1, ctx, ctx))
+
+    def forward(self, x):
+        b, t, d = x.shape
+        q, k, v = self.c_attn(x).split(d, dim=2)
+        heads = lambda z: z.view(b, t, self.n_head, d // self.n_head).permute(0, 2, 1, 3)  # noqa: E731
+        q, k, v = heads(q), heads(k), heads(v)
+        w = torch.matmul(q, k.transpose(-1, -2)) / (v.size(-1) ** 0.5)
+        w = torch.where(self.bias[:, :, :t, :t], w, torch.tensor(torch.finfo(w.dtype).min, dtype=w.dtype))
+        w = nn.functional.softmax(w, dim=-1)
+        y = torch.matmul(w, v).permute(0, 2, 1, 3).contiguous().view(b, t, d)
+        return self.c_proj(y)
+
+
+class HFMLP(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.c_fc, self.c_proj = Conv1D(d, 4 * d), Conv1D(4 * d, d)
+
+    def forward(self, x):
+        h = self.c_fc(x)
+        h = 0.5 * h * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (h + 0.044715 * torch.pow(h, 3.0))))
+        return self.c_proj(h)
+
+
+class HFBlock(nn.Module):
+    def __init__(self, d, n_head, ctx):
+        super().__init__()
+        self.ln_1, self.attn = nn.LayerNorm(d, eps=1e-5), HFAttention(d, n_head, ctx)
+        self.ln_2, self.mlp = nn.LayerNorm(d, eps=1e-5), HFMLP(d)
+
+    def forward(self, x):
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp(self.ln_2(x))
+
+
+class HFTransformer(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        d = cfg["emb_dim"]
+        self.wte = nn.Embedding(cfg["vocab_size"], d)
+        self.wpe = nn.Embedding(cfg["context_length"], d)
+        self.h = nn.ModuleList([HFBlock(d, cfg["n_heads"], cfg["context_length"]) for _ in range(cfg["n_layers"])])
+        self.ln_f = nn.LayerNorm(d, eps=1e-5)
+
+    def forward(self, ids):
+        x = self.wte(ids) + self.wpe(torch.arange(ids.shape[1]))
+        for blk in self.h:
+            x = blk(x)
+        return self.ln_f(x)
+
+
+class HFGPT2LMHeadModel(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.transformer = HFTransformer(cfg)
+        self.lm_head = nn.Linear(cfg["emb_dim"], cfg["vocab_size"], bias=False)
+        self.lm_head.weight = self.transformer.wte.weight  # tied
+
+    def forward(self, ids, labels=None):
+        logits = self.lm_head(self.transformer(ids))
+        if labels is None:
+            return logits, None
+        shift_logits = logits[..., :-1, :].contiguous()
+        shift_labels = labels[..., 1:].contiguous()
+        loss = F.cross_entropy(shift_logits.view(-1, shift_logits.size(-1)), shift_labels.view(-1), ignore_index=-100)
+        return logits, loss
+
+
+def hf_lm_model(cfg, hf_sd):
+    """An HFGPT2LMHeadModel holding hf_state()'s tensors (names without the
+    "transformer." prefix, as GPT2Model's state_dict), frozen, eval mode."""
+    m = HFGPT2LMHeadModel(cfg)
+    m.transformer.load_state_dict({k: v.clone() for k, v in hf_sd.items()}, strict=False)
+    m.lm_head.weight = m.transformer.wte.weight
+    for p in m.parameters():
+        p.requires_grad_(False)
+    return m.eval()
+
+
+def peft_inject(model, targets, rank, alpha, dropout=0.0):
+    """PEFT's LoraConfig(target_modules=targets) on the HF model: wraps each
+    named Conv1D of every block, in module order; returns
+    [(PEFT name, layer, site, PeftLoraConv1D)]."""
+    sites = {"attn.c_attn": "qkv", "attn.c_proj": "attn_out", "mlp.c_fc": "fc", "mlp.c_proj": "fc_proj"}
+    out = []
+    for i, blk in enumerate(model.transformer.h):
+        for path in sites:
+            if path not in targets:
+                continue
+            parent_name, attr = path.split(".")
+            parent = getattr(blk, parent_name)
+            wrapped = PeftLoraConv1D(getattr(parent, attr), rank, alpha, dropout)
+            setattr(parent, attr, wrapped)
+            out.append((f"base_model.model.transformer.h.{i}.{path}", i, sites[path], wrapped))
+    return out
+
+
+def lm_labels(tokens, lengths, prompt_lengths):
+    """HF labels for a right-padded batch: the tokens, with -100 on each
+    sequence's prompt (its first prompt_lengths[b] tokens) and padding."""
+    labels = tokens.clone()
+    for b in range(tokens.shape[0]):
+        labels[b, :int(prompt_lengths[b])] = -100
+        labels[b, int(lengths[b]):] = -100
+    return labels
+
+
+# ---------------------------------------------------------------------------
 # safetensors, written by hand (8-byte LE header length, JSON, raw data)
 
 DTYPES = {np.dtype("float32"): "F32", np.dtype("int32"): "I32", np.dtype("float64"): "F64"}
@@ -240,3 +390,17 @@ def save_safetensors(path, tensors, metadata=None):
         f.write(h)
         for b in blobs:
             f.write(b)
+
+
+def fixture_out_dir():
+    """Where a fixture script writes: its first argument, or the checkout's
+    tests/fixtures/engine (created)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "..", "tests", "fixtures", "engine")
+    os.makedirs(out_dir, exist_ok=True)
+    return out_dir
+
+
+def write_fixture(path, tensors, metadata):
+    save_safetensors(path, tensors, metadata)
+    print(f"wrote {path} ({os.path.getsize(path)} bytes)")

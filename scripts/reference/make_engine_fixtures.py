@@ -30,7 +30,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gpt2_lora_ref import GPTModel, classify, hf_state, inject, randomize, save_safetensors  # noqa: E402
+from gpt2_lora_ref import GPTModel, classify, fixture_out_dir, hf_state, inject, randomize, write_fixture  # noqa: E402
 
 torch.set_num_threads(1)
 CFG = {"vocab_size": 40, "context_length": 12, "emb_dim": 24, "n_heads": 2, "n_layers": 2}
@@ -145,20 +145,16 @@ def run_case(name, out_dir, base_sd):
         "pad_id": CFG["vocab_size"] - 1,
     }
     path = os.path.join(out_dir, f"case_{name}.safetensors")
-    save_safetensors(path, out, meta)
-    print(f"wrote {path} ({os.path.getsize(path)} bytes)")
+    write_fixture(path, out, meta)
 
 
 def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "..", "tests", "fixtures", "engine")
-    os.makedirs(out_dir, exist_ok=True)
+    out_dir = fixture_out_dir()
     model = base_model()
     meta = {"n_layer": CFG["n_layers"], "n_embd": CFG["emb_dim"], "n_head": CFG["n_heads"],
             "vocab_size": CFG["vocab_size"], "n_ctx": CFG["context_length"]}
     path = os.path.join(out_dir, "tiny.safetensors")
-    save_safetensors(path, hf_state(model), meta)
-    print(f"wrote {path} ({os.path.getsize(path)} bytes)")
+    write_fixture(path, hf_state(model), meta)
     base_sd = {k: v.clone() for k, v in model.state_dict().items()}
     for name in CASES:
         run_case(name, out_dir, base_sd)

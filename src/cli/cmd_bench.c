@@ -36,6 +36,10 @@ static const char ABOUT[] =
     "                (the first 64 messages of the labs' training split, or --data)\n"
     "  infer-padded  forward only, 8 x 120, last position\n"
     "  infer-last    forward only over the SMS-length batches\n"
+    "  train-lm      a causal LM's training step (the same adapters, no head: the LM head\n"
+    "                tied to wte) on 8 SQuAD-like prompts of 200-300 tokens, the last 10\n"
+    "                next tokens of each counted (an answer and its <|endoftext|>)\n"
+    "  train-lm-all  the same with every next token counted (plain text)\n"
     "For each: the median ms/step after warm-up, tokens/s, the GFLOP a step needs and the\n"
     "GFLOP/s achieved, the sgemm ceiling (the same GEMM shapes timed alone through the\n"
     "engine's gemm: single-threaded cblas_sgemm calls split over the same threads; GFLOP of\n"
@@ -54,9 +58,12 @@ static const char ABOUT[] =
     "new token, next to the time to read the weights a token needs once from memory (timed: a\n"
     "threaded streaming read of those arrays) and the ratio of the two.";
 
-enum { CASE_TRAIN_PADDED, CASE_TRAIN_LAST, CASE_INFER_PADDED, CASE_INFER_LAST, N_CASES };
+enum { CASE_TRAIN_PADDED, CASE_TRAIN_LAST, CASE_INFER_PADDED, CASE_INFER_LAST, CASE_TRAIN_LM, CASE_TRAIN_LM_ALL,
+       N_CASES };
 enum { CASE_GENERATE = N_CASES }; /* not a step: its own figures (report/bench_generate.h) */
-static const char *const CASE_NAMES[] = {"train-padded", "train-last", "infer-padded", "infer-last", "generate", NULL};
+static const char *const CASE_NAMES[] = {"train-padded", "train-last", "infer-padded", "infer-last",
+                                         "train-lm",     "train-lm-all", "generate",  NULL};
+enum { LM_ANSWER_TOKENS = 10 }; /* train-lm's counted next tokens per text */
 
 typedef struct {
     int threads, repeat, warmup, batch, pad_to;
@@ -70,6 +77,8 @@ typedef struct {
     const char *name;
     bool training;
     const BenchWorkload *data; /* its pool is the case's */
+    Gpt2Model *model;          /* the classifier, or the causal LM */
+    AdamW *opt;
     /* results, per step (one batch) */
     double ms, ms_min, ms_max, tokens_per_s, gflop, gflop_gemm, gflops, ceiling_gflops, ceiling_ms;
     double *samples_ms;
@@ -89,7 +98,9 @@ static bool parse_cases(const char *as, const char *v, void *field, LfError *err
         int k = 0;
         while (CASE_NAMES[k] && strcmp(CASE_NAMES[k], tok)) k++;
         if (!CASE_NAMES[k]) {
-            lf_error_set(err, LF_ERR_INPUT, "unknown case '%s' (train-padded, train-last, infer-padded, infer-last, generate)",
+            lf_error_set(err, LF_ERR_INPUT,
+                         "unknown case '%s' (train-padded, train-last, infer-padded, infer-last, train-lm, "
+                         "train-lm-all, generate)",
                          tok);
             return false;
         }
@@ -177,7 +188,9 @@ static float run_step(Gpt2Model *m, AdamW *opt, const Case *c, int i) {
     return loss;
 }
 
-static bool time_case(Gpt2Model *m, AdamW *opt, Case *c, const Options *o, LfError *err) {
+static bool time_case(Case *c, const Options *o, LfError *err) {
+    Gpt2Model *m = c->model;
+    AdamW *opt = c->opt;
     const BenchWorkload *d = c->data;
     c->samples_ms = calloc((size_t)o->repeat, sizeof *c->samples_ms);
     if (!c->samples_ms) {
@@ -210,15 +223,20 @@ static bool time_case(Gpt2Model *m, AdamW *opt, Case *c, const Options *o, LfErr
 }
 
 /* The GEMM list of one repetition (all batches) and its FLOPs per step. */
-static bool count_case(const Gpt2Model *m, Case *c, LfError *err) {
+static bool count_case(Case *c, LfError *err) {
     const BenchWorkload *d = c->data;
     memset(&c->gemms, 0, sizeof c->gemms);
     for (int i = 0; i < d->n; i++) {
         const Gpt2Batch b = bench_workload_batch(d, i);
-        int rows[4096];
-        for (int k = 0; k < d->B; k++) rows[k] = d->pool == POOL_LAST_POSITION ? b.T : b.lengths[k];
+        int rows[4096], targets = 0;
+        for (int k = 0; k < d->B; k++) {
+            rows[k] = d->pool == POOL_LAST_POSITION ? b.T : b.lengths[k];
+            if (b.prompt_lengths) targets += b.lengths[k] - (b.prompt_lengths[k] > 1 ? b.prompt_lengths[k] : 1);
+        }
         BenchGemms one;
-        if (!bench_step_gemms(m, rows, d->B, c->training, &one) || !bench_gemms_add(&c->gemms, &one)) {
+        bool ok = c->model->n_classes ? bench_step_gemms(c->model, rows, d->B, c->training, &one)
+                                      : bench_lm_step_gemms(c->model, rows, d->B, targets, c->training, &one);
+        if (!ok || !bench_gemms_add(&c->gemms, &one)) {
             bench_gemms_free(&one);
             lf_error_set(err, LF_ERR_IO, "out of memory");
             return false;
@@ -264,7 +282,10 @@ static const char *wait_policy(void) {
 
 static void shape_label(const Case *c, char *buf, size_t size) {
     const BenchWorkload *d = c->data;
-    if (d->pool == POOL_LAST_POSITION)
+    if (d->set.prompt_length)
+        snprintf(buf, size, "%d x %.1f avg, LM, %s", d->B, (double)d->rows / d->n / d->B,
+                 d->set.prompt_length[0] ? "answers counted" : "all counted");
+    else if (d->pool == POOL_LAST_POSITION)
         snprintf(buf, size, "%d x %d, last-position", d->B, d->pad_to);
     else
         snprintf(buf, size, "%d x %.1f avg, last-token", d->B, (double)d->rows / d->n / d->B);
@@ -407,6 +428,8 @@ static void print_json(const Summary *s, Case *cases, const bool *on, const Opti
             cJSON *bj = cJSON_CreateObject();
             cJSON_AddNumberToObject(bj, "T", b.T);
             cJSON_AddItemToObject(bj, "lengths", cJSON_CreateIntArray(b.lengths, d->B));
+            if (b.prompt_lengths)
+                cJSON_AddItemToObject(bj, "prompt_lengths", cJSON_CreateIntArray(b.prompt_lengths, d->B));
             cJSON_AddItemToArray(bs, bj);
         }
         cJSON_AddNumberToObject(j, "ms_per_step", c->ms);
@@ -446,10 +469,10 @@ typedef struct {
     Gpt2Checkpoint *ck;
     Gpt2Weights *random;
     const Gpt2Weights *w;
-    Classifier net;
-    AdamW opt;
-    bool opt_built;
-    BenchWorkload padded, sms;
+    Classifier net, lm; /* lm: built only for the LM cases */
+    AdamW opt, lm_opt;
+    bool opt_built, lm_opt_built;
+    BenchWorkload padded, sms, lm_answer, lm_all;
     Case cases[N_CASES];
 } Bench;
 
@@ -460,8 +483,12 @@ static void bench_free(Bench *b) {
     }
     bench_workload_free(&b->padded);
     bench_workload_free(&b->sms);
+    bench_workload_free(&b->lm_answer);
+    bench_workload_free(&b->lm_all);
     if (b->opt_built) adamw_free(&b->opt);
+    if (b->lm_opt_built) adamw_free(&b->lm_opt);
     classifier_free(&b->net);
+    classifier_free(&b->lm);
     gpt2_weights_random_free(b->random);
     checkpoint_close(b->ck);
 }
@@ -498,6 +525,28 @@ static bool load_weights(Bench *b, const Options *o, Summary *s, LfError *err) {
     return true;
 }
 
+/* The causal LM (same adapters, n_classes 0) and its SQuAD-like batch:
+ * the same texts twice, 10 answer tokens counted or every one. */
+static bool setup_lm(Bench *b, const Options *o, Rng *r, LfError *err) {
+    const Gpt2Config *cfg = &b->w->cfg;
+    Rng again = *r;
+    if (!bench_workload_lm(&b->lm_answer, o->batch, cfg->n_ctx, LM_ANSWER_TOKENS, cfg->vocab_size, r, err) ||
+        !bench_workload_lm(&b->lm_all, o->batch, cfg->n_ctx, 0, cfg->vocab_size, &again, err))
+        return false;
+    LoraConfig lc = lora_config_default();
+    if (!classifier_build(&b->lm, b->w, MODTREE_LABS, &lc, 0, o->batch, bench_workload_longest(&b->lm_answer),
+                          (uint64_t)o->seed, err) ||
+        !adamw_build(&b->lm_opt, b->lm.model.n_params, 5e-5f, 0.1f, err))
+        return false;
+    b->lm_opt_built = true;
+    Case *c = b->cases;
+    c[CASE_TRAIN_LM] = (Case){.name = CASE_NAMES[4], .training = true, .data = &b->lm_answer,
+                                .model = &b->lm.model, .opt = &b->lm_opt};
+    c[CASE_TRAIN_LM_ALL] = (Case){.name = CASE_NAMES[5], .training = true, .data = &b->lm_all,
+                                    .model = &b->lm.model, .opt = &b->lm_opt};
+    return true;
+}
+
 static bool setup(Bench *b, const Options *o, Summary *s, LfError *err) {
     s->rss_before_mb = mb((double)bench_current_rss_kb());
     if (!load_weights(b, o, s, err)) return false;
@@ -531,11 +580,12 @@ static bool setup(Bench *b, const Options *o, Summary *s, LfError *err) {
     s->n_adapters = b->net.n_slots;
 
     Case *c = b->cases;
-    c[CASE_TRAIN_PADDED] = (Case){.name = CASE_NAMES[0], .training = true, .data = &b->padded};
-    c[CASE_TRAIN_LAST] = (Case){.name = CASE_NAMES[1], .training = true, .data = &b->sms};
-    c[CASE_INFER_PADDED] = (Case){.name = CASE_NAMES[2], .training = false, .data = &b->padded};
-    c[CASE_INFER_LAST] = (Case){.name = CASE_NAMES[3], .training = false, .data = &b->sms};
-    return true;
+    Gpt2Model *net = &b->net.model;
+    c[CASE_TRAIN_PADDED] = (Case){.name = CASE_NAMES[0], .training = true, .data = &b->padded, .model = net, .opt = &b->opt};
+    c[CASE_TRAIN_LAST] = (Case){.name = CASE_NAMES[1], .training = true, .data = &b->sms, .model = net, .opt = &b->opt};
+    c[CASE_INFER_PADDED] = (Case){.name = CASE_NAMES[2], .training = false, .data = &b->padded, .model = net, .opt = &b->opt};
+    c[CASE_INFER_LAST] = (Case){.name = CASE_NAMES[3], .training = false, .data = &b->sms, .model = net, .opt = &b->opt};
+    return !(o->cases[CASE_TRAIN_LM] || o->cases[CASE_TRAIN_LM_ALL]) || setup_lm(b, o, &r, err);
 }
 
 /* Each case's ceiling is measured right after the case, so that both see
@@ -546,7 +596,7 @@ static bool run_all(Bench *b, const Options *o, Summary *s, LfError *err) {
     int reps = o->repeat < 3 ? o->repeat : 3;
     for (int k = 0; k < N_CASES; k++) {
         if (!o->cases[k]) continue;
-        if (!time_case(&b->net.model, &b->opt, &b->cases[k], o, err) || !count_case(&b->net.model, &b->cases[k], err))
+        if (!time_case(&b->cases[k], o, err) || !count_case(&b->cases[k], err))
             return false;
         if (k == CASE_TRAIN_PADDED) s->peak_train_padded_mb = mb((double)bench_peak_rss_kb());
         if (s->peak_rss_mb == 0) s->peak_rss_mb = mb((double)bench_peak_rss_kb());
@@ -562,7 +612,7 @@ static bool run_all(Bench *b, const Options *o, Summary *s, LfError *err) {
 }
 
 int cmd_bench(int argc, char **argv) {
-    Options o = {.cases = {true, true, true, true, false}};
+    Options o = {.cases = {true, true, true, true, true, true, false}};
     int rc = parse_options(argc, argv, &o);
     if (rc != CLI_RUN) return rc;
     if (o.threads == 0) {

@@ -12,7 +12,7 @@ bool classifier_build(Classifier *c, const Gpt2Weights *w, ModTreeStyle naming, 
         return false;
     }
     bool ok = modtree_build(&c->tree, &w->cfg, naming, err) && lora_inject(&c->tree, lc, err) &&
-              modtree_replace_head(&c->tree, n_classes, err);
+              (n_classes == 0 || modtree_replace_head(&c->tree, n_classes, err));
     if (ok) {
         c->n_slots = lora_slots(&c->tree, NULL, 0);
         c->slots = calloc((size_t)c->n_slots + 1, sizeof *c->slots);

@@ -51,6 +51,7 @@ static size_t layout_acts(Gpt2Model *m, float *base) {
     const size_t NL = (size_t)m->cfg.n_layer, C = (size_t)m->cfg.n_embd, NH = (size_t)m->cfg.n_head;
     const size_t Nmax = max_rows(m), Bm = (size_t)m->max_B, Tm = (size_t)m->max_T;
     const size_t K = (size_t)m->n_classes;
+    const size_t H = K ? Bm : Nmax; /* the head's rows: pooled, or LM targets */
     size_t R = 1, Imax = 1;
     for (int i = 0; i < m->n_adapters; i++) {
         if ((size_t)m->adapters[i].rank > R) R = (size_t)m->adapters[i].rank;
@@ -72,15 +73,15 @@ static size_t layout_acts(Gpt2Model *m, float *base) {
         {&m->acts.fch_gelu, NL * Nmax * 4 * C},
         {&m->acts.res3, NL * Nmax * C},
         {&m->acts.lora_h, (size_t)m->n_adapters * Nmax * R},
-        {&m->acts.pooled, Bm * C},
-        {&m->acts.lnf, Bm * C},
-        {&m->acts.lnf_mean, Bm},
-        {&m->acts.lnf_rstd, Bm},
+        {&m->acts.pooled, H * C},
+        {&m->acts.lnf, H * C},
+        {&m->acts.lnf_mean, H},
+        {&m->acts.lnf_rstd, H},
         {&m->acts.logits, Bm * K},
         {&m->acts.probs, Bm * K},
         {&m->acts.dlogits, Bm * K},
-        {&m->acts.dlnf, Bm * C},
-        {&m->acts.dpooled, Bm * C},
+        {&m->acts.dlnf, H * C},
+        {&m->acts.dpooled, H * C},
         {&m->acts.dres, Nmax * C},
         {&m->acts.dln, Nmax * C},
         {&m->acts.datty, Nmax * C},
@@ -107,7 +108,7 @@ bool gpt2_build(Gpt2Model *m, const Gpt2Weights *w, const LoraSlot *slots, int n
     const Gpt2Config *cfg = &w->cfg;
     if (!gpt2_config_validate(cfg, err)) return false;
     const int C = cfg->n_embd;
-    if (n_classes < 1 || max_B < 1 || max_T < 1 || max_T > cfg->n_ctx || n_slots < 0) {
+    if (n_classes < 0 || max_B < 1 || max_T < 1 || max_T > cfg->n_ctx || n_slots < 0) {
         lf_error_set(err, LF_ERR_INPUT,
                      "model: bad shape (classes %d, batch %d, length %d; the context is %d)",
                      n_classes, max_B, max_T, cfg->n_ctx);
@@ -133,6 +134,10 @@ bool gpt2_build(Gpt2Model *m, const Gpt2Weights *w, const LoraSlot *slots, int n
     m->labels = calloc((size_t)max_B, sizeof(int));
     m->seq_loss = calloc((size_t)max_B, sizeof(double));
     if (!m->adapters || !m->lora_A || !m->seq_len || !m->seq_off || !m->labels || !m->seq_loss) goto oom;
+    if (n_classes == 0 && !lm_head_build(&m->lm, max_B * max_T, cfg->vocab_size, C, err)) {
+        gpt2_free(m);
+        return false;
+    }
     m->lora_B = m->lora_A + n_slots;
     m->grad_A = m->lora_A + 2 * n_slots;
     m->grad_B = m->lora_A + 3 * n_slots;
@@ -173,8 +178,8 @@ bool gpt2_build(Gpt2Model *m, const Gpt2Weights *w, const LoraSlot *slots, int n
         }
     }
     m->n_params = n_params;
-    m->params = calloc(n_params, sizeof(float));
-    m->grads = calloc(n_params, sizeof(float));
+    m->params = calloc(n_params ? n_params : 1, sizeof(float));
+    m->grads = calloc(n_params ? n_params : 1, sizeof(float));
     if (!m->params || !m->grads) goto oom;
     mem_prefault(m->params, n_params * sizeof(float)); /* written next, by the init or a load */
 
@@ -240,6 +245,7 @@ void gpt2_free(Gpt2Model *m) {
     free(m->seq_off);
     free(m->labels);
     free(m->seq_loss);
+    lm_head_free(&m->lm);
     memset(m, 0, sizeof *m);
 }
 
@@ -348,15 +354,52 @@ static void forward_blocks(Gpt2Model *m, const Gpt2Batch *b, bool pooled_top) {
     }
 }
 
+/* Lists the batch's counted targets in m->lm: the packed row that
+ * predicts each, and the token it must predict. False when a prompt length
+ * is outside 0 .. L_b - 1. */
+static bool lm_collect_targets(Gpt2Model *m, const Gpt2Batch *b, bool every_row) {
+    LmHead *h = &m->lm;
+    h->n = 0;
+    for (int i = 0; i < m->B; i++) {
+        const int32_t *ids = b->tokens + (b->start ? b->start[i] : (size_t)i * b->T);
+        const int L = m->seq_len[i], P = b->prompt_lengths ? b->prompt_lengths[i] : 0;
+        if (P < 0 || P >= L) return false;
+        /* every_row (gpt2_lm_logits): the last row too, its "target" a dummy */
+        for (int t = P > 0 && !every_row ? P - 1 : 0; t + 1 < L + every_row; t++) {
+            h->rows[h->n] = m->seq_off[i] + t;
+            h->targets[h->n++] = ids[t + 1 < L ? t + 1 : t];
+        }
+    }
+    return true;
+}
+
+/* The LM's forward: every block at every row (each row may be a target),
+ * the final layer norm and the tied head at the target rows only. */
+static float lm_forward(Gpt2Model *m, const Gpt2Batch *b, bool training) {
+    const int C = m->cfg.n_embd, n = m->lm.n;
+    Gpt2Acts *a = &m->acts;
+    forward_blocks(m, b, false);
+    const float *top = a->res3 + (size_t)(m->cfg.n_layer - 1) * max_rows(m) * C;
+    for (int i = 0; i < n; i++)
+        memcpy(a->pooled + (size_t)i * C, top + (size_t)m->lm.rows[i] * C, (size_t)C * sizeof(float));
+    layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, a->pooled, m->w->lnf_w, m->w->lnf_b, n, C);
+    return (float)lm_head_forward(&m->lm, a->lnf, m->w->wte, training ? a->dlnf : NULL, n);
+}
+
 float gpt2_forward(Gpt2Model *m, const Gpt2Batch *b, Gpt2Pool pool, bool training, float *logits) {
     const int C = m->cfg.n_embd, K = m->n_classes;
     Gpt2Acts *a = &m->acts;
     m->trained_forward = false;
     if (!layout_rows(m, b, pool == POOL_LAST_POSITION)) return NAN;
+    if (K == 0 && (pool != POOL_LAST_TOKEN || !lm_collect_targets(m, b, false))) return NAN;
     m->trained_forward = training;
+    if (training && m->dropout > 0.0f) m->dropout_seed = rng_next(&m->rng);
+    if (K == 0) {
+        m->have_labels = true; /* the targets come from the tokens */
+        return lm_forward(m, b, training);
+    }
     m->have_labels = b->labels != NULL;
     if (b->labels) memcpy(m->labels, b->labels, (size_t)b->B * sizeof(int));
-    if (training && m->dropout > 0.0f) m->dropout_seed = rng_next(&m->rng);
 
     forward_blocks(m, b, true);
 
@@ -465,11 +508,31 @@ static bool block_backward(Gpt2Model *m, int l, bool top, float *dy) {
     return true;
 }
 
+/* The LM's backward from d(lnf) (its forward formed it): through the final
+ * layer norm at the target rows, into the stream's gradient at those rows
+ * (zero elsewhere), then down the blocks. */
+static void lm_backward(Gpt2Model *m) {
+    const int C = m->cfg.n_embd, n = m->lm.n;
+    Gpt2Acts *a = &m->acts;
+    if (m->n_adapters == 0 || n == 0) return;
+    memset(a->dpooled, 0, (size_t)n * C * sizeof(float));
+    layernorm_backward(a->dpooled, a->dlnf, a->pooled, m->w->lnf_w, a->lnf_mean, a->lnf_rstd, n, C);
+    memset(a->dres, 0, (size_t)m->N * C * sizeof(float));
+    for (int i = 0; i < n; i++)
+        memcpy(a->dres + (size_t)m->lm.rows[i] * C, a->dpooled + (size_t)i * C, (size_t)C * sizeof(float));
+    for (int l = m->cfg.n_layer - 1; l >= 0; l--)
+        if (!block_backward(m, l, false, a->dres)) break;
+}
+
 void gpt2_backward(Gpt2Model *m) {
     const int C = m->cfg.n_embd, K = m->n_classes, B = m->B, NL = m->cfg.n_layer;
     Gpt2Acts *a = &m->acts;
     if (!m->trained_forward || !m->have_labels) return;
     gpt2_zero_grad(m);
+    if (K == 0) {
+        lm_backward(m);
+        return;
+    }
 
     /* head: logits = lnf @ head_w^T + head_b */
     crossentropy_backward(a->dlogits, a->probs, m->labels, B, K);
@@ -499,10 +562,41 @@ bool gpt2_grad_below(const Gpt2Model *m, int layer, BlockStage s) {
 /* ---------------------------------------------------------------------------
  * language-model head (test support, gpt2_testing.h) */
 
+/* An LM's logits come through its own forward: every row a target, each
+ * chunk's logits copied out on the way (packed rows: target i is row i). */
+typedef struct {
+    const Gpt2Model *m;
+    float *out;
+} LogitsOut;
+
+static void copy_chunk(void *ctx, int first, int rows, const float *logits) {
+    const LogitsOut *o = ctx;
+    const Gpt2Model *m = o->m;
+    const int V = m->cfg.vocab_size;
+    for (int r = first; r < first + rows; r++) {
+        int b = 0;
+        while (m->seq_off[b + 1] <= r) b++;
+        memcpy(o->out + ((size_t)b * m->T + (r - m->seq_off[b])) * V, logits + (size_t)(r - first) * V,
+               (size_t)V * sizeof(float));
+    }
+}
+
 void gpt2_lm_logits(Gpt2Model *m, const Gpt2Batch *b, float *out) {
     const int C = m->cfg.n_embd, V = m->cfg.vocab_size;
     m->trained_forward = false;
     if (!layout_rows(m, b, false)) return;
+    if (m->n_classes == 0) {
+        Gpt2Batch every = *b;
+        every.prompt_lengths = NULL;
+        if (!lm_collect_targets(m, &every, true)) return;
+        memset(out, 0, (size_t)m->B * m->T * V * sizeof(float));
+        LogitsOut o = {m, out};
+        m->lm.peek = copy_chunk;
+        m->lm.peek_ctx = &o;
+        lm_forward(m, &every, false);
+        m->lm.peek = NULL;
+        return;
+    }
     forward_blocks(m, b, false);
     const float *top = m->acts.res3 + (size_t)(m->cfg.n_layer - 1) * max_rows(m) * C;
     float *lnf = m->acts.dres; /* backward scratch, free here */

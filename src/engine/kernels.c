@@ -378,3 +378,53 @@ void crossentropy_backward(float *dlogits, const float *probs, const int *labels
         for (int k = 0; k < K; k++)
             dlogits[(size_t)b * K + k] = (probs[(size_t)b * K + k] - (k == labels[b] ? 1.0f : 0.0f)) / B;
 }
+
+/* The first index of x's largest value: the maximum in eight lanes
+ * (vectorizes), then a scan for its first occurrence. */
+static int argmax_first(const float *x, int n, float *maxv) {
+    float lane[8];
+    for (int k = 0; k < 8; k++) lane[k] = x[0];
+    int v = 0;
+    for (; v + 8 <= n; v += 8)
+        for (int k = 0; k < 8; k++) lane[k] = x[v + k] > lane[k] ? x[v + k] : lane[k];
+    float m = lane[0];
+    for (int k = 1; k < 8; k++) m = lane[k] > m ? lane[k] : m;
+    for (; v < n; v++) m = x[v] > m ? x[v] : m;
+    int best = 0;
+    while (best < n - 1 && !(x[best] == m)) best++;
+    *maxv = m;
+    return best;
+}
+
+/* sum of e^(x - maxv): float in eight lanes over blocks of 256 (vectorizes),
+ * the blocks added in double (no float error growing with the vocabulary). */
+static double sum_exp(const float *x, int n, float maxv) {
+    double sum = 0;
+    int v = 0;
+    for (; v + 256 <= n; v += 256) {
+        float acc[8] = {0};
+        for (int i = v; i < v + 256; i += 8)
+            for (int k = 0; k < 8; k++) acc[k] += exp_fast(x[i + k] - maxv);
+        sum += (double)(((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
+    }
+    for (; v < n; v++) sum += exp_fast(x[v] - maxv);
+    return sum;
+}
+
+void crossentropy_rows(float *z, double *loss, int *hit, const int32_t *targets, int N, int V, float dscale) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        float *x = z + (size_t)n * V;
+        const int y = targets[n];
+        float maxv;
+        hit[n] = argmax_first(x, V, &maxv) == y;
+        const float zy = x[y];
+        const double sum = sum_exp(x, V, maxv);
+        loss[n] = log(sum) - ((double)zy - maxv);
+        if (dscale > 0.0f) {
+            const float s = (float)(dscale / sum);
+            for (int u = 0; u < V; u++) x[u] = exp_fast(x[u] - maxv) * s;
+            x[y] -= dscale;
+        }
+    }
+}

@@ -13,13 +13,18 @@ bool trainer_init(Trainer *t, Gpt2Model *m, AdamW *opt, const TokenSet *data, Gp
     *t = (Trainer){.model = m, .opt = opt, .data = data, .pool = pool, .pad_to = pad_to,
                    .batch_size = batch_size, .drop_last = drop_last, .grad_clip = grad_clip, .seed = seed,
                    .order_epoch = -1};
+    if (m->n_classes == 0 && pool != POOL_LAST_TOKEN) {
+        lf_error_set(err, LF_ERR_INPUT, "a causal LM trains on packed texts: last-token pooling, not padding");
+        return false;
+    }
     size_t B = (size_t)batch_size;
     t->order = malloc((data->n + 1) * sizeof *t->order);
     t->start = malloc(B * sizeof *t->start);
     t->lengths = malloc(B * sizeof *t->lengths);
     t->labels = malloc(B * sizeof *t->labels);
-    t->logits = malloc(B * (size_t)m->n_classes * sizeof *t->logits);
-    if (!t->order || !t->start || !t->lengths || !t->labels || !t->logits) {
+    t->prompt_lengths = malloc(B * sizeof *t->prompt_lengths);
+    t->logits = malloc((B * (size_t)m->n_classes + 1) * sizeof *t->logits);
+    if (!t->order || !t->start || !t->lengths || !t->labels || !t->prompt_lengths || !t->logits) {
         trainer_free(t);
         lf_error_set(err, LF_ERR_IO, "out of memory");
         return false;
@@ -32,6 +37,7 @@ void trainer_free(Trainer *t) {
     free(t->start);
     free(t->lengths);
     free(t->labels);
+    free(t->prompt_lengths);
     free(t->logits);
     memset(t, 0, sizeof *t);
 }
@@ -65,8 +71,9 @@ bool trainer_step(Trainer *t, StepResult *r, LfError *err) {
     long first = t->batch * t->batch_size;
     int B = (long)t->data->n - first < t->batch_size ? (int)((long)t->data->n - first) : t->batch_size;
     Gpt2Batch batch = batch_select(t->data, order + first, B, t->pool, t->pad_to, t->start, t->lengths,
-                                   t->labels);
-    float loss = gpt2_forward(m, &batch, t->pool, true, t->logits);
+                                   t->labels, t->prompt_lengths);
+    const bool lm = m->n_classes == 0;
+    float loss = gpt2_forward(m, &batch, t->pool, true, lm ? NULL : t->logits);
     if (!isfinite(loss)) {
         lf_error_set(err, LF_ERR_RUNTIME, "the loss became %s at epoch %d, batch %ld (step %ld)",
                      isnan(loss) ? "NaN" : "infinite", t->epoch + 1, t->batch, t->step + 1);
@@ -77,11 +84,11 @@ bool trainer_step(Trainer *t, StepResult *r, LfError *err) {
     adamw_step(t->opt, m->params, m->grads, m->n_params);
 
     r->loss = loss;
-    r->B = B;
-    r->correct = 0;
+    r->B = lm ? m->lm.n : B;
+    r->correct = lm ? (int)m->lm.hits : 0;
     r->tokens = 0;
     for (int b = 0; b < B; b++) {
-        r->correct += argmax(t->logits + (size_t)b * m->n_classes, m->n_classes) == t->labels[b];
+        if (!lm) r->correct += argmax(t->logits + (size_t)b * m->n_classes, m->n_classes) == t->labels[b];
         r->tokens += t->pool == POOL_LAST_POSITION ? batch.T : t->lengths[b];
     }
     t->step++;
@@ -94,6 +101,13 @@ bool trainer_step(Trainer *t, StepResult *r, LfError *err) {
 
 bool trainer_evaluate(Trainer *t, const TokenSet *set, double *loss, double *accuracy, LfError *err) {
     int C = t->model->n_classes;
+    if (C == 0) {
+        LmEval e;
+        bool ok = batch_lm_evaluate(t->model, set, &e, err);
+        *loss = e.targets ? e.loss_sum / (double)e.targets : 0;
+        *accuracy = e.targets ? (double)e.hits / (double)e.targets : 0;
+        return ok;
+    }
     float *probs = malloc((set->n + 1) * (size_t)C * sizeof *probs);
     if (!probs) {
         lf_error_set(err, LF_ERR_IO, "out of memory");

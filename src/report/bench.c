@@ -58,8 +58,16 @@ static double attention_flops(const int *rows, int B, int NH, int hd, bool poole
     return f;
 }
 
-static bool forward_gemms(const Gpt2Model *m, const int *rows, int B, int N, BenchGemms *g) {
-    const int C = m->cfg.n_embd, NL = m->cfg.n_layer, NH = m->cfg.n_head, top = NL - 1;
+/* What a step's head reads: the classifier's pooled rows (its top block
+ * computed only there), or an LM's target rows (every block at every row). */
+typedef struct {
+    int top;       /* the pooled top block, or -1 (none: an LM) */
+    int head_rows; /* B pooled rows, or the LM's targets */
+    int head_out;  /* n_classes, or the vocabulary */
+} HeadShape;
+
+static bool forward_gemms(const Gpt2Model *m, const int *rows, int B, int N, const HeadShape *hs, BenchGemms *g) {
+    const int C = m->cfg.n_embd, NL = m->cfg.n_layer, NH = m->cfg.n_head, top = hs->top;
     bool ok = true;
     for (int l = 0; l < NL; l++) {
         int R = l == top ? B : N;
@@ -82,18 +90,19 @@ static bool forward_gemms(const Gpt2Model *m, const int *rows, int B, int N, Ben
         ok &= add(g, pooled ? "lora x@A (top)" : "lora x@A", 'N', 'N', r, a->rank, a->in, 1);
         ok &= add(g, pooled ? "lora h@B (top)" : "lora h@B", 'N', 'N', r, a->out, a->rank, 1);
     }
-    ok &= add(g, "head", 'N', 'T', B, m->n_classes, C, 1);
+    ok &= add(g, "head", 'N', 'T', hs->head_rows, hs->head_out, C, 1);
     return ok;
 }
 
-static bool backward_gemms(const Gpt2Model *m, const int *rows, int B, int N, BenchGemms *g) {
-    const int C = m->cfg.n_embd, NL = m->cfg.n_layer, NH = m->cfg.n_head, top = NL - 1;
-    bool ok = add(g, "head dW", 'T', 'N', m->n_classes, C, B, 1);
+static bool backward_gemms(const Gpt2Model *m, const int *rows, int B, int N, const HeadShape *hs, BenchGemms *g) {
+    const int C = m->cfg.n_embd, NL = m->cfg.n_layer, NH = m->cfg.n_head, top = hs->top;
+    bool ok = true;
+    if (m->n_classes) ok &= add(g, "head dW", 'T', 'N', m->n_classes, C, B, 1); /* an LM's head is frozen */
     if (m->n_adapters == 0) return ok;
-    ok &= add(g, "head dX", 'N', 'N', B, C, m->n_classes, 1);
+    ok &= add(g, "head dX", 'N', 'N', hs->head_rows, C, hs->head_out, 1);
 
     /* frozen Linears: dX only, and only where something below still trains */
-    for (int l = top; l >= m->low_layer; l--) {
+    for (int l = NL - 1; l >= m->low_layer; l--) {
         int R = l == top ? B : N;
         bool t = l == top;
         if (gpt2_grad_below(m, l, STAGE_FC_PROJ))
@@ -125,13 +134,24 @@ static bool backward_gemms(const Gpt2Model *m, const int *rows, int B, int N, Be
     return ok;
 }
 
-bool bench_step_gemms(const Gpt2Model *m, const int *rows, int B, bool backward, BenchGemms *out) {
+static bool step_gemms(const Gpt2Model *m, const int *rows, int B, const HeadShape *hs, bool backward,
+                       BenchGemms *out) {
     memset(out, 0, sizeof *out);
     int N = 0;
     for (int b = 0; b < B; b++) N += rows[b];
-    bool ok = forward_gemms(m, rows, B, N, out) && (!backward || backward_gemms(m, rows, B, N, out));
+    bool ok = forward_gemms(m, rows, B, N, hs, out) && (!backward || backward_gemms(m, rows, B, N, hs, out));
     if (!ok) bench_gemms_free(out);
     return ok;
+}
+
+bool bench_step_gemms(const Gpt2Model *m, const int *rows, int B, bool backward, BenchGemms *out) {
+    const HeadShape hs = {m->cfg.n_layer - 1, B, m->n_classes};
+    return step_gemms(m, rows, B, &hs, backward, out);
+}
+
+bool bench_lm_step_gemms(const Gpt2Model *m, const int *rows, int B, int targets, bool backward, BenchGemms *out) {
+    const HeadShape hs = {-1, targets, m->cfg.vocab_size};
+    return step_gemms(m, rows, B, &hs, backward, out);
 }
 
 void bench_gemms_free(BenchGemms *g) {

@@ -92,6 +92,30 @@ bool bench_workload_sms(BenchWorkload *w, int B, int max_T, int vocab, Rng *r, L
     return true;
 }
 
+bool bench_workload_lm(BenchWorkload *w, int B, int max_T, int answer, int vocab, Rng *r, LfError *err) {
+    int lengths[MAX_TEXTS];
+    for (int k = 0; k < B; k++) {
+        int L = 200 + (int)rng_below(r, 101);
+        lengths[k] = L < max_T ? L : max_T;
+    }
+    if (!workload_alloc(w, 1, B, lengths, POOL_LAST_TOKEN, 0, err)) return false;
+    fill_random(w, 0, vocab, r);
+    TokenSet *ts = &w->set;
+    free(ts->labels);
+    ts->labels = NULL;
+    ts->prompt_length = malloc((size_t)B * sizeof *ts->prompt_length);
+    if (!ts->prompt_length) {
+        bench_workload_free(w);
+        lf_error_set(err, LF_ERR_IO, "out of memory for the benchmark's batches");
+        return false;
+    }
+    for (int k = 0; k < B; k++) {
+        int P = answer > 0 ? lengths[k] - answer : 0;
+        ts->prompt_length[k] = P > 0 ? P : 0;
+    }
+    return true;
+}
+
 bool bench_workload_file(BenchWorkload *w, const char *path, const char *model_dir, int B, int n_ctx,
                          LfError *err) {
     memset(w, 0, sizeof *w);

@@ -15,15 +15,18 @@
 #include "lorafit/engine/gpt2.h"
 #include "lorafit/util/error.h"
 
-/* The batch of texts rows[0..B) of ts, in that order. start, lengths and
- * labels are the caller's [B] arrays, filled here (labels left alone when
- * ts has none; the batch then has none either). T is pad_to with
- * POOL_LAST_POSITION (the labs' fixed length), else the longest text. */
+/* The batch of texts rows[0..B) of ts, in that order. start, lengths,
+ * labels and prompt_lengths are the caller's [B] arrays, filled here
+ * (labels and prompt_lengths left alone when ts has none; the batch then
+ * has none either: an LM set carries prompt lengths, a classification set
+ * labels). T is pad_to with POOL_LAST_POSITION (the labs' fixed length),
+ * else the longest text. */
 Gpt2Batch batch_select(const TokenSet *ts, const int *rows, int B, Gpt2Pool pool, int pad_to, size_t *start,
-                       int *lengths, int *labels);
+                       int *lengths, int *labels, int *prompt_lengths);
 
-/* The batch of texts first .. first + B - 1 of ts: views into the set,
- * nothing filled at all. T as with batch_select. */
+/* The batch of texts first .. first + B - 1 of ts: views into the set
+ * (labels and prompt lengths included), nothing filled at all. T as with
+ * batch_select. */
 Gpt2Batch batch_range(const TokenSet *ts, size_t first, int B, Gpt2Pool pool, int pad_to);
 
 /* Runs model m (inference: no dropout) over every text of ts in batches of
@@ -34,5 +37,19 @@ Gpt2Batch batch_range(const TokenSet *ts, size_t first, int B, Gpt2Pool pool, in
  * have been built for ts's longest text (or pad_to). */
 bool batch_predict(Gpt2Model *m, const TokenSet *ts, Gpt2Pool pool, int pad_to, float *probs, double *mean_loss,
                    LfError *err);
+
+/* A causal LM's figures over a whole set. */
+typedef struct {
+    double loss_sum; /* next-token cross-entropy summed over the counted targets, in text order */
+    long targets;    /* how many targets counted (ts->prompt_length masks prompts) */
+    long hits;       /* of them, predicted by the argmax */
+} LmEval;
+
+/* Runs the causal LM m (n_classes 0, inference: no dropout) over every
+ * text of ts in batches of at most m->max_B, packed (POOL_LAST_TOKEN).
+ * loss_sum / targets is the mean loss per target token (its exp the
+ * perplexity), hits / targets the next-token accuracy. The model must have
+ * been built for ts's longest text. */
+bool batch_lm_evaluate(Gpt2Model *m, const TokenSet *ts, LmEval *out, LfError *err);
 
 #endif

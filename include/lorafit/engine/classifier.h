@@ -28,7 +28,9 @@ typedef struct {
 /* Builds the tree in `naming`, injects LoRA per lc, swaps in a head of
  * n_classes, and builds the engine over w for batches of max_B sequences
  * of at most max_T tokens, its adapters and head initialised from `seed`
- * (gpt2_build). On failure c holds nothing: classifier_free is still safe. */
+ * (gpt2_build). n_classes == 0 builds the causal LM instead: the tree keeps
+ * its LM head tied to wte, and the engine has none to train (gpt2.h). On
+ * failure c holds nothing: classifier_free is still safe. */
 bool classifier_build(Classifier *c, const Gpt2Weights *w, ModTreeStyle naming, const LoraConfig *lc,
                       int n_classes, int max_B, int max_T, uint64_t seed, LfError *err);
 void classifier_free(Classifier *c);

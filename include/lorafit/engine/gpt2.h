@@ -1,5 +1,6 @@
 /* gpt2.h - the GPT-2 engine: LoRA fine-tuning of a frozen GPT-2 with a
- * classification head, forward and backward on the CPU.
+ * classification head, or as a causal language model, forward and
+ * backward on the CPU.
  *
  * The base weights (Gpt2Weights, Hugging Face layout) are frozen and never
  * get a gradient; what trains is every LoRA adapter's A and B and the
@@ -14,6 +15,13 @@
  * checkpoint writer in PEFT naming transposes.
  * Head layout: torch nn.Linear, head_w [n_classes, C], head_b [n_classes],
  * logits = h @ head_w^T + head_b.
+ *
+ * Causal LM (n_classes == 0): no classification head; the LM head is tied
+ * to the frozen wte (lm_head.h) and nothing but the adapters trains. The
+ * loss is the mean next-token cross-entropy over the batch's counted
+ * targets (Gpt2Batch.prompt_lengths), as torch's cross_entropy with
+ * ignore_index=-100 over Hugging Face's shifted labels; every block runs at
+ * every row, the head only at the target rows.
  *
  * Rows are packed: sequence b contributes L_b rows, L_b = lengths[b] for
  * POOL_LAST_TOKEN (padding is never computed: causality makes it irrelevant
@@ -44,6 +52,7 @@
 
 #include "lorafit/engine/config.h"
 #include "lorafit/util/error.h"
+#include "lorafit/engine/lm_head.h"
 #include "lorafit/engine/lora.h"
 #include "lorafit/util/rng.h"
 #include "lorafit/engine/weights.h"
@@ -70,6 +79,12 @@ typedef struct {
     int B, T;
     const size_t *start; /* [B] where each sequence starts in tokens, or NULL (dense) */
     int pad_id;          /* packed with POOL_LAST_POSITION: the padding id */
+    /* LM only (ignored by a classifier). Position t of sequence b
+     * (t < lengths[b] - 1) predicts its token t + 1, and counts as a target
+     * when t + 1 >= prompt_lengths[b]: a prompt's tokens are context only.
+     * [B] with 0 <= prompt_lengths[b] < lengths[b]; NULL: every next token
+     * counts (plain text). */
+    const int *prompt_lengths;
 } Gpt2Batch;
 
 /* One adapter as the engine runs it: a LoraSlot plus its effective scale. */
@@ -96,12 +111,13 @@ typedef struct {
     float *fch, *fch_gelu;       /* [L, N, 4C] */
     float *res3;                 /* [L, N, C] residual after the MLP = the block's output */
     float *lora_h;               /* per adapter [N, rank]: x @ A (after dropout) */
-    float *pooled;               /* [B, C] final residual at the pooled rows */
-    float *lnf, *lnf_mean, *lnf_rstd; /* [B, C], [B], [B] */
-    float *logits, *probs;       /* [B, n_classes] */
+    /* head rows H: B pooled rows (classifier) or up to N target rows (LM) */
+    float *pooled;               /* [H, C] final residual at the head's rows */
+    float *lnf, *lnf_mean, *lnf_rstd; /* [H, C], [H], [H] */
+    float *logits, *probs;       /* [B, n_classes] (classifier only) */
     /* backward scratch (gpt2_testing.h's gpt2_lm_logits borrows dres) */
-    float *dlogits;              /* [B, n_classes] */
-    float *dlnf, *dpooled;       /* [B, C] */
+    float *dlogits;              /* [B, n_classes] (classifier only) */
+    float *dlnf, *dpooled;       /* [H, C]; an LM's dlnf is written by its training forward */
     float *dres;                 /* [N, C] gradient of the residual stream */
     float *dln;                  /* [N, C] */
     float *datty;                /* [N, C] */
@@ -115,8 +131,9 @@ typedef struct {
 typedef struct Gpt2Model {
     Gpt2Config cfg;
     const Gpt2Weights *w; /* frozen, not owned */
-    int n_classes;
+    int n_classes;        /* 0: a causal language model (lm below) */
     int max_B, max_T;
+    LmHead lm;            /* LM only: the tied head, its targets and the last forward's totals */
 
     /* adapters */
     int n_adapters;
@@ -160,7 +177,9 @@ typedef struct Gpt2Model {
  * (U(+-1/sqrt(C)) for weight and bias) from the same stream, in that order.
  * Scale per adapter from lc->scaling and the slot's alpha and rank;
  * dropout from lc->dropout. The activations are sized for max_B sequences
- * of max_T tokens (max_T <= n_ctx). */
+ * of max_T tokens (max_T <= n_ctx). n_classes == 0 builds a causal LM:
+ * no head parameters (the A init draws are the same), the LM head tied to
+ * w->wte. */
 bool gpt2_build(Gpt2Model *m, const Gpt2Weights *w, const LoraSlot *slots, int n_slots,
                 const LoraConfig *lc, int n_classes, int max_B, int max_T, uint64_t seed,
                 LfError *err);
@@ -175,11 +194,22 @@ void gpt2_free(Gpt2Model *m);
  * gpt2_backward(); its softmax is float, as torch's fp32 cross_entropy that
  * the gradient follows. Without `training` the probabilities are for
  * reading: computed in double and rounded once (softmax_forward in
- * kernels.h), with each sequence's loss in m->seq_loss when labelled. */
+ * kernels.h), with each sequence's loss in m->seq_loss when labelled.
+ *
+ * A causal LM (n_classes == 0) takes packed or dense rows with
+ * POOL_LAST_TOKEN (NaN for POOL_LAST_POSITION or a prompt length outside
+ * 0..lengths[b] - 1; padding is never computed: it would not change the
+ * real positions, and padded targets do not count) and returns the mean
+ * next-token cross-entropy over the counted targets of the whole batch (0
+ * when none counts); m->lm.n, m->lm.loss_sum and m->lm.hits hold the
+ * count, the sum and the argmax hits, for a loss per token over many
+ * batches. `logits` is not written (the [N, V] logits never exist).
+ * `training` also forms the head's gradient for gpt2_backward. */
 float gpt2_forward(Gpt2Model *m, const Gpt2Batch *b, Gpt2Pool pool, bool training, float *logits);
 
-/* After a forward with labels: sets m->grads to the gradient of the mean
- * cross-entropy (overwrites; no accumulation across calls). */
+/* After a training forward with labels (a classifier) or of an LM: sets
+ * m->grads to the gradient of the mean cross-entropy (overwrites; no
+ * accumulation across calls). */
 void gpt2_backward(Gpt2Model *m);
 
 /* Whether the backward carries the gradient below stage s of block `layer`:

@@ -108,4 +108,13 @@ void softmax_forward(float *probs, double *loss, const float *logits, const int 
 /* dlogits [B, K] = (probs - onehot(labels)) / B. */
 void crossentropy_backward(float *dlogits, const float *probs, const int *labels, int B, int K);
 
+/* Next-token cross-entropy over a vocabulary, row by row (the LM head's
+ * loss, one chunk of rows at a time): loss[n] = -log softmax(z[n])[targets[n]]
+ * (the exponentials in float as torch's fp32 log_softmax, their sum and the
+ * log in double) and hit[n] = whether targets[n] is the first argmax of
+ * z[n]. With dscale > 0 the logits are overwritten with their gradient
+ * dscale * (softmax(z[n]) - onehot(targets[n])); else left alone.
+ * z [N, V], loss [N], hit [N]. */
+void crossentropy_rows(float *z, double *loss, int *hit, const int32_t *targets, int N, int V, float dscale);
+
 #endif

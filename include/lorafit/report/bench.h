@@ -10,7 +10,8 @@
  *   forward, top block with a pooled head: K and V over all N rows, Q,
  *     c_proj, fc and fc_proj only at the B pooled rows;
  *   LoRA: x @ A and h @ B per adapter over the rows its site runs on;
- *   head: [B, C] x [C, n_classes];
+ *   head: [B, C] x [C, n_classes] (an LM: [targets, C] x [C, V], every
+ *     block at every row);
  *   backward: only dX = dY W^T through the frozen Linears (no frozen dW),
  *     from the top block down to the lowest adapter, and nothing below the
  *     lowest adapter's stage; per adapter dB = h^T dY, dh = dY B^T,
@@ -49,6 +50,10 @@ typedef struct {
  * sequence; with `backward` the backward pass too. Identical shapes of the
  * same kind are merged (count > 1). False when out of memory. */
 bool bench_step_gemms(const Gpt2Model *m, const int *rows, int B, bool backward, BenchGemms *out);
+/* The same for a causal LM (n_classes 0): every block over all rows (no
+ * pooled top block), the tied head [targets, C] x [C, V] at the counted
+ * targets only and, backward, its dX (dlogits @ wte; wte is frozen). */
+bool bench_lm_step_gemms(const Gpt2Model *m, const int *rows, int B, int targets, bool backward, BenchGemms *out);
 void bench_gemms_free(BenchGemms *g);
 
 double bench_gemm_flops(const BenchGemms *g);          /* GEMMs only */

@@ -22,7 +22,7 @@
 #include "lorafit/util/rng.h"
 
 typedef struct {
-    TokenSet set;  /* the texts, in batch order, every one labelled 0 or 1 */
+    TokenSet set;  /* the texts, in batch order, every one labelled 0 or 1 (an LM's: with prompt lengths) */
     int n, B;      /* batches, texts per batch */
     Gpt2Pool pool; /* how the bench's cases read them */
     int pad_to;    /* the padded length, with POOL_LAST_POSITION */
@@ -37,13 +37,19 @@ bool bench_workload_padded(BenchWorkload *w, int B, int T, int vocab, Rng *r, Lf
  * of the labs' training split (cut at max_T), random ids, last-token. */
 bool bench_workload_sms(BenchWorkload *w, int B, int max_T, int vocab, Rng *r, LfError *err);
 
+/* A causal LM's batch, shaped like SQuAD prompts: B texts of 200..300
+ * random ids (cut at max_T), each with prompt_length = length - answer, so
+ * the last `answer` positions' next tokens count (an answer and its
+ * <|endoftext|>); answer 0 counts every next token. Unlabelled, last-token. */
+bool bench_workload_lm(BenchWorkload *w, int B, int max_T, int answer, int vocab, Rng *r, LfError *err);
+
 /* The same number of batches from the first texts of a labelled CSV/TSV,
  * encoded with GPT-2's tokenizer (from model_dir, or lorafit's copy) and cut
  * at n_ctx; classes above 1 count as 1 (the bench's head has 2). */
 bool bench_workload_file(BenchWorkload *w, const char *path, const char *model_dir, int B, int n_ctx,
                          LfError *err);
 
-/* Batch i (with labels). */
+/* Batch i (with labels, or an LM's prompt lengths). */
 Gpt2Batch bench_workload_batch(const BenchWorkload *w, int i);
 
 /* The longest batch's T: what the engine must be built for. */

@@ -1,0 +1,55 @@
+/* lm_head.h - the causal language model's head: next-token logits tied to
+ * the frozen token embedding (logits = lnf @ wte^T, no bias, no gradient
+ * for wte), its mean cross-entropy over the target rows that count, and the
+ * gradient of that mean with respect to the final layer norm's output.
+ *
+ * Memory: the logits of all rows at once would be rows x vocab floats (400
+ * MB for 2,000 rows of GPT-2); the head runs a chunk of rows at a time
+ * (logits, loss, dlogits in place, then d(lnf) = dlogits @ wte), so only
+ * chunk x vocab floats ever exist. The gradient is formed in the forward
+ * pass, while the chunk's logits are at hand: the backward then starts from
+ * d(lnf) without recomputing them.
+ *
+ * Determinism: each chunk's GEMMs and each row's loss depend only on the
+ * thread count (kernels.h); the per-row losses are summed serially. */
+#ifndef LORAFIT_LM_HEAD_H
+#define LORAFIT_LM_HEAD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lorafit/util/error.h"
+
+enum { LM_HEAD_CHUNK_ROWS = 128 };
+
+typedef struct {
+    int V, C, chunk;     /* vocabulary, width, rows per chunk */
+    int max_rows;        /* target rows a batch may have */
+    int *rows;           /* [max_rows] the packed row each target is read at */
+    int32_t *targets;    /* [max_rows] the token it must predict */
+    int n;               /* targets of the last forward */
+    float *logits;       /* [chunk, V] one chunk's logits, then its dlogits */
+    double *row_loss;    /* [chunk] */
+    int *row_hit;        /* [chunk] */
+    /* the last forward's totals */
+    double loss_sum;     /* sum of the per-target cross-entropies */
+    long hits;           /* targets that were the argmax of their logits */
+    /* test support (gpt2_testing.h's gpt2_lm_logits): when set, called with
+     * each chunk's logits [rows, V] (targets first .. first + rows - 1)
+     * before the loss overwrites them */
+    void (*peek)(void *ctx, int first, int rows, const float *logits);
+    void *peek_ctx;
+} LmHead;
+
+/* Room for max_rows targets over a vocabulary of V and width C. */
+bool lm_head_build(LmHead *h, int max_rows, int V, int C, LfError *err);
+void lm_head_free(LmHead *h);
+
+/* Runs the head over h->n target rows whose final-layer-norm outputs are
+ * lnf [h->n, C] (row i predicts h->targets[i]), with wte [V, C]. Sets
+ * h->loss_sum and h->hits; when dlnf is not NULL writes dlnf [h->n, C] =
+ * the gradient of loss_sum / grad_count with respect to lnf. Returns the
+ * mean loss over the targets (0 without any). */
+double lm_head_forward(LmHead *h, const float *lnf, const float *wte, float *dlnf, int grad_count);
+
+#endif
