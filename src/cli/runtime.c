@@ -39,6 +39,10 @@ KernelsOrigin runtime_kernels_origin(const char *coretype, const char *lorafit_s
     return lorafit_set && strcmp(coretype, lorafit_set) == 0 ? KERNELS_LORAFIT : KERNELS_USER;
 }
 
+const char *runtime_kernels_origin_name(KernelsOrigin o) {
+    return o == KERNELS_LORAFIT ? "lorafit" : o == KERNELS_USER ? "user" : "openblas";
+}
+
 void runtime_kernels(RuntimeKernels *k) {
     memset(k, 0, sizeof *k);
     cpu_detect(&k->cpu);

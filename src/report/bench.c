@@ -208,13 +208,6 @@ double bench_sgemm_time(BenchGemms *g, int reps) {
     return total;
 }
 
-double bench_sgemm_square(int n, int reps) {
-    BenchGemm e = {"square", 'N', 'N', n, n, n, 1, 0};
-    BenchGemms g = {&e, 1, 1, 0};
-    double s = bench_sgemm_time(&g, reps);
-    return s > 0 ? 2.0 * n * (double)n * n / s * 1e-9 : 0.0;
-}
-
 /* ---------------------------------------------------------------------------
  * time and memory */
 

@@ -36,6 +36,9 @@ typedef enum {
  * LORAFIT_CORETYPE_SET (NULL when unset): lorafit when the two agree. */
 KernelsOrigin runtime_kernels_origin(const char *coretype, const char *lorafit_set);
 
+/* "openblas", "lorafit", "user": the origin in JSON. */
+const char *runtime_kernels_origin_name(KernelsOrigin o);
+
 typedef struct {
     CpuInfo cpu;
     const char *core, *config; /* what OpenBLAS runs: its corename and config */

@@ -63,9 +63,6 @@ bool bench_gemms_add(BenchGemms *a, const BenchGemms *b);
  * the GEMM part of a step), or a negative value when out of memory. */
 double bench_sgemm_time(BenchGemms *g, int reps);
 
-/* GFLOP/s of an n x n x n sgemm, median of reps after one warm-up. */
-double bench_sgemm_square(int n, int reps);
-
 double bench_median(double *x, int n);    /* sorts x */
 long bench_peak_rss_kb(void);             /* getrusage ru_maxrss */
 long bench_current_rss_kb(void);          /* /proc/self/statm, or -1 */
