@@ -21,18 +21,6 @@ bool bench_gemms_write(FILE *f, const BenchGemms *g, const char *kernels, bool s
     return fflush(f) == 0 && !ferror(f);
 }
 
-static bool append(BenchGemms *g, const BenchGemm *e) {
-    if (g->n == g->cap) {
-        int cap = g->cap ? 2 * g->cap : 64;
-        BenchGemm *p = realloc(g->g, (size_t)cap * sizeof *p);
-        if (!p) return false;
-        g->g = p;
-        g->cap = cap;
-    }
-    g->g[g->n++] = *e;
-    return true;
-}
-
 /* A whole number in [lo, hi] from the token at *p, which moves past it. */
 static bool take_long(const char **p, long lo, long hi, long *out) {
     char *end;
@@ -97,7 +85,7 @@ bool bench_gemms_read(FILE *f, const char *name, BenchGemms *g, char *kernels, s
             lf_error_set(err, LF_ERR_INPUT, "%s:%d: more than %d GEMMs", name, no, MAX_ENTRIES);
             goto fail;
         }
-        if (!append(g, &e)) {
+        if (!bench_gemms_push(g, &e)) {
             lf_error_set(err, LF_ERR_IO, "out of memory reading %s", name);
             goto fail;
         }

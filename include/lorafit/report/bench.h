@@ -54,6 +54,9 @@ void bench_gemms_free(BenchGemms *g);
 double bench_gemm_flops(const BenchGemms *g);          /* GEMMs only */
 double bench_total_flops(const BenchGemms *g);         /* GEMMs + attention */
 
+/* Appends e as an entry of its own (no merging). False when out of memory. */
+bool bench_gemms_push(BenchGemms *g, const BenchGemm *e);
+
 /* Adds b's entries into a (merging equal ones); attention FLOPs add too. */
 bool bench_gemms_add(BenchGemms *a, const BenchGemms *b);
 
