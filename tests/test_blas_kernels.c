@@ -137,9 +137,12 @@ static void test_detect(void) {
     FILE *f = fopen("/proc/cpuinfo", "r");
     if (!f) return;
     char line[8192], flags[8192] = "", model[256] = "";
+    int family = -1, model_no = -1;
     while (fgets(line, sizeof line, f) && !(flags[0] && model[0])) {
         char *colon = strchr(line, ':');
         if (!colon) continue;
+        if (!strncmp(line, "cpu family\t", 11) && family < 0) family = atoi(colon + 1);
+        if (!strncmp(line, "model\t", 6) && model_no < 0) model_no = atoi(colon + 1);
         if (!strncmp(line, "flags", 5) && !flags[0]) snprintf(flags, sizeof flags, "%s", colon + 2);
         if (!strncmp(line, "model name", 10) && !model[0]) {
             snprintf(model, sizeof model, "%s", colon + 2);
@@ -151,6 +154,8 @@ static void test_detect(void) {
     CpuInfo c;
     cpu_detect(&c);
     CHECK_STR_EQ(c.model_name, model);
+    CHECK(c.family == family && c.model == model_no, "family %d model %d, Linux: %d %d", c.family, c.model, family,
+          model_no);
     CHECK(linux_flag(flags, "avx2") == (c.avx2 && c.os_ymm), "avx2");
     CHECK(linux_flag(flags, "fma") == (c.fma && c.os_ymm), "fma");
     CHECK(linux_flag(flags, "sse4_2") == c.sse42, "sse4_2");

@@ -55,7 +55,7 @@ void cpu_detect(CpuInfo *c) {
     cpuid(1, 0, r);
     unsigned fam = (r[0] >> 8) & 0xf, model = (r[0] >> 4) & 0xf;
     c->family = (int)(fam == 0xf ? fam + ((r[0] >> 20) & 0xff) : fam);
-    c->model = (int)(fam == 0x6 || fam == 0xf ? model + (((r[0] >> 16) & 0xf) << 4) : model);
+    c->model = (int)(fam >= 0x6 ? model + (((r[0] >> 16) & 0xf) << 4) : model); /* as Linux does */
     c->stepping = (int)(r[0] & 0xf);
     c->sse42 = bit(r[2], 20);
     c->fma = bit(r[2], 12);
