@@ -17,10 +17,56 @@ else
   done
 fi
 
+# The header says what the run is on (issue 13), and where the ceiling came from.
+for want in "CPU: " "vector features: " "OpenBLAS kernels: " "OpenBLAS config: " "oneDNN: not built in" \
+  "ceiling kernels: OpenBLAS "; do
+  case "$out" in
+    *"$want"*) pass ;;
+    *) fail "bench --quick: stdout lacks '$want'"$'\n'"$out" ;;
+  esac
+done
+
+# Slow kernels chosen by the user: the ceiling comes from the CPU's best set,
+# in a second process, so the run shows as a low fraction of it.
+flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)
+has() { [[ "$flags " == *" $1 "* ]]; }
+best=""
+if has avx512_bf16 && has avx512f && has avx512bw && has avx512dq && has avx512vl; then best="Cooperlake"
+elif has avx512f && has avx512bw && has avx512dq && has avx512vl; then best="SkylakeX"
+elif has avx2 && has fma; then best="Haswell"
+fi
+run --version --verbose
+if [ -n "$best" ] && [[ "$out" == *DYNAMIC_ARCH* ]]; then
+  OPENBLAS_CORETYPE=Nehalem run bench --quick --threads 1 --cases infer-padded --json
+  case "$out" in
+    *"\"openblas_core\":	\"Nehalem\""*"\"kernels_chosen_by\":	\"user\""*"\"ceiling_kernels\":	\"$best\""*) pass ;;
+    *) fail "OPENBLAS_CORETYPE=Nehalem: the ceiling should come from $best: $out $err" ;;
+  esac
+  OPENBLAS_CORETYPE=Nehalem run bench --quick --threads 1 --cases infer-padded
+  case "$out" in
+    *"ceiling kernels: OpenBLAS $best, the best set for this CPU, in a second process (this run: Nehalem)"*) pass ;;
+    *) fail "OPENBLAS_CORETYPE=Nehalem: $out $err" ;;
+  esac
+fi
+
+# --time-gemms, the second process's side: the GEMMs back, in order, timed.
+printf 'N T 64 192 64 3\nN N 16 16 16 1\n' >"$TMP/gemms"
+"$LORAFIT" bench --time-gemms --repeat 1 --threads 1 <"$TMP/gemms" >"$TMP/timed" 2>"$TMP/err"
+rc=$?
+if [ "$rc" -eq 0 ] && awk 'NR == 1 { ok = $1 == "kernels" && NF == 2 }
+    NR == 2 { ok = ok && $1 $2 $3 $4 $5 $6 == "NT64192643" && $7 > 0 }
+    NR == 3 { ok = ok && $1 $2 $3 $4 $5 $6 == "NN1616161" && $7 > 0 }
+    END { exit !(ok && NR == 3) }' "$TMP/timed"; then pass; else fail "--time-gemms: exit $rc: $(cat "$TMP/timed" "$TMP/err")"; fi
+printf 'N T 64 192 64 3\nN X 1 1 1 1\n' >"$TMP/gemms"
+"$LORAFIT" bench --time-gemms <"$TMP/gemms" >/dev/null 2>"$TMP/err"
+rc=$?
+[ "$rc" -eq 2 ] && grep -q "standard input:2: not a GEMM" "$TMP/err" && pass || fail "--time-gemms bad line: exit $rc: $(cat "$TMP/err")"
+
 # JSON: one object with the cases asked for and their figures.
 expect_contains '"name":	"train-padded"' bench --quick --threads 1 --json --cases train-padded,infer-last
 for key in '"ms_per_step":' '"tokens_per_s":' '"gflop_per_step":' '"gflops":' '"ceiling_gflops":' \
-  '"fraction_of_ceiling":' '"peak_rss_mb":' '"weights_mb":' '"sgemm_square_gflops":' '"lengths":'; do
+  '"fraction_of_ceiling":' '"peak_rss_mb":' '"weights_mb":' '"sgemm_square_gflops":' '"lengths":' '"cpu":' \
+  '"openblas_core":' '"kernels_chosen_by":' '"ceiling_kernels":'; do
   case "$out" in
     *"$key"*) pass ;;
     *) fail "bench --json lacks $key" ;;

@@ -12,10 +12,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lorafit/cli/bench_ceiling.h"
 #include "lorafit/cli/cli.h"
 #include "lorafit/cli/commands.h"
 #include "lorafit/cli/common_options.h"
 #include "lorafit/util/clock.h"
+#include "lorafit/cli/runtime.h"
 #include "lorafit/cli/session.h"
 #include "lorafit/data/tokenizer.h"
 #include "lorafit/engine/classifier.h"
@@ -45,6 +47,10 @@ static const char ABOUT[] =
     "engine's gemm: single-threaded cblas_sgemm calls split over the same threads; GFLOP of\n"
     "those GEMMs over their time) and the fraction of it reached. Then a\n"
     "large square sgemm's GFLOP/s, the weights' memory and the peak RSS.\n"
+    "The ceiling is the best the CPU reaches: when this run's OpenBLAS kernels are of a lower\n"
+    "level than the best set correct on the CPU (a user's OPENBLAS_CORETYPE, say), the\n"
+    "ceiling's GEMMs run in a second lorafit on the best set, so slow kernels show as a low\n"
+    "fraction. The header says what the run is on: CPU, vector features, OpenBLAS's kernels.\n"
     "\n"
     "FLOPs counted (2*M*N*K per GEMM, what the step needs): forward QKV, c_proj, fc,\n"
     "fc_proj over all rows, the top block's Q, c_proj and MLP only at the pooled rows (its\n"
@@ -70,7 +76,7 @@ typedef struct {
     long seed;
     const char *config, *model, *data;
     bool cases[N_CASES + 1]; /* + CASE_GENERATE */
-    bool shapes, json, quick, no_ceiling;
+    bool shapes, json, quick, no_ceiling, time_gemms;
 } Options;
 
 typedef struct {
@@ -141,13 +147,17 @@ static const CliOption OPTIONS[] = {
     {.name = "--quick", .type = CLI_FLAG, CLI_AT(Options, quick),
      .help = "a tiny model and shape (2 layers, width 64, 4 x 16), 1 repetition: checks the command runs, "
              "measures nothing useful"},
+    {.name = "--time-gemms", .type = CLI_FLAG, CLI_AT(Options, time_gemms),
+     .help = "only time the GEMMs listed on standard input, one 'TA TB M N K COUNT' a line, as the ceiling "
+             "does (--repeat passes on --threads), and print them with their seconds after a line 'kernels "
+             "NAME': what bench runs in a second process for a ceiling on other kernels"},
     {0}};
 
 static const CliCommand COMMAND = {
     .name = "bench",
     .usage = "lorafit bench [--threads N] [--seed N] [--repeat N] [--warmup N] [--config PRESET | --model DIR] "
              "[--data FILE.csv] [--batch-size N] [--pad-to T] [--cases LIST] [--shapes] [--no-ceiling] [--json] "
-             "[--quick]",
+             "[--quick] [--time-gemms]",
     .synopsis = "lorafit bench [options]",
     .about = ABOUT,
     .options = OPTIONS,
@@ -249,15 +259,12 @@ static bool count_case(Case *c, LfError *err) {
     return true;
 }
 
-/* The ceiling: the same GEMMs alone, through the engine's gemm(). */
-static bool ceiling_case(Case *c, int reps, LfError *err) {
-    double s = bench_sgemm_time(&c->gemms, reps);
-    if (s < 0) {
-        lf_error_set(err, LF_ERR_IO, "out of memory for the sgemm ceiling");
-        return false;
-    }
-    c->ceiling_gflops = bench_gemm_flops(&c->gemms) * 1e-9 / s;
-    c->ceiling_ms = 1e3 * (c->gflop / c->ceiling_gflops);
+/* The ceiling: the same GEMMs alone, here or in a second process. */
+static bool ceiling_case(Case *c, BenchCeiling *p, LfError *err) {
+    double s = bench_ceiling_time(p, &c->gemms, err);
+    if (s < 0) return false;
+    c->ceiling_gflops = s > 0 ? bench_gemm_flops(&c->gemms) * 1e-9 / s : 0.0;
+    c->ceiling_ms = c->ceiling_gflops > 0 ? 1e3 * (c->gflop / c->ceiling_gflops) : 0.0;
     return true;
 }
 
@@ -301,6 +308,8 @@ typedef struct {
     double square_gflops;
     int square_n;
     BenchGenerate gen; /* with CASE_GENERATE */
+    RuntimeKernels kernels;
+    BenchCeiling ceiling;
 } Summary;
 
 /* The dimension that runs over the batch's rows: M, or K for the
@@ -353,13 +362,27 @@ static bool any_step_case(const bool *on) {
     return false;
 }
 
+/* Which kernels the ceiling and the square sgemm came from. */
+static void print_ceiling_kernels(const Summary *s, const Options *o) {
+    if (o->no_ceiling) return;
+    const BenchCeiling *p = &s->ceiling;
+    if (p->kernels)
+        printf("ceiling kernels: OpenBLAS %s, the best set for this CPU, in a second process (this run: %s)\n",
+               p->ran, s->kernels.core);
+    else
+        printf("ceiling kernels: OpenBLAS %s, this run's own (%s)\n", p->ran,
+               s->kernels.best ? "at the best level for this CPU" : "no better set for this CPU");
+}
+
 static void print_text(const Summary *s, Case *cases, const bool *on, const Options *o) {
     printf("lorafit bench: %s, %d layers x %d wide, %d LoRA adapters rank %d alpha 16, 2-class head\n",
            s->model_desc, s->n_layer, s->n_embd, s->n_adapters, s->rank);
     printf("threads %d, OMP_WAIT_POLICY %s, seed %ld, median of %d after %d warm-up\n", s->threads,
            wait_policy(), o->seed, o->repeat, o->warmup);
-    printf("load average %.2f %.2f %.2f at start, %.2f %.2f %.2f at end\n\n", s->load_start[0], s->load_start[1],
+    printf("load average %.2f %.2f %.2f at start, %.2f %.2f %.2f at end\n", s->load_start[0], s->load_start[1],
            s->load_start[2], s->load_end[0], s->load_end[1], s->load_end[2]);
+    runtime_describe(stdout, &s->kernels, s->threads, NULL);
+    printf("\n");
     if (on[CASE_GENERATE]) bench_generate_print(&s->gen);
     if (!any_step_case(on)) return;
     printf("%-13s %-27s %9s %9s %10s %8s %8s %8s %10s\n", "case", "batch", "ms/step", "tokens/s", "GFLOP/step",
@@ -378,6 +401,7 @@ static void print_text(const Summary *s, Case *cases, const bool *on, const Opti
         if (on[k]) printf(" %s %.1f (%.1f .. %.1f);", cases[k].name, cases[k].ms, cases[k].ms_min, cases[k].ms_max);
     printf("\nceiling = the GFLOP of the step's GEMMs over the time the same GEMMs take alone (same shapes\n"
            "and counts, same split over the same threads); ceiling ms = the step's FLOPs at that rate.\n");
+    print_ceiling_kernels(s, o);
     printf("sgemm %d x %d x %d: %.1f GFLOP/s\n", s->square_n, s->square_n, s->square_n, s->square_gflops);
     printf("memory: weights %.1f MB (%s), RSS %.1f MB before them, %.1f MB with them; peak RSS %.1f MB",
            s->weights_mb,
@@ -406,6 +430,14 @@ static void print_json(const Summary *s, Case *cases, const bool *on, const Opti
     cJSON_AddNumberToObject(root, "adapters", s->n_adapters);
     cJSON_AddNumberToObject(root, "rank", s->rank);
     cJSON_AddNumberToObject(root, "threads", s->threads);
+    char features[512];
+    cJSON_AddStringToObject(root, "cpu", s->kernels.cpu.model_name);
+    cJSON_AddStringToObject(root, "cpu_features", cpu_features_text(&s->kernels.cpu, features, sizeof features));
+    cJSON_AddStringToObject(root, "openblas_core", s->kernels.core);
+    cJSON_AddStringToObject(root, "openblas_config", s->kernels.config);
+    cJSON_AddStringToObject(root, "kernels_chosen_by", runtime_kernels_origin_name(s->kernels.origin));
+    if (s->kernels.best) cJSON_AddStringToObject(root, "kernels_best", s->kernels.best);
+    if (!o->no_ceiling) cJSON_AddStringToObject(root, "ceiling_kernels", s->ceiling.ran);
     cJSON_AddStringToObject(root, "omp_wait_policy", wait_policy());
     cJSON_AddNumberToObject(root, "seed", (double)o->seed);
     cJSON_AddNumberToObject(root, "repeat", o->repeat);
@@ -593,22 +625,22 @@ static bool setup(Bench *b, const Options *o, Summary *s, LfError *err) {
  * and buffers, so the steps' peak RSS is the one before the first
  * ceiling allocates its scratch matrices. */
 static bool run_all(Bench *b, const Options *o, Summary *s, LfError *err) {
-    int reps = o->repeat < 3 ? o->repeat : 3;
+    BenchCeiling *p = &s->ceiling;
+    bench_ceiling_init(p, &s->kernels, o->threads, o->repeat < 3 ? o->repeat : 3);
     for (int k = 0; k < N_CASES; k++) {
         if (!o->cases[k]) continue;
         if (!time_case(&b->cases[k], o, err) || !count_case(&b->cases[k], err))
             return false;
         if (k == CASE_TRAIN_PADDED) s->peak_train_padded_mb = mb((double)bench_peak_rss_kb());
         if (s->peak_rss_mb == 0) s->peak_rss_mb = mb((double)bench_peak_rss_kb());
-        if (!o->no_ceiling && !ceiling_case(&b->cases[k], reps, err)) return false;
+        if (!o->no_ceiling && !ceiling_case(&b->cases[k], p, err)) return false;
     }
-    if (o->cases[CASE_GENERATE] && !bench_generate(&b->net.model, 16, o->quick ? 32 : 256, reps, (uint64_t)o->seed,
+    if (o->cases[CASE_GENERATE] && !bench_generate(&b->net.model, 16, o->quick ? 32 : 256, p->reps, (uint64_t)o->seed,
                                                    &s->gen, err))
         return false;
     if (o->no_ceiling || !any_step_case(o->cases)) return true;
     s->square_n = o->quick ? 256 : 2048;
-    s->square_gflops = bench_sgemm_square(s->square_n, reps);
-    return true;
+    return bench_ceiling_square(p, s->square_n, &s->square_gflops, err);
 }
 
 int cmd_bench(int argc, char **argv) {
@@ -620,9 +652,11 @@ int cmd_bench(int argc, char **argv) {
         o.threads = n > 0 ? (int)n : 1;
     }
     session_set_threads(o.threads);
+    if (o.time_gemms) return bench_ceiling_serve(o.repeat);
 
     Summary s = {0};
     s.threads = o.threads;
+    runtime_kernels(&s.kernels);
     read_loadavg(s.load_start);
     Bench b;
     memset(&b, 0, sizeof b);

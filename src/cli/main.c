@@ -1,10 +1,12 @@
 /* main.c - the `lorafit` executable: a table of subcommands, git style. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "lorafit/cli/commands.h"
+#include "lorafit/cli/runtime.h"
 
 typedef struct {
     const char *name;
@@ -33,6 +35,7 @@ static void print_help(void) {
     printf("usage: %s\n\ncommands:\n", USAGE);
     for (int i = 0; i < N_COMMANDS; i++) printf("  %-13s %s\n", commands[i].name, commands[i].summary);
     printf("\nRun 'lorafit help <command>' or 'lorafit <command> --help' for a command's options.\n");
+    printf("'lorafit --version --verbose' says what lorafit runs on: CPU, BLAS kernels, threads.\n");
 }
 
 static const Command *find_command(const char *name) {
@@ -47,21 +50,20 @@ static int unknown_command(const char *name) {
     return 2;
 }
 
-/* libgomp reads OMP_WAIT_POLICY once, when it is loaded, before main runs.
- * Its default keeps idle threads spinning; when other programs keep the
- * cores busy, a spinning thread holds the core its partner needs, and
- * `--threads 2` ran 20x slower than one thread here (a 4-layer model's
- * epoch: 55 s against 2.2 s passive). Passive waiting cost under 2% on an
- * idle machine. So unless the user chose a policy, choose passive and start
- * again; should exec fail, run on as we are. */
-static void prefer_passive_openmp(char **argv) {
-    if (getenv("OMP_WAIT_POLICY")) return;
-    if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
-    execv("/proc/self/exe", argv);
+/* `lorafit --version --verbose`: what it runs on, for a bug report or a
+ * slow run. */
+static int print_version(bool verbose) {
+    printf("lorafit %s\n", LORAFIT_VERSION);
+    if (!verbose) return 0;
+    RuntimeKernels k;
+    runtime_kernels(&k);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    runtime_describe(stdout, &k, n > 0 ? (int)n : 1, " by default (every core; --threads N)");
+    return 0;
 }
 
 int main(int argc, char **argv) {
-    prefer_passive_openmp(argv);
+    runtime_prepare(argv);
     if (argc < 2) {
         fprintf(stderr, "lorafit: no command given\nusage: %s\n", USAGE);
         fprintf(stderr, "Run 'lorafit --help' for the list of commands.\n");
@@ -72,10 +74,8 @@ int main(int argc, char **argv) {
         print_help();
         return 0;
     }
-    if (strcmp(first, "--version") == 0) {
-        printf("lorafit %s\n", LORAFIT_VERSION);
-        return 0;
-    }
+    if (strcmp(first, "--version") == 0)
+        return print_version(argc > 2 && (strcmp(argv[2], "--verbose") == 0 || strcmp(argv[2], "-v") == 0));
     if (strcmp(first, "help") == 0) {
         if (argc == 2) {
             print_help();

@@ -15,6 +15,18 @@
 /* ---------------------------------------------------------------------------
  * the GEMM list */
 
+bool bench_gemms_push(BenchGemms *g, const BenchGemm *e) {
+    if (g->n == g->cap) {
+        int cap = g->cap ? 2 * g->cap : 64;
+        BenchGemm *p = realloc(g->g, (size_t)cap * sizeof *p);
+        if (!p) return false;
+        g->g = p;
+        g->cap = cap;
+    }
+    g->g[g->n++] = *e;
+    return true;
+}
+
 static bool add(BenchGemms *g, const char *what, char ta, char tb, int M, int N, int K, long count) {
     if (M <= 0 || N <= 0 || K <= 0 || count <= 0) return true;
     for (int i = 0; i < g->n; i++) {
@@ -24,17 +36,9 @@ static bool add(BenchGemms *g, const char *what, char ta, char tb, int M, int N,
             return true;
         }
     }
-    if (g->n == g->cap) {
-        int cap = g->cap ? 2 * g->cap : 64;
-        BenchGemm *p = realloc(g->g, (size_t)cap * sizeof *p);
-        if (!p) return false;
-        g->g = p;
-        g->cap = cap;
-    }
-    BenchGemm *e = &g->g[g->n++];
-    *e = (BenchGemm){.ta = ta, .tb = tb, .M = M, .N = N, .K = K, .count = count};
-    snprintf(e->what, sizeof e->what, "%s", what);
-    return true;
+    BenchGemm e = {.ta = ta, .tb = tb, .M = M, .N = N, .K = K, .count = count};
+    snprintf(e.what, sizeof e.what, "%s", what);
+    return bench_gemms_push(g, &e);
 }
 
 /* Rows an adapter needs: all packed rows below the top block; in the
@@ -226,13 +230,6 @@ double bench_sgemm_time(BenchGemms *g, int reps) {
     }
     free(A), free(B), free(Cm), free(t);
     return total;
-}
-
-double bench_sgemm_square(int n, int reps) {
-    BenchGemm e = {"square", 'N', 'N', n, n, n, 1, 0};
-    BenchGemms g = {&e, 1, 1, 0};
-    double s = bench_sgemm_time(&g, reps);
-    return s > 0 ? 2.0 * n * (double)n * n / s * 1e-9 : 0.0;
 }
 
 /* ---------------------------------------------------------------------------

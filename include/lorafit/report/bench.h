@@ -59,6 +59,9 @@ void bench_gemms_free(BenchGemms *g);
 double bench_gemm_flops(const BenchGemms *g);          /* GEMMs only */
 double bench_total_flops(const BenchGemms *g);         /* GEMMs + attention */
 
+/* Appends e as an entry of its own (no merging). False when out of memory. */
+bool bench_gemms_push(BenchGemms *g, const BenchGemm *e);
+
 /* Adds b's entries into a (merging equal ones); attention FLOPs add too. */
 bool bench_gemms_add(BenchGemms *a, const BenchGemms *b);
 
@@ -67,9 +70,6 @@ bool bench_gemms_add(BenchGemms *a, const BenchGemms *b);
  * over the passes. Returns the sum of the medians (the ceiling's time for
  * the GEMM part of a step), or a negative value when out of memory. */
 double bench_sgemm_time(BenchGemms *g, int reps);
-
-/* GFLOP/s of an n x n x n sgemm, median of reps after one warm-up. */
-double bench_sgemm_square(int n, int reps);
 
 double bench_median(double *x, int n);    /* sorts x */
 long bench_peak_rss_kb(void);             /* getrusage ru_maxrss */
