@@ -159,14 +159,7 @@ static int check_task_options(Options *o) {
     int rc = cli_refuse_given(&o->cli, CLASSIFIER_ONLY, "is for classification, not for --task causal-lm");
     if (rc != CLI_RUN || o->resume) return rc;
     LfError err = {0};
-    LoraConfig *lc = &o->ac.lora;
-    bool all = lc->n_targets == 1 && strcmp(lc->targets[0], "all") == 0;
-    if ((lc->n_targets == 0 || all) &&
-        !lora_config_set_targets(lc, all ? "c_attn,c_fc,c_proj" : "c_attn,mlp.c_proj", &err))
-        return cli_error(&o->cli, "%s", err.msg);
-    if (lora_targets_style(&o->ac.lora) != MODTREE_HF)
-        return cli_error(&o->cli, "--task causal-lm adapts PEFT's modules: give --targets as c_attn, c_fc, "
-                                  "attn.c_proj, mlp.c_proj or c_proj");
+    if (!lm_task_targets(&o->ac.lora, &err)) return cli_error(&o->cli, "%s", err.msg);
     return CLI_RUN;
 }
 
@@ -512,17 +505,6 @@ static bool setup(Run *r, LfError *err) {
     return true;
 }
 
-/* "400 training examples (squad, 2400 target tokens), 100 validation examples (...); prompts masked" */
-static void print_lm_data(const Run *r) {
-    fprintf(stderr, "lorafit train: training ");
-    lm_input_describe(r->lm_train, &r->train, stderr);
-    if (r->o->val) {
-        fprintf(stderr, ", validation ");
-        lm_input_describe(r->lm_val, &r->val, stderr);
-    }
-    fprintf(stderr, "; %s", r->o->ac.training.mask_prompt ? "prompts masked" : "every token counted");
-}
-
 static void print_classifier_data(const Run *r) {
     const AdapterConfig *ac = &r->o->ac;
     size_t *counts = calloc((size_t)ac->n_classes, sizeof *counts);
@@ -539,8 +521,10 @@ static void print_classifier_data(const Run *r) {
 static void print_start(const Run *r) {
     const AdapterConfig *ac = &r->o->ac;
     bool lm = ac->task == ADAPTER_TASK_CAUSAL_LM;
-    if (lm) print_lm_data(r);
-    else print_classifier_data(r);
+    if (lm)
+        lm_input_print_sets(r->lm_train, &r->train, r->lm_val, &r->val, ac->training.mask_prompt, stderr);
+    else
+        print_classifier_data(r);
     fprintf(stderr, "; %d adapters of rank %d, %zu trainable parameters; %ld batches of %d per epoch\n",
             r->s.net.n_slots, ac->lora.rank, r->s.net.model.n_params, trainer_batches_per_epoch(&r->tr),
             ac->training.batch_size);
