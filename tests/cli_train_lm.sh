@@ -73,16 +73,8 @@ run generate --model "$TMP/model" --adapter "$TMP/adapter" --max-new-tokens 4 "$
 [ "$out" = " candle" ] && pass || fail "generate answered '$out', want ' candle'"
 
 # Resume: an LM run stopped by SIGINT and resumed is bitwise the uninterrupted one.
-"$LORAFIT" "${TRAIN[@]}" --epochs 1000 --out "$TMP/resumed" --log "$TMP/log2.jsonl" >/dev/null 2>"$TMP/err2" &
-pid=$!
-for _ in $(seq 1 600); do
-  [ -f "$TMP/log2.jsonl" ] && [ "$(wc -l < "$TMP/log2.jsonl")" -ge 20 ] && break
-  sleep 0.05
-done
-kill -INT "$pid"
-wait "$pid"
-code=$?
-[ "$code" -eq 130 ] && pass || fail "interrupted train exited $code, want 130: $(cat "$TMP/err2")"
+interrupt_after "$TMP/log2.jsonl" 20 "${TRAIN[@]}" --epochs 1000 --out "$TMP/resumed" --log "$TMP/log2.jsonl"
+[ "$rc" -eq 130 ] && pass || fail "interrupted train exited $rc, want 130: $err"
 epochs=$(($(wc -l < "$TMP/log2.jsonl") / 32 + 1))
 run "${TRAIN[@]}" --epochs "$epochs" --out "$TMP/reference"
 [ "$rc" -eq 0 ] && pass || fail "uninterrupted run: exit $rc: $err"
