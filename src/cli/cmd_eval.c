@@ -42,7 +42,8 @@ static const CliCommand COMMAND = {
     .name = "eval",
     .usage = "lorafit eval --model DIR --adapter DIR --data FILE [--json] [--batch-size N] [--threads N] "
              "[--vocab DIR] " DATASET_CLI_USAGE,
-    .synopsis = "lorafit eval --model DIR --adapter DIR --data FILE [options]",
+    .synopsis = "lorafit eval --model DIR --adapter DIR --data FILE [options]\n"
+                "       lorafit eval --task qa|causal-lm --model DIR --adapter DIR --data FILE [options]",
     .about = "Classifies every row of FILE with the adapter and prints the accuracy as the labs\n"
              "print it (\"Test accuracy: 97.99%\"), per-class precision, recall and F1, and the\n"
              "confusion matrix. Labels are read against the adapter's classes: a class name, or a\n"

@@ -123,7 +123,8 @@ static const CliCommand COMMAND = {
     .name = "train",
     .usage = "lorafit train --model DIR --train FILE [--val FILE] --out DIR [options]",
     .synopsis = "lorafit train --model DIR --train FILE [--val FILE] --out DIR [options]\n"
-                "       lorafit train --model DIR --train FILE [--val FILE] --resume DIR [options]",
+                "       lorafit train --model DIR --train FILE [--val FILE] --resume DIR [options]\n"
+                "       lorafit train --task causal-lm --model DIR --train FILE [--val FILE] --out DIR [options]",
     .about = "Fine-tunes a frozen GPT-2 with LoRA adapters and a classification head on a labelled\n"
              "CSV or TSV file (the labs' train.csv, `lorafit split` output, the UCI file ...), and\n"
              "writes the adapter (adapter_model.safetensors + adapter_config.json) to --out.\n"
