@@ -57,17 +57,9 @@ grep -qE '^(ham|spam) \(confidence: (0\.[5-9][0-9]|1\.00)\)$' "$TMP/pred" && pas
 # for 1000 epochs so that it is surely still running when the signal comes;
 # the resume then ends it with the epoch that was in progress, and is compared
 # with an uninterrupted run of that many epochs (usually the one above).
-"$LORAFIT" "${TRAIN[@]}" --epochs 1000 --out "$TMP/resumed" --log "$TMP/log2.jsonl" >/dev/null 2>"$TMP/err2" &
-pid=$!
-for _ in $(seq 1 600); do
-  [ -f "$TMP/log2.jsonl" ] && [ "$(wc -l < "$TMP/log2.jsonl")" -ge 20 ] && break
-  sleep 0.05
-done
-kill -INT "$pid"
-wait "$pid"
-code=$?
-[ "$code" -eq 130 ] && pass || fail "interrupted train exited $code, want 130: $(cat "$TMP/err2")"
-grep -q "checkpoint saved to" "$TMP/err2" && pass || fail "no checkpoint message: $(cat "$TMP/err2")"
+interrupt_after "$TMP/log2.jsonl" 20 "${TRAIN[@]}" --epochs 1000 --out "$TMP/resumed" --log "$TMP/log2.jsonl"
+[ "$rc" -eq 130 ] && pass || fail "interrupted train exited $rc, want 130: $err"
+case "$err" in *"checkpoint saved to"*) pass ;; *) fail "no checkpoint message: $err" ;; esac
 stopped_at=$(wc -l < "$TMP/log2.jsonl")
 epochs=$((stopped_at / steps + 1))
 reference=$TMP/adapter

@@ -66,6 +66,23 @@ expect_that() {
   if "$@"; then pass; else fail "$what"; fi
 }
 
+# interrupt_after LOG STEPS ARGS...: runs lorafit ARGS in the background,
+# sends SIGINT once the file LOG holds STEPS lines, and waits for it; sets
+# $rc and $err (the run's stderr).
+interrupt_after() {
+  local log=$1 steps=$2 pid; shift 2
+  "$LORAFIT" "$@" >/dev/null 2>"$TMP/err_interrupted" &
+  pid=$!
+  for _ in $(seq 1 600); do
+    [ -f "$log" ] && [ "$(wc -l < "$log")" -ge "$steps" ] && break
+    sleep 0.05
+  done
+  kill -INT "$pid"
+  wait "$pid"
+  rc=$?
+  err=$(cat "$TMP/err_interrupted")
+}
+
 finish() {
   printf '%d passed, %d failed\n' "$passed" "$failed"
   [ "$failed" -eq 0 ]

@@ -292,6 +292,12 @@ const char *cli_first_change(const CliParse *p, const void *a, const void *b) {
     return NULL;
 }
 
+int cli_refuse_given(const CliParse *p, const char *const *names, const char *why) {
+    for (; *names; names++)
+        if (cli_given(p, *names)) return cli_error(p, "%s %s", *names, why);
+    return CLI_RUN;
+}
+
 /* ---------------------------------------------------------------------------
  * help */
 

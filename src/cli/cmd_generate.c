@@ -20,11 +20,6 @@
 #include "lorafit/engine/sampler.h"
 #include "lorafit/util/utf8.h"
 
-/* The model is built with the smallest classification head the module tree
- * takes (2 classes) until the language-model build (n_classes 0) lands; the
- * decoder never reads it. */
-#define UNUSED_HEAD_CLASSES 2
-
 typedef struct {
     const char *model, *adapter, *vocab, *stop;
     int max_new_tokens, top_k, threads, batch_size;
@@ -227,8 +222,7 @@ static void show(Sequence *s, const Options *o) {
 /* ---- the run ----------------------------------------------------------- */
 
 typedef struct {
-    Session s;
-    Classifier net; /* with an adapter */
+    Session s;      /* with an adapter, the model is s.net */
     Gpt2Model base; /* without one */
     bool base_built;
     const Gpt2Model *m;
@@ -240,22 +234,19 @@ typedef struct {
     int32_t *next;     /* [max_B] their newest tokens */
 } Generator;
 
+/* The causal LM (n_classes 0: no head; the decoder has its own cache, so
+ * the engine is built for one position only), with the adapter if any. */
 static bool open_model(Generator *g, const Options *o, LfError *err) {
-    const Gpt2Weights *w = checkpoint_weights(g->s.ck);
-    if (!o->adapter) {
-        LoraConfig lc = lora_config_default();
-        g->base_built = gpt2_build(&g->base, w, NULL, 0, &lc, UNUSED_HEAD_CLASSES, 1, 1, 0, err);
-        g->m = &g->base;
-        return g->base_built;
+    if (o->adapter) {
+        AdapterOptions ao = {.model = o->model, .adapter = o->adapter, .vocab = o->vocab, .batch_size = 1};
+        g->m = &g->s.net.model;
+        return session_open_lm_adapter(&g->s, &ao, err) && session_build_lm(&g->s, 1, 1, err);
     }
-    AdapterConfig *ac = &g->s.ac;
-    if (!adapter_load_config(o->adapter, ac, err) || !adapter_check_task(ac, ADAPTER_TASK_CAUSAL_LM, o->adapter, err) ||
-        !adapter_check_base(ac, checkpoint_config(g->s.ck), checkpoint_fingerprint(g->s.ck), err))
-        return false;
-    int head = ac->n_classes > 0 ? ac->n_classes : UNUSED_HEAD_CLASSES;
-    g->m = &g->net.model;
-    return classifier_build(&g->net, w, ac->naming, &ac->lora, head, 1, 1, 0, err) &&
-           adapter_load_weights(o->adapter, ac, &g->net.model, g->net.slots, err);
+    LoraConfig lc = lora_config_default();
+    g->m = &g->base;
+    g->base_built = session_open_base(&g->s, o->model, o->vocab, err) &&
+                    gpt2_build(&g->base, checkpoint_weights(g->s.ck), NULL, 0, &lc, 0, 1, 1, 0, err);
+    return g->base_built;
 }
 
 /* Encodes every prompt; one that leaves no room for a new token is an error naming it. */
@@ -348,7 +339,6 @@ static void generator_free(Generator *g) {
     free(g->next);
     decoder_free(&g->dec);
     if (g->base_built) gpt2_free(&g->base);
-    classifier_free(&g->net);
     session_close(&g->s);
 }
 
@@ -366,7 +356,7 @@ static int run(Options *o, LfError *err) {
         lf_error_set(err, LF_ERR_IO, "out of memory");
         goto done;
     }
-    if (!session_open_base(&g.s, o->model, o->vocab, err) || !open_model(&g, o, err) ||
+    if (!open_model(&g, o, err) ||
         !encode_prompts(&g, o, seqs, &longest, err) || !setup(&g, o, longest, err))
         goto done;
     for (size_t at = 0; at < o->n; at += (size_t)g.max_B) {

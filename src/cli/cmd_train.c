@@ -1,6 +1,6 @@
 /* cmd_train.c - `lorafit train`: fine-tune GPT-2 with LoRA and a
- * classification head on a labelled CSV, as the labs do, and save the
- * adapter. The loop's mechanics are in trainer.c; this file owns what the
+ * classification head on a labelled CSV, as the labs do, or the language
+ * model itself on text (--task causal-lm), and save the adapter. The loop's mechanics are in trainer.c; this file owns what the
  * user sees (log lines, progress bar, JSON log, plot), checkpoints and
  * Ctrl-C. */
 #include <errno.h>
@@ -17,6 +17,7 @@
 #include "lorafit/cli/commands.h"
 #include "lorafit/cli/common_options.h"
 #include "lorafit/cli/data_options.h"
+#include "lorafit/cli/lm_input.h"
 #include "lorafit/report/report.h"
 #include "lorafit/util/clock.h"
 #include "lorafit/cli/session.h"
@@ -39,6 +40,12 @@ typedef struct {
 /* CLI_FIXED: settings a run keeps for good; on --resume, given ones must match the checkpoint. */
 static const CliOption OPTIONS[] = {
     CLI_HEADING("model and data:"),
+    {.name = "--task", .type = CLI_CHOICE, CLI_AT(Options, ac.task),
+     .choices = (const char *const[]){"classification", "causal-lm", NULL},
+     .values = (const int[]){ADAPTER_TASK_CLASSIFY, ADAPTER_TASK_CAUSAL_LM}, .def = "classification",
+     .flags = CLI_FIXED,
+     .help = "classification: a head over a labelled CSV/TSV; causal-lm: the language model itself on SQuAD "
+             "JSON, Alpaca JSON/JSONL, JSONL {\"prompt\", \"completion\"} or plain text (.txt, JSONL {\"text\"})"},
     CLI_OPT_BASE_MODEL(Options, model),
     {.name = "--train", .type = CLI_STRING, CLI_AT(Options, train), .metavar = "FILE", .flags = CLI_REQUIRED,
      .help = "training data"},
@@ -51,6 +58,12 @@ static const CliOption OPTIONS[] = {
              "be raised)"},
     CLI_OPT_VOCAB(Options, vocab),
     CLI_INCLUDE(DATASET_OPTIONS, Options, dopt),
+    {.name = "--mask-prompt", .type = CLI_SET, CLI_AT(Options, ac.training.mask_prompt), .value = 1,
+     .flags = CLI_FIXED},
+    {.name = "--no-mask-prompt", .type = CLI_SET, CLI_AT(Options, ac.training.mask_prompt), .value = 0,
+     .flags = CLI_FIXED,
+     .help = "causal-lm: the loss counts only the completion and its <|endoftext|>, or every token (default: "
+             "masked for SQuAD and prompt/completion, every token for Alpaca, as LLMs-from-scratch ch. 7, and text)"},
 
     CLI_HEADING("LoRA:"),
     CLI_OPT_RANK(Options, ac.lora.rank, CLI_FIXED, "rank"),
@@ -62,7 +75,8 @@ static const CliOption OPTIONS[] = {
     CLI_OPT_TARGETS(Options, ac.lora, CLI_FIXED,
                     "Linears to adapt (default: every Linear in the blocks, labs' names W_query, W_key, W_value, "
                     "out_proj, ff.layers.0, ff.layers.2; or PEFT's c_attn, c_fc, attn.c_proj, mlp.c_proj, "
-                    "c_proj, which also switches the saved names to PEFT's)"),
+                    "c_proj, which also switches the saved names to PEFT's); causal-lm: PEFT's names only, "
+                    "default c_attn,mlp.c_proj (as the SQuAD project), 'all' for every Linear"),
     {.name = "--lora-init", .type = CLI_CHOICE, CLI_AT(Options, ac.lora.init), .metavar = "S",
      .choices = (const char *const[]){"labs", "peft", NULL}, .values = (const int[]){LORA_INIT_LABS, LORA_INIT_PEFT},
      .def = "labs", .flags = CLI_FIXED, .help = "labs: A ~ U(+-1/sqrt(rank)); peft: U(+-1/sqrt(in))"},
@@ -87,8 +101,9 @@ static const CliOption OPTIONS[] = {
              "with <|endoftext|> to --max-length and read the last position, as the labs do"},
     {.name = "--max-length", .type = CLI_INT, CLI_AT(Options, ac.max_length), .lo = 1, .hi = 1 << 20,
      .metavar = "N", .flags = CLI_FIXED,
-     .def_text = "the longest training text for last-position, the model's context for last-token",
-     .help = "tokens kept per text; longer texts are cut and counted"},
+     .def_text = "the longest training text for last-position, the model's context for last-token and causal-lm",
+     .help = "tokens kept per text; longer texts are cut and counted (causal-lm: a prompt is cut from the left "
+             "to fit, an answer that does not fit is an error)"},
     {.name = "--keep-last", .type = CLI_SET, CLI_AT(Options, ac.training.drop_last), .value = false,
      .flags = CLI_FIXED, .help = "also train on the last incomplete batch (the labs drop it)"},
     CLI_OPT_THREADS(Options, threads, "threads; results are bitwise repeatable for the same seed and thread count"),
@@ -108,10 +123,14 @@ static const CliCommand COMMAND = {
     .name = "train",
     .usage = "lorafit train --model DIR --train FILE [--val FILE] --out DIR [options]",
     .synopsis = "lorafit train --model DIR --train FILE [--val FILE] --out DIR [options]\n"
-                "       lorafit train --model DIR --train FILE [--val FILE] --resume DIR [options]",
+                "       lorafit train --model DIR --train FILE [--val FILE] --resume DIR [options]\n"
+                "       lorafit train --task causal-lm --model DIR --train FILE [--val FILE] --out DIR [options]",
     .about = "Fine-tunes a frozen GPT-2 with LoRA adapters and a classification head on a labelled\n"
              "CSV or TSV file (the labs' train.csv, `lorafit split` output, the UCI file ...), and\n"
              "writes the adapter (adapter_model.safetensors + adapter_config.json) to --out.\n"
+             "With --task causal-lm it trains the language model itself (the LM head is the frozen\n"
+             "token embedding; only adapters are saved, PEFT-named, task_type CAUSAL_LM): the loss\n"
+             "and accuracy are per target token, and --val adds the perplexity.\n"
              "Prints 'Epoch 1 | Batch 0 | Loss: 2.2565' every --log-every batches and a summary per\n"
              "epoch; on a terminal a progress bar on stderr. Ctrl-C saves a checkpoint to --out;\n"
              "--resume continues it, bitwise as if it had not stopped (same --threads).",
@@ -128,11 +147,29 @@ static int parse_options(int argc, char **argv, Options *o) {
     return CLI_RUN;
 }
 
+static const char *const CLASSIFIER_ONLY[] = {"--labels", "--pool", "--format", "--label-col", "--text-col",
+                                              "--header", "--no-header", NULL};
+static const char *const LM_ONLY[] = {"--mask-prompt", "--no-mask-prompt", NULL};
+
+/* Refuses the other task's options (the task may come from the checkpoint);
+ * settles the language model's targets: PEFT's names, so that the adapter
+ * is PEFT's (task_type CAUSAL_LM). Returns CLI_RUN or 2. */
+static int check_task_options(Options *o) {
+    if (o->ac.task != ADAPTER_TASK_CAUSAL_LM)
+        return cli_refuse_given(&o->cli, LM_ONLY, "is for --task causal-lm");
+    int rc = cli_refuse_given(&o->cli, CLASSIFIER_ONLY, "is for classification, not for --task causal-lm");
+    if (rc != CLI_RUN || o->resume) return rc;
+    LfError err = {0};
+    if (!lm_task_targets(&o->ac.lora, &err)) return cli_error(&o->cli, "%s", err.msg);
+    return CLI_RUN;
+}
+
 /* Everything one run holds; freed by run_free(). */
 typedef struct {
     Options *o;
     Session s;
-    Dataset *train_data, *val_data;
+    Dataset *train_data, *val_data; /* classification */
+    LmData *lm_train, *lm_val;      /* causal-lm */
     TokenSet train, val;
     AdamW opt;
     bool opt_built;
@@ -152,6 +189,8 @@ static void run_free(Run *r) {
     tokenset_free(&r->val);
     dataset_free(r->train_data);
     dataset_free(r->val_data);
+    lm_data_free(r->lm_train);
+    lm_data_free(r->lm_val);
     history_free(&r->history);
     if (r->log) fclose(r->log);
     session_close(&r->s);
@@ -191,6 +230,31 @@ static bool load_data(Run *r, LfError *err) {
     return true;
 }
 
+static bool check_max_length(int max_length, int n_ctx, LfError *err) {
+    if (max_length <= n_ctx) return true;
+    lf_error_set(err, LF_ERR_INPUT, "--max-length %d is longer than the model's context (%d tokens)", max_length,
+                 n_ctx);
+    return false;
+}
+
+/* The language model's data: records encoded at --max-length (the model's
+ * context unless given), training and validation with the same prompt mask. */
+static bool load_lm_data(Run *r, LfError *err) {
+    Options *o = r->o;
+    AdapterConfig *ac = &o->ac;
+    int n_ctx = checkpoint_config(r->s.ck)->n_ctx;
+    if (!o->resume && !cli_given(&o->cli, "--max-length")) ac->max_length = n_ctx;
+    if (!check_max_length(ac->max_length, n_ctx, err) ||
+        !lm_input_read(o->train, r->s.tok, ac->max_length, &ac->training.mask_prompt, &r->lm_train, &r->train, err))
+        return false;
+    lm_input_notes(r->lm_train, &r->train, "train");
+    if (!o->val) return true;
+    int mask = ac->training.mask_prompt;
+    if (!lm_input_read(o->val, r->s.tok, ac->max_length, &mask, &r->lm_val, &r->val, err)) return false;
+    lm_input_notes(r->lm_val, &r->val, "train");
+    return true;
+}
+
 /* Encodes the texts and settles max_length as the labs do: for
  * last-position the longest training text (the padded length), else the
  * model's context; by default never more than the context (longer texts
@@ -206,11 +270,7 @@ static bool encode_data(Run *r, LfError *err) {
     }
     if (!o->resume && !cli_given(&o->cli, "--max-length"))
         ac->max_length = ac->pool == POOL_LAST_POSITION && r->train.longest < n_ctx ? r->train.longest : n_ctx;
-    if (ac->max_length > n_ctx) {
-        lf_error_set(err, LF_ERR_INPUT, "--max-length %d is longer than the model's context (%d tokens)",
-                     ac->max_length, n_ctx);
-        return false;
-    }
+    if (!check_max_length(ac->max_length, n_ctx, err)) return false;
     tokenset_truncate(&r->train, ac->max_length);
     if (r->val_data && !tokenset_encode(&r->val, r->s.tok, r->val_data->texts, r->val_data->labels, r->val_data->n,
                                         ac->max_length, err)) {
@@ -297,13 +357,13 @@ static void log_step(Run *r, const StepResult *sr, int epoch, long batch) {
 
 /* Sums of the epoch in progress, rebuilt from the history after a resume. */
 typedef struct {
-    double loss_sum;
+    double loss_sum, acc_sum;
     long batches, correct, seen;
     double t0;
 } EpochStats;
 
 static EpochStats epoch_stats_from_history(const Run *r) {
-    EpochStats es = {0, 0, 0, 0, clock_seconds()};
+    EpochStats es = {0, 0, 0, 0, 0, clock_seconds()};
     long first = r->tr.step - r->tr.batch, batch_size = r->o->ac.training.batch_size;
     for (long i = first; i < r->tr.step; i++) {
         const HistoryPoint *p = &r->history.train[i];
@@ -311,6 +371,7 @@ static EpochStats epoch_stats_from_history(const Run *r) {
         long left = (long)r->train.n - (i - first) * batch_size;
         long B = left < batch_size ? left : batch_size;
         es.loss_sum += p->loss;
+        es.acc_sum += p->accuracy;
         es.batches++;
         es.correct += lround(p->accuracy * B);
         es.seen += B;
@@ -318,18 +379,27 @@ static EpochStats epoch_stats_from_history(const Run *r) {
     return es;
 }
 
+/* A language model's epoch accuracy is the mean of its batches' token
+ * accuracies: the history holds those, so a resumed epoch sums the same. */
 static void finish_epoch(Run *r, int epoch, EpochStats *es, LfError *err, bool *ok) {
+    bool lm = r->o->ac.task == ADAPTER_TASK_CAUSAL_LM;
+    double acc = lm ? (es->batches ? es->acc_sum / (double)es->batches : 0.0)
+                    : (es->seen ? (double)es->correct / (double)es->seen : 0.0);
     progress_finish(&r->progress);
-    printf("Epoch %d Finished | Avg Loss: %.4f | Acc: %.2f%% | Time: %.2fs\n", epoch,
-           es->batches ? es->loss_sum / (double)es->batches : 0.0,
-           es->seen ? 100.0 * (double)es->correct / (double)es->seen : 0.0, clock_seconds() - es->t0);
-    if (r->val_data) {
+    printf("Epoch %d Finished | Avg Loss: %.4f | %s: %.2f%% | Time: %.2fs\n", epoch,
+           es->batches ? es->loss_sum / (double)es->batches : 0.0, lm ? "Token acc" : "Acc", 100.0 * acc,
+           clock_seconds() - es->t0);
+    if (r->o->val) {
         double vloss, vacc;
         if (!trainer_evaluate(&r->tr, &r->val, &vloss, &vacc, err)) {
             *ok = false;
             return;
         }
-        printf("Validation | Loss: %.4f | Acc: %.2f%%\n", vloss, 100.0 * vacc);
+        if (lm)
+            printf("Validation | Loss: %.4f | Perplexity: %.2f | Token acc: %.2f%%\n", vloss, exp(vloss),
+                   100.0 * vacc);
+        else
+            printf("Validation | Loss: %.4f | Acc: %.2f%%\n", vloss, 100.0 * vacc);
         history_push_val(&r->history, r->tr.step, epoch, vloss, vacc);
     }
     fflush(stdout);
@@ -360,7 +430,8 @@ static int train_loop(Run *r, LfError *err) {
                 return 1;
             }
             history_push_train(&r->history, r->tr.step, epoch, sr.loss, (double)sr.correct / sr.B);
-            es.loss_sum += sr.loss, es.batches++, es.correct += sr.correct, es.seen += sr.B;
+            es.loss_sum += sr.loss, es.acc_sum += (double)sr.correct / sr.B, es.batches++;
+            es.correct += sr.correct, es.seen += sr.B;
             log_step(r, &sr, epoch, batch);
             if (o->log_every && batch % o->log_every == 0) {
                 progress_clear(&r->progress);
@@ -398,8 +469,9 @@ static bool setup(Run *r, LfError *err) {
         lf_error_set(err, LF_ERR_INPUT, "%s already exists; pass --force to replace it", o->out);
         return false;
     }
+    bool lm = ac->task == ADAPTER_TASK_CAUSAL_LM;
     if (!adapter_check_writable(o->out, err) || !session_open_base(&r->s, o->model, o->vocab, err) ||
-        !load_data(r, err) || !encode_data(r, err))
+        !(lm ? load_lm_data(r, err) : load_data(r, err) && encode_data(r, err)))
         return false;
     const Gpt2Config *cfg = checkpoint_config(r->s.ck);
     uint64_t fingerprint = checkpoint_fingerprint(r->s.ck);
@@ -411,7 +483,7 @@ static bool setup(Run *r, LfError *err) {
     if (!o->resume) ac->training.train_digest = tokenset_digest(&r->train);
 
     int max_T = ac->pool == POOL_LAST_POSITION ? ac->max_length : longest_kept(&r->train);
-    if (r->val_data && ac->pool == POOL_LAST_TOKEN && longest_kept(&r->val) > max_T) max_T = longest_kept(&r->val);
+    if (o->val && ac->pool == POOL_LAST_TOKEN && longest_kept(&r->val) > max_T) max_T = longest_kept(&r->val);
     if (!session_build_model(&r->s, ac->naming, &ac->lora, ac->n_classes, ac->training.batch_size, max_T,
                              ac->training.seed, err) ||
         !adamw_build(&r->opt, r->s.net.model.n_params, (float)ac->training.lr, (float)ac->training.weight_decay, err))
@@ -434,7 +506,7 @@ static bool setup(Run *r, LfError *err) {
     return true;
 }
 
-static void print_start(const Run *r) {
+static void print_classifier_data(const Run *r) {
     const AdapterConfig *ac = &r->o->ac;
     size_t *counts = calloc((size_t)ac->n_classes, sizeof *counts);
     fprintf(stderr, "lorafit train: %zu training texts", r->train.n);
@@ -445,10 +517,19 @@ static void print_start(const Run *r) {
         free(counts);
     }
     if (r->val_data) fprintf(stderr, ", %zu validation texts", r->val.n);
+}
+
+static void print_start(const Run *r) {
+    const AdapterConfig *ac = &r->o->ac;
+    bool lm = ac->task == ADAPTER_TASK_CAUSAL_LM;
+    if (lm)
+        lm_input_print_sets(r->lm_train, &r->train, r->lm_val, &r->val, ac->training.mask_prompt, stderr);
+    else
+        print_classifier_data(r);
     fprintf(stderr, "; %d adapters of rank %d, %zu trainable parameters; %ld batches of %d per epoch\n",
             r->s.net.n_slots, ac->lora.rank, r->s.net.model.n_params, trainer_batches_per_epoch(&r->tr),
             ac->training.batch_size);
-    if (r->train.n_truncated || (r->val_data && r->val.n_truncated))
+    if (!lm && (r->train.n_truncated || (r->val_data && r->val.n_truncated)))
         fprintf(stderr, "lorafit train: note: %zu training and %zu validation texts are longer than %d tokens and were cut\n",
                 r->train.n_truncated, r->val_data ? r->val.n_truncated : (size_t)0, ac->max_length);
     if (r->o->resume)
@@ -502,6 +583,7 @@ int cmd_train(int argc, char **argv) {
     Options o;
     memset(&o, 0, sizeof o);
     o.ac.training.drop_last = true; /* as the labs; --keep-last keeps the last short batch */
+    o.ac.training.mask_prompt = LM_MASK_BY_KIND;
     int rc = parse_options(argc, argv, &o);
     if (rc != CLI_RUN) {
         dataset_options_free(&o.dopt);
@@ -524,10 +606,14 @@ int cmd_train(int argc, char **argv) {
         }
         if (cli_given(&o.cli, "--epochs")) o.ac.training.epochs = given.ac.training.epochs;
     }
-    session_set_threads(o.threads);
-    stop_requested = 0;
-    rc = run(&o, &err);
-    if (rc != 0 && rc != 130) fprintf(stderr, "lorafit train: %s\n", err.msg);
+    if (check_task_options(&o) != CLI_RUN) {
+        rc = 2;
+    } else {
+        session_set_threads(o.threads);
+        stop_requested = 0;
+        rc = run(&o, &err);
+        if (rc != 0 && rc != 130) fprintf(stderr, "lorafit train: %s\n", err.msg);
+    }
     adapter_config_free(&o.ac);
     o.dopt.class_names = NULL;
     dataset_options_free(&o.dopt);

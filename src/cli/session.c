@@ -32,13 +32,27 @@ bool session_build_model(Session *s, ModTreeStyle naming, const LoraConfig *lc, 
     return classifier_build(&s->net, checkpoint_weights(s->ck), naming, lc, n_classes, max_B, max_T, seed, err);
 }
 
-bool session_open_adapter(Session *s, const AdapterOptions *o, LfError *err) {
+static bool open_adapter_for(Session *s, const AdapterOptions *o, AdapterTask task, LfError *err) {
     if (!session_open_base(s, o->model, o->vocab, err)) return false;
     s->adapter_dir = o->adapter;
     s->batch_size = o->batch_size;
-    return adapter_load_config(o->adapter, &s->ac, err) &&
-           adapter_check_task(&s->ac, ADAPTER_TASK_CLASSIFY, o->adapter, err) &&
+    return adapter_load_config(o->adapter, &s->ac, err) && adapter_check_task(&s->ac, task, o->adapter, err) &&
            adapter_check_base(&s->ac, checkpoint_config(s->ck), checkpoint_fingerprint(s->ck), err);
+}
+
+bool session_open_adapter(Session *s, const AdapterOptions *o, LfError *err) {
+    return open_adapter_for(s, o, ADAPTER_TASK_CLASSIFY, err);
+}
+
+bool session_open_lm_adapter(Session *s, const AdapterOptions *o, LfError *err) {
+    return open_adapter_for(s, o, ADAPTER_TASK_CAUSAL_LM, err);
+}
+
+bool session_build_lm(Session *s, int max_B, int max_T, LfError *err) {
+    classifier_free(&s->net);
+    /* the seed is moot: the adapter's weights replace the initial ones */
+    return session_build_model(s, s->ac.naming, &s->ac.lora, 0, max_B, max_T, 0, err) &&
+           adapter_load_weights(s->adapter_dir, &s->ac, &s->net.model, s->net.slots, err);
 }
 
 bool session_classify(Session *s, const TokenSet *ts, float *probs, double *mean_loss, LfError *err) {

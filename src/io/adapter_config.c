@@ -97,6 +97,7 @@ static cJSON *config_to_json(const AdapterConfig *ac, const LoraSlot *slots, int
     cJSON_AddBoolToObject(tr, "drop_last", ac->training.drop_last);
     add_hex(tr, "train_digest", ac->training.train_digest);
     cJSON_AddNumberToObject(tr, "train_rows", (double)ac->training.train_rows);
+    if (ac->task == ADAPTER_TASK_CAUSAL_LM) cJSON_AddBoolToObject(tr, "mask_prompt", ac->training.mask_prompt == 1);
 
     /* PEFT's own fields, so that PEFT recognises a PEFT-named adapter. A
      * labs-named classifier has no task_type (its files predate the field). */
@@ -212,6 +213,7 @@ static bool config_from_json(const cJSON *root, AdapterConfig *ac, const char *p
     double rows = 0;
     json_double(tr, "train_rows", &rows);
     ac->training.train_rows = (long)rows;
+    ac->training.mask_prompt = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(tr, "mask_prompt"));
     return true;
 }
 

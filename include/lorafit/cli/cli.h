@@ -129,6 +129,11 @@ bool cli_given(const CliParse *p, const char *name);
  * differs between the options structs a and b, or NULL. */
 const char *cli_first_change(const CliParse *p, const void *a, const void *b);
 
+/* When one of names[] (NULL-terminated) was given: "lorafit CMD: NAME
+ * <why>" as cli_error() prints it, and 2; else CLI_RUN. For options that
+ * belong to another --task. */
+int cli_refuse_given(const CliParse *p, const char *const *names, const char *why);
+
 /* Prints "lorafit CMD: <message>" and the usage line to stderr; returns 2. */
 int cli_error(const CliParse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

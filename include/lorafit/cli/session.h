@@ -67,6 +67,14 @@ extern const CliOption ADAPTER_OPTIONS[];
  * need a classifier). */
 bool session_open_adapter(Session *s, const AdapterOptions *o, LfError *err);
 
+/* The same for a language-model adapter (task_type CAUSAL_LM): a
+ * classifier's adapter is the LF_ERR_INPUT error there. */
+bool session_open_lm_adapter(Session *s, const AdapterOptions *o, LfError *err);
+
+/* Builds the causal LM (n_classes 0) with the opened adapter's LoRA for
+ * batches of max_B x max_T and loads the adapter's weights into it. */
+bool session_build_lm(Session *s, int max_B, int max_T, LfError *err);
+
 /* Classifies every text of ts (encoded with s->tok, cut at s->ac.max_length)
  * with the adapter: builds the engine for ts (batches of at most the
  * options' batch size, as long as its longest text, or the adapter's padded

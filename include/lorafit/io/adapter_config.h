@@ -43,6 +43,7 @@ typedef struct {
     bool drop_last;
     uint64_t train_digest; /* of the training texts and labels, to refuse other data on resume */
     long train_rows;
+    int mask_prompt;       /* causal LM: 1 when the loss counted only completions, else 0 */
 } AdapterTraining;
 
 typedef struct {
