@@ -38,9 +38,11 @@ bool session_open_adapter(Session *s, const AdapterOptions *o, LfError *err) {
     s->adapter_dir = o->adapter;
     s->batch_size = o->batch_size;
     if (!o->adapter) return merged_load_config(s->ck, &s->ac, err); /* a merged classifier: the model has its head */
-    return adapter_load_config(o->adapter, &s->ac, err) &&
-           adapter_check_task(&s->ac, ADAPTER_TASK_CLASSIFY, o->adapter, err) &&
-           adapter_check_base(&s->ac, checkpoint_config(s->ck), checkpoint_fingerprint(s->ck), err);
+    bool ok = adapter_load_config(o->adapter, &s->ac, err) &&
+              adapter_check_task(&s->ac, ADAPTER_TASK_CLASSIFY, o->adapter, err) &&
+              adapter_check_base(&s->ac, checkpoint_config(s->ck), checkpoint_fingerprint(s->ck), err);
+    if (ok && !s->ac.max_length) s->ac.max_length = checkpoint_config(s->ck)->n_ctx; /* not recorded (PEFT's) */
+    return ok;
 }
 
 bool session_classify(Session *s, const TokenSet *ts, float *probs, double *mean_loss, LfError *err) {

@@ -1,6 +1,7 @@
 /* adapter_convert.c - see include/lorafit/io/adapter_convert.h */
 #include "lorafit/io/adapter_convert.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,7 @@ static bool target_config(const Plan *p, const AdapterConfig *from, AdapterConfi
     to->naming = p->to;
     to->lora.rank = p->rank;
     if (from->lora.scaling == LORA_SCALE_RANK) to->lora.alpha = from->lora.alpha * p->rank / from->lora.rank;
+    if (from->lora.scaling == LORA_SCALE_RSLORA) to->lora.alpha = from->lora.alpha * sqrt((double)p->rank / from->lora.rank);
     to->lora.n_targets = 0;
     for (int s = 0; s < N_SITES; s++) {
         if (!p->used[s]) continue;
@@ -176,6 +178,10 @@ bool adapter_convert(const char *in_dir, const char *out_dir, ModTreeStyle to, b
     if (!adapter_load_config(in_dir, &from, err)) return false;
     /* the engine reads only the shape when building: no base weights needed */
     Gpt2Weights shape = {.cfg = from.base};
+    /* dimensions an adapter from Python PEFT does not record; the LoRA shapes do not use them */
+    if (!shape.cfg.n_head) shape.cfg.n_head = 1;
+    if (!shape.cfg.vocab_size) shape.cfg.vocab_size = 1;
+    if (!shape.cfg.n_ctx) shape.cfg.n_ctx = 1;
     int n_classes = from.task == ADAPTER_TASK_CAUSAL_LM ? 0 : from.n_classes;
     bool ok = classifier_build(&src, &shape, from.naming, &from.lora, n_classes, 1, 1, 0, err) &&
               adapter_load_weights(in_dir, &from, &src.model, src.slots, err);

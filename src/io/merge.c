@@ -117,7 +117,7 @@ static cJSON *merged_config(const AdapterConfig *ac, const Gpt2Config *cfg) {
     if (ac->pool == POOL_LAST_TOKEN) cJSON_AddNumberToObject(root, "pad_token_id", 50256);
     cJSON *lf = cJSON_AddObjectToObject(root, "lorafit");
     cJSON_AddStringToObject(lf, "pooling", pool_name(ac->pool));
-    cJSON_AddNumberToObject(lf, "max_length", ac->max_length);
+    cJSON_AddNumberToObject(lf, "max_length", ac->max_length ? ac->max_length : cfg->n_ctx);
     cJSON_AddStringToObject(lf, "score_bias",
                             "score.bias is part of the head; transformers' GPT2ForSequenceClassification has no "
                             "bias, ignores it with a warning and so gives logits without it");
