@@ -215,3 +215,17 @@ bool adapter_load_weights(const char *dir, const AdapterConfig *ac, Gpt2Model *m
     st_close(f);
     return ok;
 }
+
+bool adapter_open_alone(const char *dir, const Gpt2Weights *base, AdapterConfig *ac, Gpt2Weights *shape,
+                        Classifier *net, LfError *err) {
+    memset(net, 0, sizeof *net);
+    if (!adapter_load_config(dir, ac, err)) return false;
+    memset(shape, 0, sizeof *shape);
+    shape->cfg = ac->base;
+    if (!shape->cfg.n_head) shape->cfg.n_head = 1;
+    if (!shape->cfg.vocab_size) shape->cfg.vocab_size = 1;
+    if (!shape->cfg.n_ctx) shape->cfg.n_ctx = 1;
+    int n_classes = ac->task == ADAPTER_TASK_CAUSAL_LM ? 0 : ac->n_classes;
+    return classifier_build(net, base ? base : shape, ac->naming, &ac->lora, n_classes, 1, 1, 0, err) &&
+           adapter_load_weights(dir, ac, &net->model, net->slots, err);
+}

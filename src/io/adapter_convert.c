@@ -175,16 +175,10 @@ bool adapter_convert(const char *in_dir, const char *out_dir, ModTreeStyle to, b
     Classifier src = {0}, dst = {0};
     Plan p = {.to = to};
     note[0] = '\0';
-    if (!adapter_load_config(in_dir, &from, err)) return false;
-    /* the engine reads only the shape when building: no base weights needed */
-    Gpt2Weights shape = {.cfg = from.base};
-    /* dimensions an adapter from Python PEFT does not record; the LoRA shapes do not use them */
-    if (!shape.cfg.n_head) shape.cfg.n_head = 1;
-    if (!shape.cfg.vocab_size) shape.cfg.vocab_size = 1;
-    if (!shape.cfg.n_ctx) shape.cfg.n_ctx = 1;
-    int n_classes = from.task == ADAPTER_TASK_CAUSAL_LM ? 0 : from.n_classes;
-    bool ok = classifier_build(&src, &shape, from.naming, &from.lora, n_classes, 1, 1, 0, err) &&
-              adapter_load_weights(in_dir, &from, &src.model, src.slots, err);
+    Gpt2Weights shape;
+    int n_classes = 0;
+    bool ok = adapter_open_alone(in_dir, NULL, &from, &shape, &src, err);
+    if (ok) n_classes = src.model.n_classes;
     p.m = &src.model;
     ok = ok && plan_components(&p, src.slots, err) && target_config(&p, &from, &conv, err) &&
          classifier_build(&dst, &shape, conv.naming, &conv.lora, n_classes, 1, 1, 0, err);
