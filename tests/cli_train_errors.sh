@@ -19,7 +19,7 @@ expect_fail 2 "usage: lorafit train" train --train "$TMP/tiny.csv" --out "$TMP/x
 expect_fail 2 "'--bogus'" "${TRAIN[@]}" --out "$TMP/x0" --bogus
 expect_fail 2 "'--rank'" "${TRAIN[@]}" --out "$TMP/x0" --rank 0
 expect_fail 2 "'--lr'" "${TRAIN[@]}" --out "$TMP/x0" --lr abc
-expect_fail 2 "--adapter is required" eval --model "$TMP/model" --data "$TMP/tiny.csv"
+expect_fail 2 "has no classification head (score.weight): pass --adapter" eval --model "$TMP/model" --data "$TMP/tiny.csv"
 expect_fail 2 "no message given" classify --model "$TMP/model" --adapter "$TMP/adapter"
 
 # Inputs: missing or malformed, and nothing written.

@@ -24,6 +24,9 @@ static const Command commands[] = {
     {"split", cmd_split, "balance and split a labelled file into train/validation/test CSVs"},
     {"bench", cmd_bench, "time training and inference steps on a random gpt2-small"},
     {"random-model", cmd_random_model, "write a GPT-2 checkpoint with random weights (to try lorafit)"},
+    {"merge", cmd_merge, "fold an adapter into its base model, as a Hugging Face GPT-2 directory"},
+    {"convert-adapter", cmd_convert_adapter, "rewrite an adapter in PEFT's names or the labs'"},
+    {"inspect", cmd_inspect, "per layer and target: the update's norm, its ratio to W, its singular values"},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 

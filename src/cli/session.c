@@ -7,6 +7,7 @@
 
 #include "lorafit/cli/common_options.h"
 #include "lorafit/engine/batch.h"
+#include "lorafit/io/merge.h"
 
 bool session_open_base(Session *s, const char *model, const char *vocab_dir, LfError *err) {
     memset(s, 0, sizeof *s);
@@ -36,8 +37,15 @@ static bool open_adapter_for(Session *s, const AdapterOptions *o, AdapterTask ta
     if (!session_open_base(s, o->model, o->vocab, err)) return false;
     s->adapter_dir = o->adapter;
     s->batch_size = o->batch_size;
-    return adapter_load_config(o->adapter, &s->ac, err) && adapter_check_task(&s->ac, task, o->adapter, err) &&
-           adapter_check_base(&s->ac, checkpoint_config(s->ck), checkpoint_fingerprint(s->ck), err);
+    if (!o->adapter) {
+        if (task == ADAPTER_TASK_CLASSIFY) return merged_load_config(s->ck, &s->ac, err); /* a merged classifier */
+        lf_error_set(err, LF_ERR_INPUT, "--adapter is required");
+        return false;
+    }
+    bool ok = adapter_load_config(o->adapter, &s->ac, err) && adapter_check_task(&s->ac, task, o->adapter, err) &&
+              adapter_check_base(&s->ac, checkpoint_config(s->ck), checkpoint_fingerprint(s->ck), err);
+    if (ok && !s->ac.max_length) s->ac.max_length = checkpoint_config(s->ck)->n_ctx; /* not recorded (PEFT's) */
+    return ok;
 }
 
 bool session_open_adapter(Session *s, const AdapterOptions *o, LfError *err) {
@@ -62,8 +70,11 @@ bool session_classify(Session *s, const TokenSet *ts, float *probs, double *mean
     int max_B = ts->n < (size_t)s->batch_size ? (int)ts->n : s->batch_size;
     classifier_free(&s->net);
     /* the seed is moot: the adapter's weights replace the initial ones */
-    return session_build_model(s, ac->naming, &ac->lora, ac->n_classes, max_B > 0 ? max_B : 1, max_T, 0, err) &&
-           adapter_load_weights(s->adapter_dir, ac, &s->net.model, s->net.slots, err) &&
+    bool merged = !s->adapter_dir;
+    return session_build_model(s, ac->naming, merged ? NULL : &ac->lora, ac->n_classes, max_B > 0 ? max_B : 1,
+                               max_T, 0, err) &&
+           (merged ? merged_load_head(s->ck, &s->net.model, err)
+                   : adapter_load_weights(s->adapter_dir, ac, &s->net.model, s->net.slots, err)) &&
            batch_predict(&s->net.model, ts, ac->pool, ac->max_length, probs, mean_loss, err);
 }
 
@@ -94,7 +105,7 @@ void session_set_threads(int n) {
 const CliOption ADAPTER_OPTIONS[] = {
     CLI_OPT_BASE_MODEL(AdapterOptions, model),
     {.name = "--adapter", .type = CLI_STRING, CLI_AT(AdapterOptions, adapter), .metavar = "DIR",
-     .flags = CLI_REQUIRED, .help = "the adapter `lorafit train` wrote"},
+     .help = "the adapter `lorafit train` wrote (none when --model is a classifier `lorafit merge` wrote)"},
     CLI_OPT_BATCH_SIZE(AdapterOptions, batch_size, 0, "texts per forward pass"),
     CLI_OPT_THREADS(AdapterOptions, threads, "threads"),
     CLI_OPT_VOCAB(AdapterOptions, vocab),

@@ -11,7 +11,9 @@ bool classifier_build(Classifier *c, const Gpt2Weights *w, ModTreeStyle naming, 
         lf_error_set(err, LF_ERR_INPUT, "%d tokens do not fit the model's context of %d", max_T, w->cfg.n_ctx);
         return false;
     }
-    bool ok = modtree_build(&c->tree, &w->cfg, naming, err) && lora_inject(&c->tree, lc, err) &&
+    LoraConfig none = lora_config_default(); /* no adapters: gpt2_build still reads its settings */
+    bool ok = modtree_build(&c->tree, &w->cfg, naming, err) &&
+              (lc ? lora_inject(&c->tree, lc, err) : (modtree_freeze_all(&c->tree), true)) &&
               (n_classes == 0 || modtree_replace_head(&c->tree, n_classes, err));
     if (ok) {
         c->n_slots = lora_slots(&c->tree, NULL, 0);
@@ -21,7 +23,7 @@ bool classifier_build(Classifier *c, const Gpt2Weights *w, ModTreeStyle naming, 
     }
     if (ok) {
         lora_slots(&c->tree, c->slots, c->n_slots);
-        ok = c->built = gpt2_build(&c->model, w, c->slots, c->n_slots, lc, n_classes, max_B, max_T, seed, err);
+        ok = c->built = gpt2_build(&c->model, w, c->slots, c->n_slots, lc ? lc : &none, n_classes, max_B, max_T, seed, err);
     }
     if (!ok) classifier_free(c);
     return ok;

@@ -162,8 +162,10 @@ bool gpt2_build(Gpt2Model *m, const Gpt2Weights *w, const LoraSlot *slots, int n
         a->in = in;
         a->out = out;
         a->rank = s->rank;
-        bool by_rank = !lc || lc->scaling == LORA_SCALE_RANK;
-        a->scale = (float)(by_rank ? s->alpha / s->rank : s->alpha);
+        LoraScaling scaling = lc ? lc->scaling : LORA_SCALE_RANK;
+        a->scale = (float)(scaling == LORA_SCALE_RANK     ? s->alpha / s->rank
+                           : scaling == LORA_SCALE_RSLORA ? s->alpha / sqrt(s->rank)
+                                                          : s->alpha);
         n_params += (size_t)in * s->rank + (size_t)s->rank * out;
     }
     n_params += (size_t)n_classes * C + (size_t)n_classes;

@@ -60,7 +60,9 @@ ModTreeStyle lora_targets_style(const LoraConfig *lc) {
 }
 
 double lora_scale(const LoraConfig *lc) {
-    return lc->scaling == LORA_SCALE_RANK ? lc->alpha / lc->rank : lc->alpha;
+    return lc->scaling == LORA_SCALE_RANK     ? lc->alpha / lc->rank
+           : lc->scaling == LORA_SCALE_RSLORA ? lc->alpha / sqrt(lc->rank)
+                                              : lc->alpha;
 }
 
 /* PEFT's rule: the full name equals the target or ends with "." + target. */

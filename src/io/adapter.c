@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lorafit/io/peft_import.h"
 #include "lorafit/io/safetensors.h"
 #include "lorafit/util/files.h"
 
@@ -150,6 +151,15 @@ bool adapter_check_writable(const char *dir, LfError *err) {
 
 /* ---- loading ----------------------------------------------------------- */
 
+/* The name f holds `name` under: a file from Python PEFT may spell it in
+ * several ways (peft_import.h); a missing one keeps lorafit's spelling, for
+ * the error. */
+static const char *held_name(const StFile *f, const AdapterConfig *ac, const char *name, char *buf, size_t cap) {
+    for (int k = 0; ac->from_peft && peft_name_variant(name, k, buf, cap); k++)
+        if (st_find(f, buf)) return buf;
+    return name;
+}
+
 /* Copies tensor `name` of shape [d0, d1] (d1 = 0 for 1-D) into dst,
  * transposing when asked (PEFT's layouts are the transposes of ours). */
 static bool load_tensor(const StFile *f, const char *name, int64_t d0, int64_t d1, bool transpose, float *dst,
@@ -176,19 +186,27 @@ bool adapter_load_weights(const char *dir, const AdapterConfig *ac, Gpt2Model *m
     StFile *f = st_open(path, err);
     if (!f) return false;
     bool peft = ac->naming == MODTREE_HF, ok = true;
+    char held[NAME_MAX_LEN];
     for (int i = 0; ok && i < m->n_adapters; i++) {
         const Gpt2Adapter *a = &m->adapters[i];
         tensor_name(name, ac, &slots[i], 'A');
-        ok = peft ? load_tensor(f, name, a->rank, a->in, true, m->lora_A[i], err)
-                  : load_tensor(f, name, a->in, a->rank, false, m->lora_A[i], err);
+        const char *n = held_name(f, ac, name, held, sizeof held);
+        ok = peft ? load_tensor(f, n, a->rank, a->in, true, m->lora_A[i], err)
+                  : load_tensor(f, n, a->in, a->rank, false, m->lora_A[i], err);
         tensor_name(name, ac, &slots[i], 'B');
-        ok = ok && (peft ? load_tensor(f, name, a->out, a->rank, true, m->lora_B[i], err)
-                         : load_tensor(f, name, a->rank, a->out, false, m->lora_B[i], err));
+        n = held_name(f, ac, name, held, sizeof held);
+        ok = ok && (peft ? load_tensor(f, n, a->out, a->rank, true, m->lora_B[i], err)
+                         : load_tensor(f, n, a->rank, a->out, false, m->lora_B[i], err));
     }
     bool head = ac->task != ADAPTER_TASK_CAUSAL_LM; /* an LM adapter's head is the frozen wte */
-    ok = ok && (!head || (load_tensor(f, head_name(ac, false), m->n_classes, m->cfg.n_embd, false, m->head_w, err) &&
-                          load_tensor(f, head_name(ac, true), m->n_classes, 0, false, m->head_b, err)));
-    int expected = 2 * m->n_adapters + (head ? 2 : 0);
+    const char *bias = head ? held_name(f, ac, head_name(ac, true), name, sizeof name) : NULL;
+    /* GPT2ForSequenceClassification's score has no bias: PEFT's files have none to load */
+    bool no_bias = head && ac->from_peft && !st_find(f, bias);
+    if (no_bias) memset(m->head_b, 0, (size_t)m->n_classes * sizeof *m->head_b);
+    ok = ok && (!head || (load_tensor(f, held_name(f, ac, head_name(ac, false), held, sizeof held), m->n_classes,
+                                      m->cfg.n_embd, false, m->head_w, err) &&
+                          (no_bias || load_tensor(f, bias, m->n_classes, 0, false, m->head_b, err))));
+    int expected = 2 * m->n_adapters + (head ? 2 : 0) - no_bias;
     if (ok && st_count(f) != expected) {
         lf_error_set(err, LF_ERR_INPUT, "%s: holds %d tensors, expected %d (2 per adapter%s)", path, st_count(f),
                      expected, head ? " and the head" : "");
@@ -196,4 +214,18 @@ bool adapter_load_weights(const char *dir, const AdapterConfig *ac, Gpt2Model *m
     }
     st_close(f);
     return ok;
+}
+
+bool adapter_open_alone(const char *dir, const Gpt2Weights *base, AdapterConfig *ac, Gpt2Weights *shape,
+                        Classifier *net, LfError *err) {
+    memset(net, 0, sizeof *net);
+    if (!adapter_load_config(dir, ac, err)) return false;
+    memset(shape, 0, sizeof *shape);
+    shape->cfg = ac->base;
+    if (!shape->cfg.n_head) shape->cfg.n_head = 1;
+    if (!shape->cfg.vocab_size) shape->cfg.vocab_size = 1;
+    if (!shape->cfg.n_ctx) shape->cfg.n_ctx = 1;
+    int n_classes = ac->task == ADAPTER_TASK_CAUSAL_LM ? 0 : ac->n_classes;
+    return classifier_build(net, base ? base : shape, ac->naming, &ac->lora, n_classes, 1, 1, 0, err) &&
+           adapter_load_weights(dir, ac, &net->model, net->slots, err);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lorafit/io/peft_import.h"
 #include "lorafit/util/files.h"
 
 bool adapter_config_set_classes(AdapterConfig *ac, const char *const *names, int n, LfError *err) {
@@ -73,7 +74,9 @@ static cJSON *config_to_json(const AdapterConfig *ac, const LoraSlot *slots, int
     cJSON_AddStringToObject(root, "naming", ac->naming == MODTREE_HF ? "peft" : "labs");
     cJSON_AddNumberToObject(root, "r", ac->lora.rank);
     cJSON_AddNumberToObject(root, "lora_alpha", ac->lora.alpha);
-    cJSON_AddStringToObject(root, "scaling", ac->lora.scaling == LORA_SCALE_ALPHA ? "alpha" : "rank");
+    cJSON_AddStringToObject(root, "scaling", ac->lora.scaling == LORA_SCALE_ALPHA    ? "alpha"
+                                             : ac->lora.scaling == LORA_SCALE_RSLORA ? "rslora"
+                                                                                     : "rank");
     cJSON_AddStringToObject(root, "lora_init", ac->lora.init == LORA_INIT_PEFT ? "peft" : "labs");
     cJSON_AddNumberToObject(root, "lora_dropout", ac->lora.dropout);
     cJSON *targets = cJSON_AddArrayToObject(root, "target_modules");
@@ -114,6 +117,7 @@ static cJSON *config_to_json(const AdapterConfig *ac, const LoraSlot *slots, int
             cJSON_AddItemToArray(mts, cJSON_CreateString("score"));
         }
         cJSON_AddBoolToObject(root, "inference_mode", true);
+        if (ac->lora.scaling == LORA_SCALE_RSLORA) cJSON_AddBoolToObject(root, "use_rslora", true);
     } else if (lm) {
         cJSON_AddStringToObject(root, "task_type", "CAUSAL_LM");
     }
@@ -184,20 +188,22 @@ static bool config_from_json(const cJSON *root, AdapterConfig *ac, const char *p
     if (!missing && (!naming || (strcmp(naming, "labs") && strcmp(naming, "peft")))) missing = "naming (labs or peft)";
     if (!missing && (!json_int(root, "r", &ac->lora.rank) || ac->lora.rank < 1)) missing = "r (a rank of 1 or more)";
     if (!missing && !json_double(root, "lora_alpha", &ac->lora.alpha)) missing = "lora_alpha";
-    if (!missing && (!scaling || (strcmp(scaling, "rank") && strcmp(scaling, "alpha"))))
-        missing = "scaling (rank or alpha)";
+    if (!missing && (!scaling || (strcmp(scaling, "rank") && strcmp(scaling, "alpha") && strcmp(scaling, "rslora"))))
+        missing = "scaling (rank, alpha or rslora)";
     if (!missing && (!init || (strcmp(init, "labs") && strcmp(init, "peft")))) missing = "lora_init (labs or peft)";
     if (!missing && !json_double(root, "lora_dropout", &ac->lora.dropout)) missing = "lora_dropout";
     if (!missing && (!pool || (strcmp(pool, "last-token") && strcmp(pool, "last-position"))))
         missing = "pooling (last-token or last-position)";
-    if (!missing && (!json_int(root, "max_length", &ac->max_length) || ac->max_length < 1)) missing = "max_length";
+    /* max_length 0: the model's context (an adapter converted from Python PEFT's) */
+    if (!missing && (!json_int(root, "max_length", &ac->max_length) || ac->max_length < 0)) missing = "max_length";
     if (!missing && !cJSON_IsObject(tr)) missing = "training";
     if (missing) {
         lf_error_set(err, LF_ERR_INPUT, "%s: missing or invalid \"%s\"", path, missing);
         return false;
     }
     ac->naming = strcmp(naming, "peft") == 0 ? MODTREE_HF : MODTREE_LABS;
-    ac->lora.scaling = strcmp(scaling, "alpha") == 0 ? LORA_SCALE_ALPHA : LORA_SCALE_RANK;
+    ac->lora.scaling = !strcmp(scaling, "alpha") ? LORA_SCALE_ALPHA : !strcmp(scaling, "rslora") ? LORA_SCALE_RSLORA
+                                                                                             : LORA_SCALE_RANK;
     ac->lora.init = strcmp(init, "peft") == 0 ? LORA_INIT_PEFT : LORA_INIT_LABS;
     ac->pool = strcmp(pool, "last-position") == 0 ? POOL_LAST_POSITION : POOL_LAST_TOKEN;
     /* Training facts are informative except for --resume, which checks them. */
@@ -283,6 +289,12 @@ bool adapter_load_config(const char *dir, AdapterConfig *ac, LfError *err) {
     }
     const char *format = json_string(root, "format");
     bool ok = true;
+    if (!format && cJSON_GetObjectItemCaseSensitive(root, "peft_type")) { /* written by Python PEFT */
+        ok = peft_import_config(dir, root, ac, path, err);
+        cJSON_Delete(root);
+        if (!ok) adapter_config_free(ac);
+        return ok;
+    }
     if (!format || strcmp(format, "lorafit-adapter") != 0) {
         lf_error_set(err, LF_ERR_INPUT, "%s: not a lorafit adapter config (\"format\" is not \"lorafit-adapter\")",
                      path);
@@ -309,7 +321,7 @@ bool adapter_check_task(const AdapterConfig *ac, AdapterTask want, const char *d
 bool adapter_check_base(const AdapterConfig *ac, const Gpt2Config *base, uint64_t fingerprint, LfError *err) {
     for (int i = 0; i < N_BASE_DIMS; i++) {
         int want = base_dim_of(&ac->base, i), got = base_dim_of(base, i);
-        if (want != got) {
+        if (want && want != got) { /* 0: not recorded (an adapter from Python PEFT) */
             lf_error_set(err, LF_ERR_INPUT,
                          "the adapter was trained on a base model with %s = %d, but this model has %s = %d",
                          BASE_DIMS[i].name, want, BASE_DIMS[i].name, got);

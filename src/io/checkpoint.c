@@ -399,6 +399,10 @@ static bool known_tensor(const Gpt2Checkpoint *ck, const StTensor *t, LfError *e
                      st_path(ck->st), st_shape_str(s, sizeof s, t->ndim, t->shape), c->vocab_size, c->n_embd);
         return false;
     }
+    /* a merged classifier's head (lorafit merge; merge.h reads it) */
+    if ((!strcmp(t->name, "score.weight") && t->ndim == 2 && t->shape[1] == c->n_embd) ||
+        (!strcmp(t->name, "score.bias") && t->ndim == 1))
+        return true;
     const char *canon = canonical(t->name), *rest;
     if (!strcmp(canon, "wte.weight") || !strcmp(canon, "wpe.weight") || !strcmp(canon, "ln_f.weight") ||
         !strcmp(canon, "ln_f.bias"))

@@ -187,7 +187,7 @@ static bool series_smooth(Series *s, const HistoryPoint *pts, size_t n, bool acc
 /* Writes s as XML character data: markup characters as entities, control
  * characters as spaces and invalid UTF-8 as U+FFFD, so that any title gives
  * a well-formed file. */
-static void svg_text(FILE *f, const char *s) {
+void plot_svg_text(FILE *f, const char *s) {
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
         uint32_t c;
@@ -459,10 +459,10 @@ static void plot_svg(FILE *f, const TrainHistory *h, const char *title, const Se
                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
                "font-family=\"%s\">\n<title>",
             SVG_W, SVG_H, SVG_W, SVG_H, FONT);
-    svg_text(f, title);
+    plot_svg_text(f, title);
     fprintf(f, "</title>\n<rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", SVG_W, SVG_H);
     fprintf(f, "<text x=\"%d\" y=\"34\" font-size=\"18\" font-weight=\"bold\" fill=\"%s\">", PLOT_LEFT, COLOR_TEXT);
-    svg_text(f, title);
+    plot_svg_text(f, title);
     fputs("</text>\n", f);
     draw_summary(f, h, 56);
 

@@ -14,5 +14,8 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_split(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_random_model(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
+int cmd_convert_adapter(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 
 #endif

@@ -51,18 +51,19 @@ void session_close(Session *s);
 
 /* The options of the commands that use a trained adapter (eval, classify). */
 typedef struct {
-    const char *model, *adapter, *vocab;
+    const char *model, *adapter, *vocab; /* adapter NULL: a merged classifier */
     int batch_size; /* texts per forward pass; 8 unless given */
     int threads;    /* 0 = every core */
 } AdapterOptions;
 
-/* Their entries, in the order of the help: --model and --adapter
- * (required), --batch-size, --threads, --vocab. Include them with
+/* Their entries, in the order of the help: --model (required), --adapter,
+ * --batch-size, --threads, --vocab. Include them with
  * CLI_INCLUDE(ADAPTER_OPTIONS, Options, m). */
 extern const CliOption ADAPTER_OPTIONS[];
 
 /* Opens the base model o->model with its tokenizer, and the adapter
- * o->adapter: its config into s->ac, checked against the model; a
+ * o->adapter: its config into s->ac, checked against the model (without
+ * o->adapter, the model must be a merged classifier: merge.h); a
  * language-model adapter is an LF_ERR_INPUT error (eval and classify
  * need a classifier). */
 bool session_open_adapter(Session *s, const AdapterOptions *o, LfError *err);

@@ -29,7 +29,8 @@ typedef struct {
  * n_classes, and builds the engine over w for batches of max_B sequences
  * of at most max_T tokens, its adapters and head initialised from `seed`
  * (gpt2_build). n_classes == 0 builds the causal LM instead: the tree keeps
- * its LM head tied to wte, and the engine has none to train (gpt2.h). On
+ * its LM head tied to wte, and the engine has none to train (gpt2.h). lc
+ * NULL builds no adapters (a merged model: only its head). On
  * failure c holds nothing: classifier_free is still safe. */
 bool classifier_build(Classifier *c, const Gpt2Weights *w, ModTreeStyle naming, const LoraConfig *lc,
                       int n_classes, int max_B, int max_T, uint64_t seed, LfError *err);

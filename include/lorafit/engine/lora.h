@@ -18,6 +18,7 @@
 typedef enum {
     LORA_SCALE_RANK,  /* scale = alpha / rank (the labs' LoRALayer, PEFT) */
     LORA_SCALE_ALPHA, /* scale = alpha (the book's first LoRALayer) */
+    LORA_SCALE_RSLORA, /* scale = alpha / sqrt(rank) (PEFT's use_rslora) */
 } LoraScaling;
 
 typedef enum {

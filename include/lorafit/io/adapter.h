@@ -26,6 +26,7 @@
 
 #include <stdbool.h>
 
+#include "lorafit/engine/classifier.h"
 #include "lorafit/engine/gpt2.h"
 #include "lorafit/engine/lora.h"
 #include "lorafit/io/adapter_config.h"
@@ -52,5 +53,13 @@ bool adapter_check_writable(const char *dir, LfError *err);
  * naming it. */
 bool adapter_load_weights(const char *dir, const AdapterConfig *ac, Gpt2Model *m, const LoraSlot *slots,
                           LfError *err);
+
+/* Opens the adapter in dir on its own: its config into *ac, and its
+ * weights into net, built (for one token) over `base` when given, else over
+ * *shape, which gets the adapter's recorded base shape (the engine reads no
+ * weight to build; dimensions not recorded become 1). For commands that
+ * read an adapter's tensors without running it (convert-adapter, inspect). */
+bool adapter_open_alone(const char *dir, const Gpt2Weights *base, AdapterConfig *ac, Gpt2Weights *shape,
+                        Classifier *net, LfError *err);
 
 #endif

@@ -57,6 +57,7 @@ typedef struct {
     int n_classes;             /* 0 for ADAPTER_TASK_CAUSAL_LM */
     char **class_names;        /* [n_classes]; owned */
     AdapterTraining training;
+    bool from_peft;            /* written by Python PEFT (peft_import.h): dims it lacks are 0, head bias optional */
 } AdapterConfig;
 
 /* Copies class names (n of them) into ac, replacing any. */

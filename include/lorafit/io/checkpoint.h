@@ -14,7 +14,8 @@
  * Every weight must be there with exactly its expected shape, in F32, F16,
  * BF16 or F64. The causal-mask buffers h.N.attn.bias and h.N.attn.masked_bias
  * are ignored; lm_head.weight (tied to wte) has its shape checked and is
- * otherwise ignored. Any other tensor is an error naming it: a file with
+ * otherwise ignored; a merged classifier's head, score.weight [n, n_embd]
+ * and score.bias [n], is left to merge.h. Any other tensor is an error naming it: a file with
  * tensors we do not know is probably not the model we think it is.
  *
  * Memory: wte and wpe in F32 are used in place from the read-only mapping

@@ -48,6 +48,10 @@ void history_free(TrainHistory *h);
 
 /* ------------------------------------------------------------------- plot */
 
+/* Writes s as XML character data (markup as entities, control characters
+ * as spaces, invalid UTF-8 as U+FFFD): any text gives a well-formed SVG. */
+void plot_svg_text(FILE *f, const char *s);
+
 /* Longest polyline drawn: longer series are decimated to at most this many
  * points (the batch loss by min/max per bucket, so spikes stay visible;
  * the moving averages by even sampling). */

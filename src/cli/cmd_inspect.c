@@ -1,0 +1,69 @@
+/* cmd_inspect.c - `lorafit inspect`: what an adapter changed, per layer and
+ * target (report/inspect.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "lorafit/cli/cli.h"
+#include "lorafit/cli/commands.h"
+#include "lorafit/io/adapter.h"
+#include "lorafit/io/checkpoint.h"
+#include "lorafit/report/inspect.h"
+
+typedef struct {
+    const char *adapter, *model, *svg;
+    bool json;
+} Options;
+
+static const CliOption OPTIONS[] = {
+    CLI_HEADING("options:"),
+    {.name = "--adapter", .type = CLI_STRING, CLI_AT(Options, adapter), .metavar = "DIR", .flags = CLI_REQUIRED,
+     .help = "the adapter to inspect (lorafit's or PEFT's)"},
+    {.name = "--model", .type = CLI_STRING, CLI_AT(Options, model), .metavar = "DIR",
+     .help = "its base model: adds ||W||_F, the ratio, and the histograms of the SVG"},
+    {.name = "--svg", .type = CLI_STRING, CLI_AT(Options, svg), .metavar = "FILE",
+     .help = "draw the heatmap (layer x target) and, with --model, the histogram of W against dW entries"},
+    {.name = "--json", .type = CLI_FLAG, CLI_AT(Options, json), .help = "print the figures as one JSON object"},
+    {0}};
+
+static const CliCommand COMMAND = {
+    .name = "inspect",
+    .usage = "lorafit inspect --adapter DIR [--model DIR] [--svg FILE] [--json]",
+    .synopsis = "lorafit inspect --adapter DIR [options]",
+    .about = "Prints, for every adapter (layer and target), ||dW||_F of its update dW = scale * A @ B,\n"
+             "||W||_F of the base matrix and their ratio (with --model), and the singular values of dW\n"
+             "with the share of the largest (top1: 100% means the update is of rank one).",
+    .options = OPTIONS,
+};
+
+static bool inspect(const Options *o, LfError *err) {
+    AdapterConfig ac = {0};
+    Classifier net = {0};
+    Gpt2Weights shape;
+    AdapterInspection ins = {0};
+    Gpt2Checkpoint *ck = o->model ? checkpoint_open(o->model, err) : NULL;
+    const Gpt2Weights *base = ck ? checkpoint_weights(ck) : NULL;
+    bool ok = (!o->model || ck) && adapter_open_alone(o->adapter, base, &ac, &shape, &net, err) &&
+              (!ck || adapter_check_base(&ac, checkpoint_config(ck), checkpoint_fingerprint(ck), err)) &&
+              inspect_adapter(&net.model, net.slots, base, &ins, err);
+    if (ok && o->json) ok = inspect_print_json(stdout, &ins, err);
+    else if (ok) inspect_print_table(stdout, &ins, 8);
+    if (ok && o->svg) ok = inspect_write_svg(&ins, o->svg, o->adapter, err);
+    inspect_free(&ins);
+    classifier_free(&net);
+    adapter_config_free(&ac);
+    checkpoint_close(ck);
+    return ok;
+}
+
+int cmd_inspect(int argc, char **argv) {
+    Options o = {0};
+    CliParse p;
+    int rc = cli_parse(&p, &COMMAND, argc, argv, &o);
+    if (rc != CLI_RUN) return rc;
+    LfError err = {0};
+    if (!inspect(&o, &err)) {
+        fprintf(stderr, "lorafit inspect: %s\n", err.msg);
+        return lf_error_exit_code(&err);
+    }
+    return 0;
+}
