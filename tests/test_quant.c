@@ -1,0 +1,130 @@
+/* test_quant.c - NF4 and int8 quantization against the numpy reference.
+ *
+ * Fixture: scripts/reference/quant_ref.py, written from the bitsandbytes
+ * and GGML descriptions (cases: zeros, blocks of one repeated value,
+ * magnitudes 1e-40 .. 1e35, a partial last block, more than 256 absmax
+ * blocks, the NF4 levels and thresholds themselves). Required: the packed
+ * codes and every scale bit for bit, dequantize(quantize(W)) equal value
+ * for value, any row range dequantized equal to the whole. */
+#include <string.h>
+
+#include "check.h"
+#include "engine_fixture.h"
+#include "lorafit/engine/quant.h"
+
+static const void *fx_bytes(const StFile *f, const char *name, StDtype dtype, size_t numel) {
+    const StTensor *t = st_find(f, name);
+    if (!t || t->dtype != dtype || (size_t)t->numel != numel) {
+        fprintf(stderr, "fixture: tensor %s missing or of the wrong size\n", name);
+        return NULL;
+    }
+    return t->data;
+}
+
+/* Bitwise equality of floats (so -0.0 and 0.0 differ, NaN equals itself). */
+static size_t mismatches(const float *a, const float *b, size_t n, size_t *first) {
+    size_t bad = 0;
+    for (size_t i = n; i-- > 0;)
+        if (memcmp(a + i, b + i, sizeof *a) != 0) bad++, *first = i;
+    return bad;
+}
+
+static void check_case(const StFile *f, const char *name, int rows, int cols) {
+    size_t n = (size_t)rows * cols, first = 0;
+    char key[128];
+    snprintf(key, sizeof key, "%s.w", name);
+    const float *w = fx_f32(f, key, n);
+    REQUIRE(w != NULL, "%s", key);
+    float *deq = malloc(n * sizeof *deq), *part = malloc(n * sizeof *part);
+    REQUIRE(deq && part, "memory");
+    LfError err = {0};
+
+    QuantMatrix q;
+    REQUIRE(quant_matrix_quantize(&q, QUANT_NF4, w, rows, cols, &err), "%s nf4: %s", name, err.msg);
+    size_t nb = quant_nf4_absmax_count(n), nb2 = quant_scale_count(QUANT_NF4, n);
+    snprintf(key, sizeof key, "%s.nf4.codes", name);
+    const uint8_t *codes = fx_bytes(f, key, ST_U8, (n + 1) / 2);
+    CHECK(codes && memcmp(codes, q.codes, (n + 1) / 2) == 0, "%s nf4 codes", name);
+    snprintf(key, sizeof key, "%s.nf4.absmax_codes", name);
+    const uint8_t *acodes = fx_bytes(f, key, ST_U8, nb);
+    CHECK(acodes && memcmp(acodes, q.absmax_codes, nb) == 0, "%s nf4 absmax codes", name);
+    snprintf(key, sizeof key, "%s.nf4.absmax_scales", name);
+    const float *ascales = fx_f32(f, key, nb2);
+    CHECK(ascales && mismatches(ascales, q.scales, nb2, &first) == 0, "%s nf4 absmax scales [%zu]", name, first);
+    snprintf(key, sizeof key, "%s.nf4.absmax_offset", name);
+    const float *offset = fx_f32(f, key, 1);
+    CHECK(offset && memcmp(offset, &q.absmax_offset, sizeof(float)) == 0, "%s nf4 offset %g", name,
+          (double)q.absmax_offset);
+    snprintf(key, sizeof key, "%s.nf4.deq", name);
+    const float *want = fx_f32(f, key, n);
+    quant_matrix_dequantize_rows(&q, 0, rows, deq);
+    size_t bad = want ? mismatches(deq, want, n, &first) : n;
+    CHECK(bad == 0, "%s nf4: %zu values differ, first [%zu] %.9g vs %.9g", name, bad, first,
+          (double)deq[first], want ? (double)want[first] : 0.0);
+    for (int r = 0; r < rows; r += 2) /* row ranges starting on odd elements and mid-block */
+        quant_matrix_dequantize_rows(&q, r, r + 2 < rows ? r + 2 : rows, part + (size_t)r * cols);
+    CHECK(mismatches(part, deq, n, &first) == 0, "%s nf4 by rows [%zu]", name, first);
+    CHECK(quant_matrix_bytes(&q) == (n + 1) / 2 + nb + 4 * nb2, "%s nf4 bytes", name);
+    quant_matrix_free(&q);
+
+    REQUIRE(quant_matrix_quantize(&q, QUANT_INT8, w, rows, cols, &err), "%s int8: %s", name, err.msg);
+    size_t ns = quant_scale_count(QUANT_INT8, n);
+    snprintf(key, sizeof key, "%s.q8.codes", name);
+    const uint8_t *c8 = fx_bytes(f, key, ST_I8, n);
+    CHECK(c8 && memcmp(c8, q.codes, n) == 0, "%s int8 codes", name);
+    snprintf(key, sizeof key, "%s.q8.scales", name);
+    const float *s8 = fx_f32(f, key, ns);
+    CHECK(s8 && mismatches(s8, q.scales, ns, &first) == 0, "%s int8 scales [%zu]", name, first);
+    snprintf(key, sizeof key, "%s.q8.deq", name);
+    want = fx_f32(f, key, n);
+    quant_matrix_dequantize_rows(&q, 0, rows, deq);
+    bad = want ? mismatches(deq, want, n, &first) : n;
+    CHECK(bad == 0, "%s int8: %zu values differ, first [%zu] %.9g vs %.9g", name, bad, first,
+          (double)deq[first], want ? (double)want[first] : 0.0);
+    quant_matrix_free(&q);
+    free(deq);
+    free(part);
+}
+
+int main(void) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/tests/fixtures/quant/quant.safetensors",
+             check_env("LORAFIT_SOURCE_DIR", "."));
+    LfError err = {0};
+    StFile *f = st_open(path, &err);
+    REQUIRE(f != NULL, "%s", err.msg);
+    const float *map = fx_f32(f, "dynamic_map", 256);
+    size_t first = 0;
+    CHECK(map && mismatches(map, quant_dynamic_map, 256, &first) == 0, "dynamic map [%zu]", first);
+    CHECK(quant_dynamic_map[127] == 0.0f && quant_dynamic_map[255] == 1.0f, "map entries 127 and 255");
+
+    const char *cases = st_metadata(f, "cases");
+    REQUIRE(cases != NULL, "fixture metadata 'cases'");
+    char list[512];
+    snprintf(list, sizeof list, "%s", cases);
+    int ncases = 0;
+    for (char *name = strtok(list, ","); name; name = strtok(NULL, ","), ncases++) {
+        char key[128];
+        snprintf(key, sizeof key, "%s.shape", name);
+        const char *shape = st_metadata(f, key);
+        int rows = 0, cols = 0;
+        REQUIRE(shape && sscanf(shape, "%d,%d", &rows, &cols) == 2, "%s", key);
+        check_case(f, name, rows, cols);
+    }
+    CHECK(ncases == 5, "five cases, got %d", ncases);
+
+    /* by formula: a weight equal to its block's absmax codes 15 and comes back exact */
+    float w[70] = {0};
+    w[3] = 2.5f;
+    w[66] = -0.75f;
+    QuantMatrix q;
+    REQUIRE(quant_matrix_quantize(&q, QUANT_NF4, w, 7, 10, &err), "%s", err.msg);
+    CHECK(q.codes[1] == (7 << 4 | 15), "element 3 in the low nibble of byte 1: 0x%02x", q.codes[1]);
+    CHECK(q.codes[33] == (0 << 4 | 7), "element 66 in the high nibble of byte 33: 0x%02x", q.codes[33]);
+    quant_matrix_free(&q);
+    w[5] = NAN;
+    CHECK(!quant_matrix_quantize(&q, QUANT_INT8, w, 7, 10, &err) && strstr(err.msg, "[0, 5]"),
+          "NaN refused: %s", err.msg);
+    st_close(f);
+    return check_done();
+}
