@@ -35,6 +35,7 @@ typedef struct {
     char **prompts; /* [n] into argv or stdin_text */
     size_t n;
     char *stdin_text;
+    QuantDtype base_dtype;
 } Options;
 
 /* PROMPT: one argument; '-' reads them from stdin. */
@@ -74,6 +75,7 @@ static const CliOption OPTIONS[] = {
     CLI_OPT_BATCH_SIZE(Options, batch_size, 0, "prompts decoded together"),
     CLI_OPT_THREADS(Options, threads, "threads"),
     CLI_OPT_VOCAB(Options, vocab),
+    CLI_OPT_BASE_DTYPE(Options, base_dtype, 0),
     {.name = "PROMPT", .type = CLI_CUSTOM, .at = 0, .size = sizeof(Options), .parse = take_prompt},
     {0}};
 
@@ -241,7 +243,8 @@ typedef struct {
 } Generator;
 
 static bool open_model(Generator *g, const Options *o, LfError *err) {
-    const Gpt2Weights *w = checkpoint_weights(g->s.ck);
+    if (!session_set_base_dtype(&g->s, o->base_dtype, err)) return false;
+    const Gpt2Weights *w = session_weights(&g->s);
     if (!o->adapter) {
         LoraConfig lc = lora_config_default();
         g->base_built = gpt2_build(&g->base, w, NULL, 0, &lc, UNUSED_HEAD_CLASSES, 1, 1, 0, err);

@@ -6,6 +6,7 @@
 #define LORAFIT_CHECKPOINT_WRITE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "lorafit/util/error.h"
 #include "lorafit/engine/weights.h"
@@ -15,5 +16,11 @@
  * when missing; existing files are replaced only when `overwrite`. Each file
  * is written to a temporary name and renamed. */
 bool checkpoint_write(const char *dir, const Gpt2Weights *w, bool overwrite, LfError *err);
+
+/* The same, writing each block Linear weight that has a quantized form (a
+ * layer's *_q) as io/quant_file.h's tensors, with its metadata; fingerprint
+ * (the fp32 model's, 0 for none) is recorded for adapters. */
+bool checkpoint_write_quantized(const char *dir, const Gpt2Weights *w, uint64_t fingerprint, bool overwrite,
+                                LfError *err);
 
 #endif
