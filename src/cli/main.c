@@ -22,6 +22,7 @@ static const Command commands[] = {
     {"split", cmd_split, "balance and split a labelled file into train/validation/test CSVs"},
     {"bench", cmd_bench, "time training and inference steps on a random gpt2-small"},
     {"random-model", cmd_random_model, "write a GPT-2 checkpoint with random weights (to try lorafit)"},
+    {"quantize", cmd_quantize, "write the model with its blocks' Linear weights in nf4 or int8"},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 
