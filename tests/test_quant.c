@@ -33,61 +33,61 @@ static size_t mismatches(const float *a, const float *b, size_t n, size_t *first
     return bad;
 }
 
+/* Whether the fixture's tensor NAME.PART (dtype dt, numel elements) has
+ * exactly the bytes of got. */
+static bool fixture_equal(const StFile *f, const char *name, const char *part, StDtype dt, size_t numel,
+                          const void *got) {
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", name, part);
+    const void *want = fx_bytes(f, key, dt, numel);
+    return want && memcmp(want, got, numel * st_dtype_size(dt)) == 0;
+}
+
+/* W' of q, whole and by pairs of rows (ranges that start on odd elements
+ * and mid-block), against the fixture's NAME.PART. */
+static void check_dequantized(const StFile *f, const char *name, const char *part, const QuantMatrix *q) {
+    size_t n = (size_t)q->rows * q->cols, first = 0;
+    float *deq = malloc(n * sizeof *deq), *part_rows = malloc(n * sizeof *part_rows);
+    REQUIRE(deq && part_rows, "memory");
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", name, part);
+    const float *want = fx_f32(f, key, n);
+    quant_matrix_dequantize_rows(q, 0, q->rows, deq);
+    size_t bad = want ? mismatches(deq, want, n, &first) : n;
+    CHECK(bad == 0, "%s: %zu values differ, first [%zu] %.9g vs %.9g", key, bad, first, (double)deq[first],
+          want ? (double)want[first] : 0.0);
+    for (int r = 0; r < q->rows; r += 2)
+        quant_matrix_dequantize_rows(q, r, r + 2 < q->rows ? r + 2 : q->rows, part_rows + (size_t)r * q->cols);
+    CHECK(mismatches(part_rows, deq, n, &first) == 0, "%s by rows [%zu]", key, first);
+    free(deq);
+    free(part_rows);
+}
+
 static void check_case(const StFile *f, const char *name, int rows, int cols) {
-    size_t n = (size_t)rows * cols, first = 0;
+    size_t n = (size_t)rows * cols;
     char key[128];
     snprintf(key, sizeof key, "%s.w", name);
     const float *w = fx_f32(f, key, n);
     REQUIRE(w != NULL, "%s", key);
-    float *deq = malloc(n * sizeof *deq), *part = malloc(n * sizeof *part);
-    REQUIRE(deq && part, "memory");
     LfError err = {0};
-
     QuantMatrix q;
     REQUIRE(quant_matrix_quantize(&q, QUANT_NF4, w, rows, cols, &err), "%s nf4: %s", name, err.msg);
     size_t nb = quant_nf4_absmax_count(n), nb2 = quant_scale_count(QUANT_NF4, n);
-    snprintf(key, sizeof key, "%s.nf4.codes", name);
-    const uint8_t *codes = fx_bytes(f, key, ST_U8, (n + 1) / 2);
-    CHECK(codes && memcmp(codes, q.codes, (n + 1) / 2) == 0, "%s nf4 codes", name);
-    snprintf(key, sizeof key, "%s.nf4.absmax_codes", name);
-    const uint8_t *acodes = fx_bytes(f, key, ST_U8, nb);
-    CHECK(acodes && memcmp(acodes, q.absmax_codes, nb) == 0, "%s nf4 absmax codes", name);
-    snprintf(key, sizeof key, "%s.nf4.absmax_scales", name);
-    const float *ascales = fx_f32(f, key, nb2);
-    CHECK(ascales && mismatches(ascales, q.scales, nb2, &first) == 0, "%s nf4 absmax scales [%zu]", name, first);
-    snprintf(key, sizeof key, "%s.nf4.absmax_offset", name);
-    const float *offset = fx_f32(f, key, 1);
-    CHECK(offset && memcmp(offset, &q.absmax_offset, sizeof(float)) == 0, "%s nf4 offset %g", name,
+    CHECK(fixture_equal(f, name, "nf4.codes", ST_U8, (n + 1) / 2, q.codes), "%s nf4 codes", name);
+    CHECK(fixture_equal(f, name, "nf4.absmax_codes", ST_U8, nb, q.absmax_codes), "%s nf4 absmax codes", name);
+    CHECK(fixture_equal(f, name, "nf4.absmax_scales", ST_F32, nb2, q.scales), "%s nf4 absmax scales", name);
+    CHECK(fixture_equal(f, name, "nf4.absmax_offset", ST_F32, 1, &q.absmax_offset), "%s nf4 offset %g", name,
           (double)q.absmax_offset);
-    snprintf(key, sizeof key, "%s.nf4.deq", name);
-    const float *want = fx_f32(f, key, n);
-    quant_matrix_dequantize_rows(&q, 0, rows, deq);
-    size_t bad = want ? mismatches(deq, want, n, &first) : n;
-    CHECK(bad == 0, "%s nf4: %zu values differ, first [%zu] %.9g vs %.9g", name, bad, first,
-          (double)deq[first], want ? (double)want[first] : 0.0);
-    for (int r = 0; r < rows; r += 2) /* row ranges starting on odd elements and mid-block */
-        quant_matrix_dequantize_rows(&q, r, r + 2 < rows ? r + 2 : rows, part + (size_t)r * cols);
-    CHECK(mismatches(part, deq, n, &first) == 0, "%s nf4 by rows [%zu]", name, first);
+    check_dequantized(f, name, "nf4.deq", &q);
     CHECK(quant_matrix_bytes(&q) == (n + 1) / 2 + nb + 4 * nb2, "%s nf4 bytes", name);
     quant_matrix_free(&q);
 
     REQUIRE(quant_matrix_quantize(&q, QUANT_INT8, w, rows, cols, &err), "%s int8: %s", name, err.msg);
-    size_t ns = quant_scale_count(QUANT_INT8, n);
-    snprintf(key, sizeof key, "%s.q8.codes", name);
-    const uint8_t *c8 = fx_bytes(f, key, ST_I8, n);
-    CHECK(c8 && memcmp(c8, q.codes, n) == 0, "%s int8 codes", name);
-    snprintf(key, sizeof key, "%s.q8.scales", name);
-    const float *s8 = fx_f32(f, key, ns);
-    CHECK(s8 && mismatches(s8, q.scales, ns, &first) == 0, "%s int8 scales [%zu]", name, first);
-    snprintf(key, sizeof key, "%s.q8.deq", name);
-    want = fx_f32(f, key, n);
-    quant_matrix_dequantize_rows(&q, 0, rows, deq);
-    bad = want ? mismatches(deq, want, n, &first) : n;
-    CHECK(bad == 0, "%s int8: %zu values differ, first [%zu] %.9g vs %.9g", name, bad, first,
-          (double)deq[first], want ? (double)want[first] : 0.0);
+    CHECK(fixture_equal(f, name, "q8.codes", ST_I8, n, q.codes), "%s int8 codes", name);
+    CHECK(fixture_equal(f, name, "q8.scales", ST_F32, quant_scale_count(QUANT_INT8, n), q.scales),
+          "%s int8 scales", name);
+    check_dequantized(f, name, "q8.deq", &q);
     quant_matrix_free(&q);
-    free(deq);
-    free(part);
 }
 
 static double max_rel_diff(const float *a, const float *b, size_t n) {

@@ -4,7 +4,6 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "lorafit/engine/kernels.h"
 
@@ -36,21 +35,19 @@ static void dequantize_tile(const QuantMatrix *w, int k0, int k1, float *tile) {
 
 void qmatmul_forward(float *out, const float *inp, const QuantMatrix *w, const float *bias, int N, int IC,
                      int OC) {
-    float beta = 0.0f;
-    if (bias) {
-#pragma omp parallel for schedule(static)
-        for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, bias, (size_t)OC * sizeof(float));
-        beta = 1.0f;
-    }
     const int kt = tile_rows(IC, OC);
     float *tile = tile_alloc(kt, OC);
     for (int k0 = 0; k0 < IC; k0 += kt) {
         int k1 = k0 + kt < IC ? k0 + kt : IC;
         dequantize_tile(w, k0, k1, tile);
-        gemm(false, false, N, OC, k1 - k0, 1.0f, inp + k0, IC, tile, OC, beta, out, OC);
-        beta = 1.0f;
+        gemm(false, false, N, OC, k1 - k0, 1.0f, inp + k0, IC, tile, OC, k0 ? 1.0f : 0.0f, out, OC);
     }
     free(tile);
+    if (bias) {
+#pragma omp parallel for schedule(static)
+        for (int n = 0; n < N; n++)
+            for (int j = 0; j < OC; j++) out[(size_t)n * OC + j] += bias[j];
+    }
 }
 
 void qmatmul_backward(float *dinp, const float *dout, const QuantMatrix *w, int N, int IC, int OC,
