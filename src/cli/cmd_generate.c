@@ -255,6 +255,7 @@ static bool open_model(Generator *g, const Options *o, LfError *err) {
     if (!adapter_load_config(o->adapter, ac, err) || !adapter_check_task(ac, ADAPTER_TASK_CAUSAL_LM, o->adapter, err) ||
         !adapter_check_base(ac, checkpoint_config(g->s.ck), checkpoint_fingerprint(g->s.ck), err))
         return false;
+    session_warn_base_dtype(&g->s, ac, o->adapter);
     int head = ac->n_classes > 0 ? ac->n_classes : UNUSED_HEAD_CLASSES;
     g->m = &g->net.model;
     return classifier_build(&g->net, w, ac->naming, &ac->lora, head, 1, 1, 0, err) &&

@@ -61,10 +61,14 @@ bool session_open_adapter(Session *s, const AdapterOptions *o, LfError *err) {
         !adapter_check_task(&s->ac, ADAPTER_TASK_CLASSIFY, o->adapter, err) ||
         !adapter_check_base(&s->ac, checkpoint_config(s->ck), checkpoint_fingerprint(s->ck), err))
         return false;
-    if (s->ac.base_dtype != s->base_dtype)
-        fprintf(stderr, "warning: %s was trained with --base-dtype %s; using it with %s\n", o->adapter,
-                quant_dtype_name(s->ac.base_dtype), quant_dtype_name(s->base_dtype));
+    session_warn_base_dtype(s, &s->ac, o->adapter);
     return true;
+}
+
+void session_warn_base_dtype(const Session *s, const AdapterConfig *ac, const char *adapter_dir) {
+    if (ac->base_dtype != s->base_dtype)
+        fprintf(stderr, "warning: %s was trained with --base-dtype %s; using it with %s\n", adapter_dir,
+                quant_dtype_name(ac->base_dtype), quant_dtype_name(s->base_dtype));
 }
 
 bool session_classify(Session *s, const TokenSet *ts, float *probs, double *mean_loss, LfError *err) {

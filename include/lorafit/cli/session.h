@@ -49,6 +49,10 @@ bool session_open_base(Session *s, const char *model, const char *vocab_dir, LfE
  * fp32, i.e. not given, or that same dtype). Sets s->base_dtype. */
 bool session_set_base_dtype(Session *s, QuantDtype dtype, LfError *err);
 
+/* On stderr, when the adapter (config ac, in adapter_dir) was trained with
+ * another base dtype than s holds: a warning naming both. */
+void session_warn_base_dtype(const Session *s, const AdapterConfig *ac, const char *adapter_dir);
+
 /* The base weights the engine runs over: the checkpoint's, or qw's. */
 const Gpt2Weights *session_weights(const Session *s);
 
