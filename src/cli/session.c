@@ -41,6 +41,7 @@ bool session_set_base_dtype(Session *s, QuantDtype dtype, LfError *err) {
         lf_error_prefix(err, "%s", checkpoint_file(s->ck));
         return false;
     }
+    checkpoint_release_block_matrices(s->ck); /* the fp32 copies no longer count in RSS */
     return true;
 }
 

@@ -38,6 +38,7 @@ struct Gpt2Checkpoint {
     Gpt2Weights w;
     QuantDtype qdtype;  /* the block matrices' form in the file (quant_file.h) */
     QuantMatrix *qmats; /* [n_layer * 4] pointing into the mapping, when quantized */
+    uint64_t fingerprint; /* kept by checkpoint_release_block_matrices; else 0 */
 };
 
 /* The modules of one block, in the order the fingerprint hashes them (each
@@ -588,6 +589,17 @@ size_t checkpoint_owned_bytes(const Gpt2Checkpoint *ck) { return ck->owned_float
 bool checkpoint_in_place(const Gpt2Checkpoint *ck) { return ck->in_place; }
 QuantDtype checkpoint_base_dtype(const Gpt2Checkpoint *ck) { return ck->qdtype; }
 
+void checkpoint_release_block_matrices(Gpt2Checkpoint *ck) {
+    ck->fingerprint = checkpoint_fingerprint(ck); /* it samples those matrices */
+    const size_t C = (size_t)ck->w.cfg.n_embd;
+    for (int l = 0; l < ck->w.cfg.n_layer; l++)
+        for (int i = 0; i < QUANT_MATS_PER_LAYER; i++) {
+            const float **p = quant_layer_fp32(&ck->layers[l], i);
+            if (*p) placement_drop_pages(*p, quant_block_matrices[i].in * C * quant_block_matrices[i].out * C * sizeof **p);
+            *p = NULL;
+        }
+}
+
 /* ---- fingerprint ------------------------------------------------------ */
 
 /* The first and last FINGERPRINT_SAMPLES / 2 values, read with st_peek: two
@@ -615,6 +627,7 @@ static uint64_t hash_tensor(uint64_t h, const StFile *st, const float *x, size_t
 }
 
 uint64_t checkpoint_fingerprint(const Gpt2Checkpoint *ck) {
+    if (ck->fingerprint) return ck->fingerprint;
     /* a quantized file carries its fp32 model's, so adapters recognize both */
     const char *recorded = st_metadata(ck->st, QUANT_FILE_FINGERPRINT_KEY);
     uint64_t fp = 0;

@@ -76,6 +76,10 @@ bool checkpoint_in_place(const Gpt2Checkpoint *ck);
  * quantized matrices the weights' layers point at (their fp32 pointers are
  * NULL) and whose fingerprint is the fp32 model's, recorded in the file. */
 QuantDtype checkpoint_base_dtype(const Gpt2Checkpoint *ck);
+/* After the block matrices were quantized elsewhere: gives their fp32 pages
+ * back (the weights' pointers to them become NULL), keeping the
+ * fingerprint, which samples them. */
+void checkpoint_release_block_matrices(Gpt2Checkpoint *ck);
 
 /* A cheap identity of the base weights, stored with an adapter so it
  * refuses a different base. Hashes (FNV-1a, 64-bit) the config and, for
