@@ -1,5 +1,8 @@
 /* checkpoint.c - open a Hugging Face GPT-2 checkpoint as Gpt2Weights.
- * See include/lorafit/io/checkpoint.h. */
+ * See include/lorafit/io/checkpoint.h. One unit of about 650 lines: the
+ * loader's two passes, the check for unknown tensors, the quantized
+ * matrices and the fingerprint all walk the same private table of a
+ * block's parts (layer_part) and the Gpt2Checkpoint they fill. */
 #include "lorafit/io/checkpoint.h"
 
 #include <cjson/cJSON.h>
