@@ -58,6 +58,7 @@ static inline bool fx_weights(const StFile *f, Gpt2Weights *w, Gpt2LayerWeights 
               (w->lnf_w = fx_f32(f, "ln_f.weight", C)) && (w->lnf_b = fx_f32(f, "ln_f.bias", C));
     for (int l = 0; ok && l < c.n_layer; l++) {
         Gpt2LayerWeights *lw = &layers[l];
+        memset(lw, 0, sizeof *lw); /* no quantized forms */
         char n[128];
 #define FX(field, suffix, count) \
     (snprintf(n, sizeof n, "h.%d.%s", l, suffix), (lw->field = fx_f32(f, n, count)) != NULL)

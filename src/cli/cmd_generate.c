@@ -30,6 +30,7 @@ typedef struct {
     char **prompts; /* [n] into argv or stdin_text */
     size_t n;
     char *stdin_text;
+    QuantDtype base_dtype;
 } Options;
 
 /* PROMPT: one argument; '-' reads them from stdin. */
@@ -69,6 +70,7 @@ static const CliOption OPTIONS[] = {
     CLI_OPT_BATCH_SIZE(Options, batch_size, 0, "prompts decoded together"),
     CLI_OPT_THREADS(Options, threads, "threads"),
     CLI_OPT_VOCAB(Options, vocab),
+    CLI_OPT_BASE_DTYPE(Options, base_dtype, 0),
     {.name = "PROMPT", .type = CLI_CUSTOM, .at = 0, .size = sizeof(Options), .parse = take_prompt},
     {0}};
 
@@ -238,14 +240,16 @@ typedef struct {
  * the engine is built for one position only), with the adapter if any. */
 static bool open_model(Generator *g, const Options *o, LfError *err) {
     if (o->adapter) {
-        AdapterOptions ao = {.model = o->model, .adapter = o->adapter, .vocab = o->vocab, .batch_size = 1};
+        AdapterOptions ao = {.model = o->model, .adapter = o->adapter, .vocab = o->vocab, .batch_size = 1,
+                             .base_dtype = o->base_dtype};
         g->m = &g->s.net.model;
         return session_open_lm_adapter(&g->s, &ao, err) && session_build_lm(&g->s, 1, 1, err);
     }
     LoraConfig lc = lora_config_default();
     g->m = &g->base;
     g->base_built = session_open_base(&g->s, o->model, o->vocab, err) &&
-                    gpt2_build(&g->base, checkpoint_weights(g->s.ck), NULL, 0, &lc, 0, 1, 1, 0, err);
+                    session_set_base_dtype(&g->s, o->base_dtype, err) &&
+                    gpt2_build(&g->base, session_weights(&g->s), NULL, 0, &lc, 0, 1, 1, 0, err);
     return g->base_built;
 }
 

@@ -51,6 +51,10 @@ static bool merge(const Options *o, LfError *err) {
                                ac.task == ADAPTER_TASK_CAUSAL_LM ? 0 : ac.n_classes, 1, 1, 0, err) &&
               adapter_load_weights(o->adapter, &ac, &net.model, net.slots, err) &&
               merge_write(o->out, ck, &ac, &net.model, (StDtype)o->dtype, o->force, err);
+    if (ok && checkpoint_base_dtype(ck) != QUANT_F32)
+        fprintf(stderr, "lorafit merge: note: %s holds its blocks in %s; they were dequantized and the merged "
+                        "model is written from those values\n",
+                checkpoint_file(ck), quant_dtype_name(checkpoint_base_dtype(ck)));
     if (ok)
         fprintf(stderr, "lorafit merge: wrote %s (%d adapters folded in, %s%s)\n", o->out, net.n_slots,
                 st_dtype_name((StDtype)o->dtype),

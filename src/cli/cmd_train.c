@@ -107,6 +107,7 @@ static const CliOption OPTIONS[] = {
     {.name = "--keep-last", .type = CLI_SET, CLI_AT(Options, ac.training.drop_last), .value = false,
      .flags = CLI_FIXED, .help = "also train on the last incomplete batch (the labs drop it)"},
     CLI_OPT_THREADS(Options, threads, "threads; results are bitwise repeatable for the same seed and thread count"),
+    CLI_OPT_BASE_DTYPE(Options, ac.base_dtype, 0),
 
     CLI_HEADING("output:"),
     {.name = "--log-every", .type = CLI_INT, CLI_AT(Options, log_every), .lo = 0, .hi = 1 << 30, .metavar = "N",
@@ -471,8 +472,10 @@ static bool setup(Run *r, LfError *err) {
     }
     bool lm = ac->task == ADAPTER_TASK_CAUSAL_LM;
     if (!adapter_check_writable(o->out, err) || !session_open_base(&r->s, o->model, o->vocab, err) ||
+        !session_set_base_dtype(&r->s, ac->base_dtype, err) ||
         !(lm ? load_lm_data(r, err) : load_data(r, err) && encode_data(r, err)))
         return false;
+    ac->base_dtype = r->s.base_dtype;
     const Gpt2Config *cfg = checkpoint_config(r->s.ck);
     uint64_t fingerprint = checkpoint_fingerprint(r->s.ck);
     if (o->resume && !adapter_check_base(ac, cfg, fingerprint, err)) return false;

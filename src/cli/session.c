@@ -3,6 +3,7 @@
 
 #include <cblas.h>
 #include <omp.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lorafit/cli/common_options.h"
@@ -28,15 +29,37 @@ bool session_open_base(Session *s, const char *model, const char *vocab_dir, LfE
     return true;
 }
 
+bool session_set_base_dtype(Session *s, QuantDtype dtype, LfError *err) {
+    QuantDtype in_file = checkpoint_base_dtype(s->ck);
+    s->base_dtype = in_file != QUANT_F32 ? in_file : dtype;
+    if (in_file != QUANT_F32 && dtype != QUANT_F32 && dtype != in_file) {
+        lf_error_set(err, LF_ERR_INPUT, "%s holds its weights in %s; --base-dtype %s needs the fp32 model",
+                     checkpoint_file(s->ck), quant_dtype_name(in_file), quant_dtype_name(dtype));
+        return false;
+    }
+    if (in_file != QUANT_F32 || dtype == QUANT_F32) return true;
+    if (!quant_weights_build(&s->qw, checkpoint_weights(s->ck), dtype, err)) {
+        lf_error_prefix(err, "%s", checkpoint_file(s->ck));
+        return false;
+    }
+    checkpoint_release_block_matrices(s->ck); /* the fp32 copies no longer count in RSS */
+    return true;
+}
+
+const Gpt2Weights *session_weights(const Session *s) {
+    return s->qw.layers ? &s->qw.w : checkpoint_weights(s->ck);
+}
+
 bool session_build_model(Session *s, ModTreeStyle naming, const LoraConfig *lc, int n_classes, int max_B,
                          int max_T, uint64_t seed, LfError *err) {
-    return classifier_build(&s->net, checkpoint_weights(s->ck), naming, lc, n_classes, max_B, max_T, seed, err);
+    return classifier_build(&s->net, session_weights(s), naming, lc, n_classes, max_B, max_T, seed, err);
 }
 
 static bool open_adapter_for(Session *s, const AdapterOptions *o, AdapterTask task, LfError *err) {
     if (!session_open_base(s, o->model, o->vocab, err)) return false;
     s->adapter_dir = o->adapter;
     s->batch_size = o->batch_size;
+    if (!session_set_base_dtype(s, o->base_dtype, err)) return false;
     if (!o->adapter) {
         if (task == ADAPTER_TASK_CLASSIFY) return merged_load_config(s->ck, &s->ac, err); /* a merged classifier */
         lf_error_set(err, LF_ERR_INPUT, "--adapter is required");
@@ -45,6 +68,7 @@ static bool open_adapter_for(Session *s, const AdapterOptions *o, AdapterTask ta
     bool ok = adapter_load_config(o->adapter, &s->ac, err) && adapter_check_task(&s->ac, task, o->adapter, err) &&
               adapter_check_base(&s->ac, checkpoint_config(s->ck), checkpoint_fingerprint(s->ck), err);
     if (ok && !s->ac.max_length) s->ac.max_length = checkpoint_config(s->ck)->n_ctx; /* not recorded (PEFT's) */
+    if (ok) session_warn_base_dtype(s, &s->ac, o->adapter);
     return ok;
 }
 
@@ -61,6 +85,12 @@ bool session_build_lm(Session *s, int max_B, int max_T, LfError *err) {
     /* the seed is moot: the adapter's weights replace the initial ones */
     return session_build_model(s, s->ac.naming, &s->ac.lora, 0, max_B, max_T, 0, err) &&
            adapter_load_weights(s->adapter_dir, &s->ac, &s->net.model, s->net.slots, err);
+}
+
+void session_warn_base_dtype(const Session *s, const AdapterConfig *ac, const char *adapter_dir) {
+    if (ac->base_dtype != s->base_dtype)
+        fprintf(stderr, "warning: %s was trained with --base-dtype %s; using it with %s\n", adapter_dir,
+                quant_dtype_name(ac->base_dtype), quant_dtype_name(s->base_dtype));
 }
 
 bool session_classify(Session *s, const TokenSet *ts, float *probs, double *mean_loss, LfError *err) {
@@ -81,6 +111,7 @@ bool session_classify(Session *s, const TokenSet *ts, float *probs, double *mean
 void session_close(Session *s) {
     classifier_free(&s->net);
     adapter_config_free(&s->ac);
+    quant_weights_free(&s->qw);
     tok_free(s->tok);
     checkpoint_close(s->ck);
     memset(s, 0, sizeof *s);
@@ -109,4 +140,5 @@ const CliOption ADAPTER_OPTIONS[] = {
     CLI_OPT_BATCH_SIZE(AdapterOptions, batch_size, 0, "texts per forward pass"),
     CLI_OPT_THREADS(AdapterOptions, threads, "threads"),
     CLI_OPT_VOCAB(AdapterOptions, vocab),
+    CLI_OPT_BASE_DTYPE(AdapterOptions, base_dtype, 0),
     {0}};

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "lorafit/engine/kernels.h"
+#include "lorafit/engine/quant_matmul.h"
 
 /* Rows per pass of a long prompt: enough for the GEMMs to run at speed,
  * little scratch. */
@@ -94,6 +95,14 @@ static void linear(float *y, int ldy, const float *x, int M, int K, const float 
     }
 }
 
+/* A frozen block Linear over R rows: its quantized form when the layer
+ * holds one, else linear() over the fp32 weight. */
+static void block_linear(float *y, const float *x, int R, int K, const float *W, const QuantMatrix *Wq, int N,
+                         const float *bias) {
+    if (Wq) qmatmul_forward(y, x, Wq, bias, R, K, N);
+    else linear(y, N, x, R, K, W, N, false, N, bias);
+}
+
 /* The adapters of block l at `stage`, added to out (row stride ldo). */
 static void adapters_add(const Decoder *d, int l, BlockStage stage, const float *x, float *out, int ldo, int rows) {
     const Gpt2Model *m = d->m;
@@ -141,7 +150,7 @@ static void block_cached(Decoder *d, int l, int R) {
     const Gpt2LayerWeights *lw = &d->m->w->layers[l];
     const int C = d->m->cfg.n_embd;
     layernorm_forward(d->ln, NULL, NULL, d->x, lw->ln1_w, lw->ln1_b, R, C);
-    linear(d->qkv, 3 * C, d->ln, R, C, lw->qkv_w, 3 * C, false, 3 * C, lw->qkv_b);
+    block_linear(d->qkv, d->ln, R, C, lw->qkv_w, lw->qkv_q, 3 * C, lw->qkv_b);
     adapters_add(d, l, STAGE_QKV, d->ln, d->qkv, 3 * C, R);
     for (int r = 0; r < R; r++) {
         const float *row = d->qkv + (size_t)r * 3 * C;
@@ -150,15 +159,15 @@ static void block_cached(Decoder *d, int l, int R) {
         memcpy(d->v + at, row + 2 * C, (size_t)C * sizeof(float));
     }
     attention_cached(d, l, R);
-    linear(d->out, C, d->atty, R, C, lw->attn_proj_w, C, false, C, lw->attn_proj_b);
+    block_linear(d->out, d->atty, R, C, lw->attn_proj_w, lw->attn_proj_q, C, lw->attn_proj_b);
     adapters_add(d, l, STAGE_ATTN_OUT, d->atty, d->out, C, R);
     residual_forward(d->x, d->x, d->out, (long)R * C);
 
     layernorm_forward(d->ln, NULL, NULL, d->x, lw->ln2_w, lw->ln2_b, R, C);
-    linear(d->fch, 4 * C, d->ln, R, C, lw->fc_w, 4 * C, false, 4 * C, lw->fc_b);
+    block_linear(d->fch, d->ln, R, C, lw->fc_w, lw->fc_q, 4 * C, lw->fc_b);
     adapters_add(d, l, STAGE_FC, d->ln, d->fch, 4 * C, R);
     gelu_forward(d->fch, d->fch, (long)R * 4 * C);
-    linear(d->out, C, d->fch, R, 4 * C, lw->fc_proj_w, C, false, C, lw->fc_proj_b);
+    block_linear(d->out, d->fch, R, 4 * C, lw->fc_proj_w, lw->fc_proj_q, C, lw->fc_proj_b);
     adapters_add(d, l, STAGE_FC_PROJ, d->fch, d->out, C, R);
     residual_forward(d->x, d->x, d->out, (long)R * C);
 }

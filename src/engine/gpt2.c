@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "lorafit/engine/kernels.h"
+#include "lorafit/engine/quant_matmul.h"
 #include "lorafit/util/mem.h"
 
 /* ---------------------------------------------------------------------------
@@ -331,11 +332,11 @@ static void forward_blocks(Gpt2Model *m, const Gpt2Batch *b, bool pooled_top) {
         layernorm_forward(ln1, a->ln1_mean + l * Nmax, a->ln1_rstd + l * Nmax, x, lw->ln1_w,
                           lw->ln1_b, N, C);
         /* one sgemm for the fused q | k | v; adapters add into its column slices */
-        matmul_forward(qkv, ln1, lw->qkv_w, lw->qkv_b, N, C, 3 * C);
+        frozen_matmul_forward(qkv, ln1, lw->qkv_w, lw->qkv_q, lw->qkv_b, N, C, 3 * C);
         adapters_forward(m, l, STAGE_QKV, ln1, qkv, 3 * C, N);
         attention_forward(atty, a->att + l * attl, qkv, m->seq_off, m->seq_len, m->B, m->T, C, NH, top);
         /* res2 first holds c_proj's output, then the residual sum */
-        matmul_forward(res2, atty, lw->attn_proj_w, lw->attn_proj_b, R, C, C);
+        frozen_matmul_forward(res2, atty, lw->attn_proj_w, lw->attn_proj_q, lw->attn_proj_b, R, C, C);
         adapters_forward(m, l, STAGE_ATTN_OUT, atty, res2, C, R);
         if (top) {
             for (int i = 0; i < m->B; i++)
@@ -347,10 +348,10 @@ static void forward_blocks(Gpt2Model *m, const Gpt2Batch *b, bool pooled_top) {
 
         layernorm_forward(ln2, a->ln2_mean + l * Nmax, a->ln2_rstd + l * Nmax, res2, lw->ln2_w,
                           lw->ln2_b, R, C);
-        matmul_forward(fch, ln2, lw->fc_w, lw->fc_b, R, C, 4 * C);
+        frozen_matmul_forward(fch, ln2, lw->fc_w, lw->fc_q, lw->fc_b, R, C, 4 * C);
         adapters_forward(m, l, STAGE_FC, ln2, fch, 4 * C, R);
         gelu_forward(fch_gelu, fch, (long)R * 4 * C);
-        matmul_forward(res3, fch_gelu, lw->fc_proj_w, lw->fc_proj_b, R, 4 * C, C);
+        frozen_matmul_forward(res3, fch_gelu, lw->fc_proj_w, lw->fc_proj_q, lw->fc_proj_b, R, 4 * C, C);
         adapters_forward(m, l, STAGE_FC_PROJ, fch_gelu, res3, C, R);
         residual_forward(res3, res2, res3, (long)R * C);
     }
@@ -476,12 +477,12 @@ static bool block_backward(Gpt2Model *m, int l, bool top, float *dy) {
 
     /* MLP: res3 = res2 + fc_proj(gelu(fc(ln2(res2)))) */
     bool below = gpt2_grad_below(m, l, STAGE_FC_PROJ);
-    if (below) matmul_backward(a->dfch, dy, lw->fc_proj_w, R, 4 * C, C, 0);
+    if (below) frozen_matmul_backward(a->dfch, dy, lw->fc_proj_w, lw->fc_proj_q, R, 4 * C, C, 0);
     adapters_backward(m, l, STAGE_FC_PROJ, fch_gelu, dy, C, below ? a->dfch : NULL, R);
     if (!below) return false;
     gelu_backward(a->dfch, fch, a->dfch, (long)R * 4 * C);
     below = gpt2_grad_below(m, l, STAGE_FC);
-    if (below) matmul_backward(a->dln, a->dfch, lw->fc_w, R, C, 4 * C, 0);
+    if (below) frozen_matmul_backward(a->dln, a->dfch, lw->fc_w, lw->fc_q, R, C, 4 * C, 0);
     adapters_backward(m, l, STAGE_FC, ln2, a->dfch, 4 * C, below ? a->dln : NULL, R);
     if (!below) return false;
     layernorm_backward(dy, a->dln, res2, lw->ln2_w, a->ln2_mean + l * Nmax, a->ln2_rstd + l * Nmax,
@@ -489,13 +490,13 @@ static bool block_backward(Gpt2Model *m, int l, bool top, float *dy) {
 
     /* dy = d(res2); attention: res2 = x + c_proj(attn(qkv(ln1(x)))) */
     below = gpt2_grad_below(m, l, STAGE_ATTN_OUT);
-    if (below) matmul_backward(a->datty, dy, lw->attn_proj_w, R, C, C, 0);
+    if (below) frozen_matmul_backward(a->datty, dy, lw->attn_proj_w, lw->attn_proj_q, R, C, C, 0);
     adapters_backward(m, l, STAGE_ATTN_OUT, atty, dy, C, below ? a->datty : NULL, R);
     if (!below) return false;
     attention_backward(a->dqkv, a->datt, a->datty, qkv, a->att + l * attl, m->seq_off, m->seq_len,
                        m->B, m->T, C, NH, top);
     below = gpt2_grad_below(m, l, STAGE_QKV);
-    if (below) matmul_backward(a->dln, a->dqkv, lw->qkv_w, N, C, 3 * C, 0);
+    if (below) frozen_matmul_backward(a->dln, a->dqkv, lw->qkv_w, lw->qkv_q, N, C, 3 * C, 0);
     adapters_backward(m, l, STAGE_QKV, ln1, a->dqkv, 3 * C, below ? a->dln : NULL, N);
     if (!below) return false;
     if (top) {

@@ -70,6 +70,8 @@ static cJSON *config_to_json(const AdapterConfig *ac, const LoraSlot *slots, int
     cJSON *base = cJSON_AddObjectToObject(root, "base_model");
     for (int i = 0; i < N_BASE_DIMS; i++) cJSON_AddNumberToObject(base, BASE_DIMS[i].name, base_dim_of(&ac->base, i));
     add_hex(base, "fingerprint", ac->base_fingerprint);
+    /* only when quantized: fp32 adapters stay byte-identical to older ones */
+    if (ac->base_dtype != QUANT_F32) cJSON_AddStringToObject(base, "base_dtype", quant_dtype_name(ac->base_dtype));
 
     cJSON_AddStringToObject(root, "naming", ac->naming == MODTREE_HF ? "peft" : "labs");
     cJSON_AddNumberToObject(root, "r", ac->lora.rank);
@@ -185,6 +187,9 @@ static bool config_from_json(const cJSON *root, AdapterConfig *ac, const char *p
         if (!json_int(base, BASE_DIMS[i].name, base_dim(&ac->base, i))) missing = dim;
     }
     if (!missing && !json_hex(base, "fingerprint", &ac->base_fingerprint)) missing = "base_model.fingerprint";
+    const char *dtype = missing ? NULL : json_string(base, "base_dtype");
+    ac->base_dtype = QUANT_F32;
+    if (dtype && !quant_dtype_parse(dtype, &ac->base_dtype)) missing = "base_model.base_dtype (fp32, int8 or nf4)";
     if (!missing && (!naming || (strcmp(naming, "labs") && strcmp(naming, "peft")))) missing = "naming (labs or peft)";
     if (!missing && (!json_int(root, "r", &ac->lora.rank) || ac->lora.rank < 1)) missing = "r (a rank of 1 or more)";
     if (!missing && !json_double(root, "lora_alpha", &ac->lora.alpha)) missing = "lora_alpha";

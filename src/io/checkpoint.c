@@ -1,5 +1,8 @@
 /* checkpoint.c - open a Hugging Face GPT-2 checkpoint as Gpt2Weights.
- * See include/lorafit/io/checkpoint.h. */
+ * See include/lorafit/io/checkpoint.h. One unit of about 650 lines: the
+ * loader's two passes, the check for unknown tensors, the quantized
+ * matrices and the fingerprint all walk the same private table of a
+ * block's parts (layer_part) and the Gpt2Checkpoint they fill. */
 #include "lorafit/io/checkpoint.h"
 
 #include <cjson/cJSON.h>
@@ -13,7 +16,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lorafit/engine/quant_weights.h"
 #include "lorafit/io/placement.h"
+#include "lorafit/io/quant_file.h"
 #include "lorafit/util/hash.h"
 #include "lorafit/util/mem.h"
 
@@ -34,6 +39,9 @@ struct Gpt2Checkpoint {
     bool in_place;       /* F32 block weights used from the mapping */
     Gpt2LayerWeights *layers;
     Gpt2Weights w;
+    QuantDtype qdtype;  /* the block matrices' form in the file (quant_file.h) */
+    QuantMatrix *qmats; /* [n_layer * 4] pointing into the mapping, when quantized */
+    uint64_t fingerprint; /* kept by checkpoint_release_block_matrices; else 0 */
 };
 
 /* The modules of one block, in the order the fingerprint hashes them (each
@@ -365,6 +373,26 @@ static bool expect(Loader *ld, const char *canon, int ndim, int64_t d0, int64_t 
     return true;
 }
 
+/* Which of quant_weights.h's block matrices `part` is, or -1. */
+static int quantized_matrix(const char *part) {
+    for (int i = 0; i < QUANT_MATS_PER_LAYER; i++)
+        if (strcmp(part, quant_block_matrices[i].name) == 0) return i;
+    return -1;
+}
+
+/* A block matrix held quantized in the file: checked, and with `fill`
+ * pointed at from the layer. */
+static bool expect_quantized(Loader *ld, int l, int i, const char *name, bool fill) {
+    Gpt2Checkpoint *ck = ld->ck;
+    const int C = ck->w.cfg.n_embd;
+    QuantMatrix q, *dst = fill ? &ck->qmats[l * QUANT_MATS_PER_LAYER + i] : &q;
+    if (!quant_file_read(ck->st, name, ck->qdtype, quant_block_matrices[i].in * C, quant_block_matrices[i].out * C,
+                         dst, ld->err))
+        return false;
+    if (fill) *quant_layer_q(&ck->layers[l], i) = dst;
+    return true;
+}
+
 static bool load_weights(Loader *ld, bool fill) {
     Gpt2Checkpoint *ck = ld->ck;
     const Gpt2Config *c = &ck->w.cfg;
@@ -380,7 +408,9 @@ static bool load_weights(Loader *ld, bool fill) {
             LayerPart lp = layer_part(p);
             snprintf(name, sizeof name, "h.%d.%s", l, lp.part);
             const float **dst = fill ? (const float **)((char *)&ck->layers[l] + lp.field) : NULL;
-            if (!expect(ld, name, lp.ndim, lp.m0 * C, lp.m1 * C, true, dst))
+            int qi = ck->qdtype != QUANT_F32 ? quantized_matrix(lp.part) : -1;
+            if (qi >= 0 ? !expect_quantized(ld, l, qi, name, fill)
+                        : !expect(ld, name, lp.ndim, lp.m0 * C, lp.m1 * C, true, dst))
                 return false;
         }
     }
@@ -410,7 +440,14 @@ static bool known_tensor(const Gpt2Checkpoint *ck, const StTensor *t, LfError *e
     int l = layer_of(canon, &rest);
     if (l >= 0 && l < c->n_layer) {
         for (int p = 0; p < N_LAYER_PARTS; p++)
-            if (strcmp(rest, layer_part(p).part) == 0 && (c->qkv_bias || !is_qkv_bias(p))) return true;
+            if (strcmp(rest, layer_part(p).part) == 0 && (c->qkv_bias || !is_qkv_bias(p)) &&
+                (ck->qdtype == QUANT_F32 || quantized_matrix(rest) < 0))
+                return true;
+        for (int i = 0; ck->qdtype != QUANT_F32 && i < QUANT_MATS_PER_LAYER; i++) {
+            size_t n = strlen(quant_block_matrices[i].name);
+            if (strncmp(rest, quant_block_matrices[i].name, n) == 0 && quant_file_is_part(ck->qdtype, rest + n))
+                return true;
+        }
         for (size_t b = 0; b < sizeof layer_buffers / sizeof *layer_buffers; b++)
             if (strcmp(rest, layer_buffers[b]) == 0) return true;
     }
@@ -480,8 +517,9 @@ static Gpt2Checkpoint *open_and_check(const char *model_dir_or_file, Loader *ld,
     }
     ld->ck = ck;
     ld->err = err;
-    if (!resolve_paths(ck, model_dir_or_file, err) || !(ck->st = st_open(ck->file, err)) || !read_config(ck, err) ||
-        !load_weights(ld, false) || !check_no_extras(ck, err)) {
+    if (!resolve_paths(ck, model_dir_or_file, err) || !(ck->st = st_open(ck->file, err)) ||
+        !quant_file_dtype(ck->st, &ck->qdtype, err) || !read_config(ck, err) || !load_weights(ld, false) ||
+        !check_no_extras(ck, err)) {
         checkpoint_close(ck);
         return NULL;
     }
@@ -512,6 +550,11 @@ Gpt2Checkpoint *checkpoint_open_as(const char *model_dir_or_file, CheckpointLoad
     ck->in_place = ld.in_place;
     size_t owned = ld.in_place ? ld.converted : ld.cursor;
     ck->layers = calloc((size_t)ck->w.cfg.n_layer, sizeof *ck->layers);
+    if (ck->qdtype != QUANT_F32 && !(ck->qmats = calloc((size_t)ck->w.cfg.n_layer * QUANT_MATS_PER_LAYER,
+                                                         sizeof *ck->qmats))) {
+        lf_error_set(err, LF_ERR_IO, "out of memory");
+        goto fail;
+    }
     /* In huge pages: with 4 KB pages, converting a 500 MB F16 gpt2-small
      * took 11 s here, most of it page faults. */
     if (owned) ck->owned = mem_alloc_huge(owned * sizeof(float));
@@ -538,6 +581,7 @@ void checkpoint_close(Gpt2Checkpoint *ck) {
     st_close(ck->st);
     free(ck->owned);
     free(ck->layers);
+    free(ck->qmats);
     free(ck->dir);
     free(ck->file);
     free(ck);
@@ -550,6 +594,18 @@ const char *checkpoint_file(const Gpt2Checkpoint *ck) { return ck->file; }
 bool checkpoint_has_config(const Gpt2Checkpoint *ck) { return ck->has_config; }
 size_t checkpoint_owned_bytes(const Gpt2Checkpoint *ck) { return ck->owned_floats * sizeof(float); }
 bool checkpoint_in_place(const Gpt2Checkpoint *ck) { return ck->in_place; }
+QuantDtype checkpoint_base_dtype(const Gpt2Checkpoint *ck) { return ck->qdtype; }
+
+void checkpoint_release_block_matrices(Gpt2Checkpoint *ck) {
+    ck->fingerprint = checkpoint_fingerprint(ck); /* it samples those matrices */
+    const size_t C = (size_t)ck->w.cfg.n_embd;
+    for (int l = 0; l < ck->w.cfg.n_layer; l++)
+        for (int i = 0; i < QUANT_MATS_PER_LAYER; i++) {
+            const float **p = quant_layer_fp32(&ck->layers[l], i);
+            if (*p) placement_drop_pages(*p, quant_block_matrices[i].in * C * quant_block_matrices[i].out * C * sizeof **p);
+            *p = NULL;
+        }
+}
 
 /* ---- fingerprint ------------------------------------------------------ */
 
@@ -578,6 +634,11 @@ static uint64_t hash_tensor(uint64_t h, const StFile *st, const float *x, size_t
 }
 
 uint64_t checkpoint_fingerprint(const Gpt2Checkpoint *ck) {
+    if (ck->fingerprint) return ck->fingerprint;
+    /* a quantized file carries its fp32 model's, so adapters recognize both */
+    const char *recorded = st_metadata(ck->st, QUANT_FILE_FINGERPRINT_KEY);
+    uint64_t fp = 0;
+    if (recorded && sscanf(recorded, "%16" SCNx64, &fp) == 1 && fp) return fp;
     const Gpt2Weights *w = &ck->w;
     const Gpt2Config *c = &w->cfg;
     size_t C = (size_t)c->n_embd;

@@ -3,13 +3,15 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "lorafit/util/files.h"
+#include "lorafit/io/quant_file.h"
 #include "lorafit/io/safetensors.h"
+#include "lorafit/util/files.h"
 
 /* What one file's tensors are written as, and the converted copies the
  * writer reads from until it has saved (it keeps only pointers). */
@@ -70,19 +72,41 @@ oom:
     return false;
 }
 
+/* A block's Linear weight: its quantized form when it has one. */
+static bool add_matrix(Out *o, const char *name, const float *data, const QuantMatrix *q, int64_t d0, int64_t d1,
+                       LfError *err) {
+    return q ? quant_file_add(o->w, name, q, err) : add(o, name, data, d0, d1, err);
+}
+
 static bool add_layer(Out *w, int l, const Gpt2LayerWeights *lw, int64_t C, LfError *err) {
     char name[64];
 #define ADD(suffix, ptr, d0, d1) \
     (snprintf(name, sizeof name, "h.%d.%s", l, suffix), add(w, name, ptr, d0, d1, err))
+#define ADD_MATRIX(suffix, ptr, q, d0, d1) \
+    (snprintf(name, sizeof name, "h.%d.%s", l, suffix), add_matrix(w, name, ptr, q, d0, d1, err))
     bool ok = ADD("ln_1.weight", lw->ln1_w, C, 0) && ADD("ln_1.bias", lw->ln1_b, C, 0) &&
-              ADD("attn.c_attn.weight", lw->qkv_w, C, 3 * C) &&
+              ADD_MATRIX("attn.c_attn.weight", lw->qkv_w, lw->qkv_q, C, 3 * C) &&
               (!lw->qkv_b || ADD("attn.c_attn.bias", lw->qkv_b, 3 * C, 0)) &&
-              ADD("attn.c_proj.weight", lw->attn_proj_w, C, C) && ADD("attn.c_proj.bias", lw->attn_proj_b, C, 0) &&
-              ADD("ln_2.weight", lw->ln2_w, C, 0) && ADD("ln_2.bias", lw->ln2_b, C, 0) &&
-              ADD("mlp.c_fc.weight", lw->fc_w, C, 4 * C) && ADD("mlp.c_fc.bias", lw->fc_b, 4 * C, 0) &&
-              ADD("mlp.c_proj.weight", lw->fc_proj_w, 4 * C, C) && ADD("mlp.c_proj.bias", lw->fc_proj_b, C, 0);
+              ADD_MATRIX("attn.c_proj.weight", lw->attn_proj_w, lw->attn_proj_q, C, C) &&
+              ADD("attn.c_proj.bias", lw->attn_proj_b, C, 0) && ADD("ln_2.weight", lw->ln2_w, C, 0) &&
+              ADD("ln_2.bias", lw->ln2_b, C, 0) && ADD_MATRIX("mlp.c_fc.weight", lw->fc_w, lw->fc_q, C, 4 * C) &&
+              ADD("mlp.c_fc.bias", lw->fc_b, 4 * C, 0) &&
+              ADD_MATRIX("mlp.c_proj.weight", lw->fc_proj_w, lw->fc_proj_q, 4 * C, C) &&
+              ADD("mlp.c_proj.bias", lw->fc_proj_b, C, 0);
 #undef ADD
+#undef ADD_MATRIX
     return ok;
+}
+
+/* What quant_file.h says a quantized file carries; nothing for fp32. */
+static bool add_quant_metadata(StWriter *sw, const Gpt2Weights *w, uint64_t fingerprint, LfError *err) {
+    const QuantMatrix *q = w->cfg.n_layer ? w->layers[0].qkv_q : NULL;
+    if (!q) return true;
+    char fp[32];
+    snprintf(fp, sizeof fp, "%016" PRIx64, fingerprint);
+    return st_writer_metadata(sw, QUANT_FILE_DTYPE_KEY, quant_dtype_name(q->dtype), err) &&
+           st_writer_metadata(sw, QUANT_FILE_LAYOUT_KEY, quant_file_layout(q->dtype), err) &&
+           (!fingerprint || st_writer_metadata(sw, QUANT_FILE_FINGERPRINT_KEY, fp, err));
 }
 
 cJSON *checkpoint_config_json(const Gpt2Config *cfg) {
@@ -120,8 +144,8 @@ static bool write_config(const char *dir, const Gpt2Config *cfg, LfError *err) {
     return ok;
 }
 
-bool checkpoint_write_weights(const char *path, const Gpt2Weights *w, const CheckpointHead *head, StDtype dtype,
-                              LfError *err) {
+static bool write_weights(const char *path, const Gpt2Weights *w, const CheckpointHead *head, StDtype dtype,
+                          uint64_t fingerprint, LfError *err) {
     const Gpt2Config *cfg = &w->cfg;
     Out o = {.w = st_writer_new(), .dtype = dtype};
     int64_t C = cfg->n_embd;
@@ -132,7 +156,8 @@ bool checkpoint_write_weights(const char *path, const Gpt2Weights *w, const Chec
     if (ok && head)
         ok = add(&o, "score.weight", head->weight, head->n_classes, C, err) &&
              add(&o, "score.bias", head->bias, head->n_classes, 0, err);
-    ok = ok && st_writer_metadata(o.w, "format", "pt", err) && st_writer_save(o.w, path, err);
+    ok = ok && st_writer_metadata(o.w, "format", "pt", err) && add_quant_metadata(o.w, w, fingerprint, err) &&
+         st_writer_save(o.w, path, err);
     if (!o.w) lf_error_set(err, LF_ERR_IO, "out of memory");
     st_writer_free(o.w);
     for (int i = 0; i < o.n_copies; i++) free(o.copies[i]);
@@ -140,7 +165,17 @@ bool checkpoint_write_weights(const char *path, const Gpt2Weights *w, const Chec
     return ok;
 }
 
+bool checkpoint_write_weights(const char *path, const Gpt2Weights *w, const CheckpointHead *head, StDtype dtype,
+                              LfError *err) {
+    return write_weights(path, w, head, dtype, 0, err);
+}
+
 bool checkpoint_write(const char *dir, const Gpt2Weights *w, bool overwrite, LfError *err) {
+    return checkpoint_write_quantized(dir, w, 0, overwrite, err);
+}
+
+bool checkpoint_write_quantized(const char *dir, const Gpt2Weights *w, uint64_t fingerprint, bool overwrite,
+                                LfError *err) {
     char path[4096];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     struct stat st;
@@ -153,5 +188,5 @@ bool checkpoint_write(const char *dir, const Gpt2Weights *w, bool overwrite, LfE
         lf_error_errno(err, LF_ERR_IO, "cannot create %s", dir);
         return false;
     }
-    return checkpoint_write_weights(path, w, NULL, ST_F32, err) && write_config(dir, &w->cfg, err);
+    return write_weights(path, w, NULL, ST_F32, fingerprint, err) && write_config(dir, &w->cfg, err);
 }

@@ -1,6 +1,7 @@
 /* merge.c - see include/lorafit/io/merge.h */
 #include "lorafit/io/merge.h"
 
+#include "lorafit/engine/quant_weights.h"
 #include <cblas.h>
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lorafit/engine/quant_weights.h"
 #include "lorafit/io/checkpoint_write.h"
 #include "lorafit/util/files.h"
 
@@ -74,6 +76,28 @@ static void merged_free(Merged *mg) {
     free(mg->layers);
 }
 
+/* A quantized base (a `lorafit quantize` file) is merged in fp32: each
+ * quantized block matrix becomes an owned fp32 copy (in the slot
+ * fold_adapters adds into), and the merged file holds no quantized form. */
+static bool dequantize_base(Merged *mg, LfError *err) {
+    int C = mg->w.cfg.n_embd;
+    for (int l = 0; l < mg->w.cfg.n_layer; l++)
+        for (int i = 0; i < QUANT_MATS_PER_LAYER; i++) {
+            const QuantMatrix **q = quant_layer_q(&mg->layers[l], i);
+            if (!*q) continue;
+            const QuantBlockMatrix *bm = &quant_block_matrices[i];
+            float **copy = &mg->copies[l * 4 + i]; /* quant_block_matrices follow BlockStage's order */
+            if (!(*copy = malloc((size_t)bm->in * C * (size_t)bm->out * C * sizeof **copy))) {
+                lf_error_set(err, LF_ERR_IO, "out of memory dequantizing block %d", l);
+                return false;
+            }
+            quant_matrix_dequantize_rows(*q, 0, (*q)->rows, *copy);
+            *quant_layer_fp32(&mg->layers[l], i) = *copy;
+            *q = NULL;
+        }
+    return true;
+}
+
 static bool merged_build(Merged *mg, const Gpt2Weights *base, const Gpt2Model *m, LfError *err) {
     memset(mg, 0, sizeof *mg);
     mg->w = *base;
@@ -86,7 +110,7 @@ static bool merged_build(Merged *mg, const Gpt2Weights *base, const Gpt2Model *m
     }
     memcpy(mg->layers, base->layers, (size_t)L * sizeof *mg->layers);
     mg->w.layers = mg->layers;
-    return fold_adapters(mg, m, err);
+    return dequantize_base(mg, err) && fold_adapters(mg, m, err);
 }
 
 /* ---- the directory ----------------------------------------------------- */

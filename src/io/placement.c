@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 /* Bytes of file pages this process maps with 2 MB entries (FilePmdMapped
  * of /proc/self/smaps_rollup), or -1 when unknown. */
@@ -68,4 +69,10 @@ void placement_add_copy(PlacementPiece *pieces, size_t *n, const void *src, void
 void placement_copy(const StFile *st, const PlacementPiece *pieces, size_t n) {
 #pragma omp parallel for schedule(dynamic, 1)
     for (long i = 0; i < (long)n; i++) st_peek(st, pieces[i].src, pieces[i].dst, pieces[i].bytes);
+}
+
+void placement_drop_pages(const void *p, size_t n) {
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)p + page - 1) / page * page, b = ((uintptr_t)p + n) / page * page;
+    if (b > a) (void)madvise((void *)a, b - a, MADV_DONTNEED);
 }

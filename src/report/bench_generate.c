@@ -23,7 +23,7 @@ static int token_weights(const Gpt2Weights *w, Span *out, int max) {
     const size_t C = (size_t)w->cfg.n_embd;
     int k = 0;
 #define ADD(ptr, count) \
-    if (k < max) out[k++] = (Span){(ptr), (count)}
+    if (k < max && (ptr)) out[k++] = (Span){(ptr), (count)} /* NULL: a quantized matrix */
     ADD(w->wte, (size_t)w->cfg.vocab_size * C);
     ADD(w->lnf_w, C);
     ADD(w->lnf_b, C);

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "lorafit/cli/cli.h"
+#include "lorafit/engine/quant.h"
 
 #define CLI_OPT_THREADS(T, f, help_)                                                                          \
     {.name = "--threads", .type = CLI_INT, CLI_AT(T, f), .lo = 1, .hi = 1024, .metavar = "N",                 \
@@ -62,6 +63,15 @@
 
 #define CLI_OPT_OUT(T, f, flags_, help_)                                                                      \
     {.name = "--out", .type = CLI_STRING, CLI_AT(T, f), .metavar = "DIR", .flags = (flags_), .help = (help_)}
+
+/* How the base's block Linear weights are held (engine/quant.h), into a
+ * QuantDtype. */
+#define CLI_OPT_BASE_DTYPE(T, f, flags_)                                                                      \
+    {.name = "--base-dtype", .type = CLI_CHOICE, CLI_AT(T, f), .metavar = "D",                                \
+     .choices = (const char *const[]){"fp32", "int8", "nf4", NULL},                                           \
+     .values = (const int[]){QUANT_F32, QUANT_INT8, QUANT_NF4}, .def = "fp32", .flags = (flags_),             \
+     .help = "how the base's block Linear weights are held: fp32; int8 (a scale per block of 32); nf4 "       \
+             "(bitsandbytes' 4-bit NormalFloat, blocks of 64); a model `lorafit quantize` wrote is used as it is"}
 
 /* --config: a known preset name, stored as given. */
 bool cli_parse_preset(const char *as, const char *value, void *field, LfError *err);

@@ -23,6 +23,7 @@
 #include "lorafit/engine/classifier.h"
 #include "lorafit/engine/lora.h"
 #include "lorafit/engine/modtree.h"
+#include "lorafit/engine/quant_weights.h"
 #include "lorafit/io/adapter.h"
 #include "lorafit/io/checkpoint.h"
 #include "lorafit/util/error.h"
@@ -31,6 +32,8 @@ typedef struct {
     Gpt2Checkpoint *ck;
     Tokenizer *tok;
     Classifier net;          /* the model: s->net.model, its adapters s->net.slots */
+    QuantWeights qw;         /* the base's block matrices quantized when opened (session_set_base_dtype) */
+    QuantDtype base_dtype;   /* how they are held: fp32, the quantized file's dtype, or qw's */
     /* with a trained adapter (session_open_adapter) */
     const char *adapter_dir;
     AdapterConfig ac;
@@ -40,6 +43,18 @@ typedef struct {
 /* Opens the checkpoint (a directory or a .safetensors file) and the
  * tokenizer (vocab_dir, or next to the model, or lorafit's own copy). */
 bool session_open_base(Session *s, const char *model, const char *vocab_dir, LfError *err);
+
+/* Holds the base's block Linear weights in `dtype` from now on: quantized
+ * here, unless the file already holds them quantized (then it must be
+ * fp32, i.e. not given, or that same dtype). Sets s->base_dtype. */
+bool session_set_base_dtype(Session *s, QuantDtype dtype, LfError *err);
+
+/* On stderr, when the adapter (config ac, in adapter_dir) was trained with
+ * another base dtype than s holds: a warning naming both. */
+void session_warn_base_dtype(const Session *s, const AdapterConfig *ac, const char *adapter_dir);
+
+/* The base weights the engine runs over: the checkpoint's, or qw's. */
+const Gpt2Weights *session_weights(const Session *s);
 
 /* Builds the classifier over the checkpoint (classifier_build): the tree in
  * `naming` with LoRA per lc and a head of n_classes, the engine for batches
@@ -54,16 +69,19 @@ typedef struct {
     const char *model, *adapter, *vocab; /* adapter NULL: a merged classifier */
     int batch_size; /* texts per forward pass; 8 unless given */
     int threads;    /* 0 = every core */
+    QuantDtype base_dtype;
 } AdapterOptions;
 
 /* Their entries, in the order of the help: --model (required), --adapter,
- * --batch-size, --threads, --vocab. Include them with
+ * --batch-size, --threads, --vocab, --base-dtype. Include them with
  * CLI_INCLUDE(ADAPTER_OPTIONS, Options, m). */
 extern const CliOption ADAPTER_OPTIONS[];
 
-/* Opens the base model o->model with its tokenizer, and the adapter
- * o->adapter: its config into s->ac, checked against the model (without
- * o->adapter, the model must be a merged classifier: merge.h); a
+/* Opens the base model o->model with its tokenizer (its blocks held in
+ * o->base_dtype), and the adapter o->adapter: its config into s->ac, checked
+ * against the model (an adapter trained on another base dtype is used, with
+ * a warning on stderr naming both; without o->adapter, the model must be a
+ * merged classifier: merge.h); a
  * language-model adapter is an LF_ERR_INPUT error (eval and classify
  * need a classifier). */
 bool session_open_adapter(Session *s, const AdapterOptions *o, LfError *err);

@@ -10,6 +10,7 @@
 #define LORAFIT_WEIGHTS_H
 
 #include "lorafit/engine/config.h"
+#include "lorafit/engine/quant.h"
 
 typedef struct {
     const float *ln1_w, *ln1_b;           /* [C] */
@@ -18,6 +19,10 @@ typedef struct {
     const float *ln2_w, *ln2_b;           /* [C] */
     const float *fc_w, *fc_b;             /* [C, 4C], [4C] (mlp.c_fc) */
     const float *fc_proj_w, *fc_proj_b;   /* [4C, C], [C] (mlp.c_proj) */
+    /* The four matrices' quantized forms (--base-dtype int8 / nf4), or NULL:
+     * when one is set the engine multiplies by it (quant_matmul.h) and the
+     * fp32 pointer beside it may be NULL. */
+    const QuantMatrix *qkv_q, *attn_proj_q, *fc_q, *fc_proj_q;
 } Gpt2LayerWeights;
 
 typedef struct {

@@ -18,6 +18,7 @@
 #include "lorafit/engine/gpt2.h"
 #include "lorafit/engine/lora.h"
 #include "lorafit/engine/modtree.h"
+#include "lorafit/engine/quant.h"
 #include "lorafit/util/error.h"
 
 #define ADAPTER_CONFIG_FILE "adapter_config.json"
@@ -49,6 +50,7 @@ typedef struct {
 typedef struct {
     Gpt2Config base;           /* the base model's shape */
     uint64_t base_fingerprint; /* checkpoint_fingerprint() of the base; 0 = not recorded */
+    QuantDtype base_dtype;     /* how the base's blocks were held in training ("base_dtype", written when not fp32) */
     LoraConfig lora;           /* rank, alpha, scaling, init, dropout, targets as given */
     ModTreeStyle naming;       /* labs' or PEFT's tensor names */
     Gpt2Pool pool;

@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "lorafit/engine/config.h"
+#include "lorafit/engine/quant.h"
 #include "lorafit/util/error.h"
 #include "lorafit/io/safetensors.h"
 #include "lorafit/engine/weights.h"
@@ -71,6 +72,15 @@ bool checkpoint_has_config(const Gpt2Checkpoint *ck);
 size_t checkpoint_owned_bytes(const Gpt2Checkpoint *ck);
 /* Whether the F32 block weights are used in place from the mapping. */
 bool checkpoint_in_place(const Gpt2Checkpoint *ck);
+/* How the file holds the blocks' Linear weights: QUANT_F32, or QUANT_NF4 /
+ * QUANT_INT8 for a file `lorafit quantize` wrote (io/quant_file.h), whose
+ * quantized matrices the weights' layers point at (their fp32 pointers are
+ * NULL) and whose fingerprint is the fp32 model's, recorded in the file. */
+QuantDtype checkpoint_base_dtype(const Gpt2Checkpoint *ck);
+/* After the block matrices were quantized elsewhere: gives their fp32 pages
+ * back (the weights' pointers to them become NULL), keeping the
+ * fingerprint, which samples them. */
+void checkpoint_release_block_matrices(Gpt2Checkpoint *ck);
 
 /* A cheap identity of the base weights, stored with an adapter so it
  * refuses a different base. Hashes (FNV-1a, 64-bit) the config and, for

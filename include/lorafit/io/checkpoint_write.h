@@ -6,6 +6,7 @@
 #define LORAFIT_CHECKPOINT_WRITE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "lorafit/engine/weights.h"
 #include "lorafit/io/safetensors.h"
@@ -40,5 +41,11 @@ bool checkpoint_write_weights(const char *path, const Gpt2Weights *w, const Chec
 struct cJSON *checkpoint_config_json(const Gpt2Config *cfg);
 /* Prints root (NULL: out of memory) to path, atomically. */
 bool checkpoint_write_json(const char *path, struct cJSON *root, LfError *err);
+
+/* The same, writing each block Linear weight that has a quantized form (a
+ * layer's *_q) as io/quant_file.h's tensors, with its metadata; fingerprint
+ * (the fp32 model's, 0 for none) is recorded for adapters. */
+bool checkpoint_write_quantized(const char *dir, const Gpt2Weights *w, uint64_t fingerprint, bool overwrite,
+                                LfError *err);
 
 #endif

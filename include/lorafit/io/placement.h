@@ -58,4 +58,10 @@ void placement_add_copy(PlacementPiece *pieces, size_t *n, const void *src, void
  * blocks, when the host has the memory at hand). */
 void placement_copy(const StFile *st, const PlacementPiece *pieces, size_t n);
 
+/* Gives back the whole pages inside [p, p + n) (a weight no longer read):
+ * a file mapping's are read again should they be touched, anonymous
+ * memory's would read as zeros. Pages shared with bytes outside the range
+ * are kept. */
+void placement_drop_pages(const void *p, size_t n);
+
 #endif

@@ -1,0 +1,75 @@
+/* quant_matmul.c - GEMMs over quantized weights, a tile at a time. See
+ * include/lorafit/engine/quant_matmul.h. */
+#include "lorafit/engine/quant_matmul.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "lorafit/engine/kernels.h"
+
+/* About 1 MB of fp32 a tile: big enough that each gemm() call has work for
+ * every thread, small enough to stay in the L2/L3 caches. */
+enum { TILE_FLOATS = 1 << 18 };
+
+static int tile_rows(int IC, int OC) {
+    int kt = TILE_FLOATS / (OC > 0 ? OC : 1);
+    kt = kt < 16 ? 16 : kt / 16 * 16;
+    return kt < IC ? kt : IC;
+}
+
+/* The tile buffer; a process that cannot find 1 MB cannot go on. */
+static float *tile_alloc(int kt, int OC) {
+    float *t = malloc((size_t)kt * OC * sizeof *t);
+    if (!t) {
+        fprintf(stderr, "lorafit: out of memory for a %d x %d dequantization tile\n", kt, OC);
+        abort();
+    }
+    return t;
+}
+
+static void dequantize_tile(const QuantMatrix *w, int k0, int k1, float *tile) {
+    const int OC = w->cols;
+#pragma omp parallel for schedule(static)
+    for (int k = k0; k < k1; k++) quant_matrix_dequantize_rows(w, k, k + 1, tile + (size_t)(k - k0) * OC);
+}
+
+void qmatmul_forward(float *out, const float *inp, const QuantMatrix *w, const float *bias, int N, int IC,
+                     int OC) {
+    const int kt = tile_rows(IC, OC);
+    float *tile = tile_alloc(kt, OC);
+    for (int k0 = 0; k0 < IC; k0 += kt) {
+        int k1 = k0 + kt < IC ? k0 + kt : IC;
+        dequantize_tile(w, k0, k1, tile);
+        gemm(false, false, N, OC, k1 - k0, 1.0f, inp + k0, IC, tile, OC, k0 ? 1.0f : 0.0f, out, OC);
+    }
+    free(tile);
+    if (bias) {
+#pragma omp parallel for schedule(static)
+        for (int n = 0; n < N; n++)
+            for (int j = 0; j < OC; j++) out[(size_t)n * OC + j] += bias[j];
+    }
+}
+
+void qmatmul_backward(float *dinp, const float *dout, const QuantMatrix *w, int N, int IC, int OC,
+                      int accumulate) {
+    const int kt = tile_rows(IC, OC);
+    float *tile = tile_alloc(kt, OC);
+    for (int k0 = 0; k0 < IC; k0 += kt) {
+        int k1 = k0 + kt < IC ? k0 + kt : IC;
+        dequantize_tile(w, k0, k1, tile);
+        gemm(false, true, N, k1 - k0, OC, 1.0f, dout, OC, tile, OC, accumulate ? 1.0f : 0.0f, dinp + k0, IC);
+    }
+    free(tile);
+}
+
+void frozen_matmul_forward(float *out, const float *inp, const float *w, const QuantMatrix *wq,
+                           const float *bias, int N, int IC, int OC) {
+    if (wq) qmatmul_forward(out, inp, wq, bias, N, IC, OC);
+    else matmul_forward(out, inp, w, bias, N, IC, OC);
+}
+
+void frozen_matmul_backward(float *dinp, const float *dout, const float *w, const QuantMatrix *wq, int N,
+                            int IC, int OC, int accumulate) {
+    if (wq) qmatmul_backward(dinp, dout, wq, N, IC, OC, accumulate);
+    else matmul_backward(dinp, dout, w, N, IC, OC, accumulate);
+}
