@@ -10,8 +10,11 @@
  *
  *   CC=clang cmake -S . -B build-fuzz -DLORAFIT_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
  *   cmake --build build-fuzz --target fuzz_adapter_config
- *   mkdir -p /tmp/fuzz-ac && ./build-fuzz/fuzz/fuzz_adapter_config -max_total_time=600 /tmp/fuzz-ac \
- *       tests/fixtures/peft/seq_cls */
+ * Seeds in that form (without them the fuzzer rarely gets past the JSON):
+ *   mkdir -p /tmp/fuzz-ac-seed /tmp/fuzz-ac && i=0 && for d in $(find tests/fixtures -name adapter_config.json \
+ *       -printf '%h\n'); do i=$((i+1)); { cat $d/adapter_config.json; printf '\0'; \
+ *       cat $d/adapter_model.safetensors 2>/dev/null; } > /tmp/fuzz-ac-seed/$i; done
+ *   ./build-fuzz/fuzz/fuzz_adapter_config -max_total_time=600 -max_len=100000 /tmp/fuzz-ac /tmp/fuzz-ac-seed */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
