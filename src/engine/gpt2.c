@@ -4,6 +4,7 @@
 #include "lorafit/engine/gpt2_testing.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,7 +88,7 @@ static size_t layout_acts(Gpt2Model *m, float *base) {
         {&m->acts.datty, Nmax * C},
         {&m->acts.dqkv, Nmax * 3 * C},
         {&m->acts.dfch, Nmax * 4 * C},
-        {&m->acts.datt, Bm * NH * Tm},
+        {&m->acts.datt, (size_t)m->att_slots * Tm * Tm},
         {&m->acts.dh, Nmax * R},
         {&m->acts.drop, m->dropout > 0.0f ? Nmax * Imax : 0},
     };
@@ -123,6 +124,7 @@ bool gpt2_build(Gpt2Model *m, const Gpt2Weights *w, const LoraSlot *slots, int n
     m->n_classes = n_classes;
     m->max_B = max_B;
     m->max_T = max_T;
+    m->att_slots = omp_get_max_threads();
     m->dropout = lc ? (float)lc->dropout : 0.0f;
     m->init = lc ? lc->init : LORA_INIT_LABS;
 
@@ -490,7 +492,7 @@ static bool block_backward(Gpt2Model *m, int l, bool top, float *dy) {
     if (below) matmul_backward(a->datty, dy, lw->attn_proj_w, R, C, C, 0);
     adapters_backward(m, l, STAGE_ATTN_OUT, atty, dy, C, below ? a->datty : NULL, R);
     if (!below) return false;
-    attention_backward(a->dqkv, a->datt, a->datty, qkv, a->att + l * attl, m->seq_off, m->seq_len,
+    attention_backward(a->dqkv, a->datt, m->att_slots, a->datty, qkv, a->att + l * attl, m->seq_off, m->seq_len,
                        m->B, m->T, C, NH, top);
     below = gpt2_grad_below(m, l, STAGE_QKV);
     if (below) matmul_backward(a->dln, a->dqkv, lw->qkv_w, N, C, 3 * C, 0);

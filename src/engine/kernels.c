@@ -268,47 +268,70 @@ void attention_forward(float *out, float *att, const float *qkv, const int *off,
 }
 
 /* The head's dq, dk and dv columns (at the same place in dqkv as q, k, v in
- * qkv), overwritten, from the output gradient of queries t0 .. len - 1
- * (query t's at dy + (t - t0) * ldy); dp: scratch [T]. The head owns its
- * columns of its rows: no other (b, h) writes them. (Per-head GEMMs here,
- * as in the forward, moved the full-size check's gradients by fp32 noise
- * past its tolerance: kept as loops.) */
-static void attention_head_backward(float *dq, float *dp, const float *dy0, int ldy, int t0, const float *att,
-                                    const AttnHead *a) {
-    const int ld = a->ld, hs = a->hs;
+ * qkv), overwritten, from the output gradient of its last query alone
+ * (dy); dp: scratch [T]. The head owns its columns of its rows: no other
+ * (b, h) writes them. One query row: dot products and axpys. */
+static void attention_head_backward_last(float *dq, float *dp, const float *dy, const float *att,
+                                         const AttnHead *a) {
+    const int ld = a->ld, hs = a->hs, t = a->len - 1;
     float *dk = dq + a->C, *dv = dq + 2 * a->C;
-    for (int t = 0; t < a->len; t++)
-        for (int k = 0; k < 3; k++) memset(dq + (size_t)t * ld + k * a->C, 0, (size_t)hs * sizeof(float));
-    for (int t = t0; t < a->len; t++) {
-        const float *p = att + (size_t)t * a->T;
-        const float *dy = dy0 + (size_t)(t - t0) * ldy;
-        /* through out = p @ v */
-        float pdp = 0.0f;
-        for (int t2 = 0; t2 <= t; t2++) {
-            dp[t2] = dot(dy, a->v + (size_t)t2 * ld, hs);
-            pdp += p[t2] * dp[t2];
-            axpy(dv + (size_t)t2 * ld, p[t2], dy, hs);
-        }
-        /* through the softmax, then the scaled q . k */
-        for (int t2 = 0; t2 <= t; t2++) {
-            float ds = p[t2] * (dp[t2] - pdp) * a->scale;
-            axpy(dq + (size_t)t * ld, ds, a->k + (size_t)t2 * ld, hs);
-            axpy(dk + (size_t)t2 * ld, ds, a->q + (size_t)t * ld, hs);
-        }
+    for (int r = 0; r < a->len; r++)
+        for (int k = 0; k < 3; k++) memset(dq + (size_t)r * ld + k * a->C, 0, (size_t)hs * sizeof(float));
+    const float *p = att + (size_t)t * a->T;
+    /* through out = p @ v */
+    float pdp = 0.0f;
+    for (int t2 = 0; t2 <= t; t2++) {
+        dp[t2] = dot(dy, a->v + (size_t)t2 * ld, hs);
+        pdp += p[t2] * dp[t2];
+        axpy(dv + (size_t)t2 * ld, p[t2], dy, hs);
+    }
+    /* through the softmax, then the scaled q . k */
+    for (int t2 = 0; t2 <= t; t2++) {
+        float ds = p[t2] * (dp[t2] - pdp) * a->scale;
+        axpy(dq + (size_t)t * ld, ds, a->k + (size_t)t2 * ld, hs);
+        axpy(dk + (size_t)t2 * ld, ds, a->q + (size_t)t * ld, hs);
     }
 }
 
-void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
+/* The same from every query's output gradient (query t's at dy + t * ldy),
+ * as four GEMMs over the square (P is zero above the diagonal and dS is
+ * made so: those products add nothing): dv = P^T dy, dP = dy V^T,
+ * dS = scale P (dP - rowsum(P dP)), dq = dS K, dk = dS^T Q.
+ * ds: scratch [len, T]. */
+static void attention_head_backward_every(float *dq, float *ds, const float *dy, int ldy, const float *att,
+                                          const AttnHead *a) {
+    const int L = a->len, ld = a->ld, hs = a->hs, T = a->T;
+    float *dk = dq + a->C, *dv = dq + 2 * a->C;
+    gemm(true, false, L, hs, L, 1.0f, att, T, dy, ldy, 0.0f, dv, ld);
+    gemm(false, true, L, L, hs, 1.0f, dy, ldy, a->v, ld, 0.0f, ds, T);
+    for (int t = 0; t < L; t++) {
+        const float *p = att + (size_t)t * T;
+        float *d = ds + (size_t)t * T;
+        const float pdp = dot(p, d, t + 1);
+        for (int t2 = 0; t2 <= t; t2++) d[t2] = p[t2] * (d[t2] - pdp) * a->scale;
+        for (int t2 = t + 1; t2 < L; t2++) d[t2] = 0.0f;
+    }
+    gemm(false, false, L, hs, L, 1.0f, ds, T, a->k, ld, 0.0f, dq, ld);
+    gemm(true, false, L, hs, L, 1.0f, ds, T, a->q, ld, 0.0f, dk, ld);
+}
+
+void attention_backward(float *dqkv, float *scratch, int slots, const float *dout, const float *qkv,
                         const float *att, const int *off, const int *len, int B, int T, int C,
                         int NH, int last_only) {
-#pragma omp parallel for schedule(static)
+    /* as in the forward, each (b, h) runs serially on one thread (scratch
+     * slot: its thread's), so the bits do not depend on the thread count */
+    const int nt = omp_get_max_threads() < slots ? omp_get_max_threads() : slots;
+#pragma omp parallel for schedule(static) num_threads(nt)
     for (int bh = 0; bh < B * NH; bh++) {
         const int b = bh / NH, h = bh % NH;
         const AttnHead a = attn_head(qkv, off, len, b, h, T, C, NH);
         float *dq = dqkv + (a.q - qkv);
-        const float *dy = dout + (size_t)(last_only ? b : off[b]) * C + h * a.hs;
-        attention_head_backward(dq, scratch + (size_t)bh * T, dy, C, last_only ? a.len - 1 : 0,
-                                att + (size_t)bh * T * T, &a);
+        float *slot = scratch + (size_t)omp_get_thread_num() * T * T;
+        const float *att_bh = att + (size_t)bh * T * T;
+        if (last_only)
+            attention_head_backward_last(dq, slot, dout + (size_t)b * C + h * a.hs, att_bh, &a);
+        else
+            attention_head_backward_every(dq, slot, dout + (size_t)off[b] * C + h * a.hs, C, att_bh, &a);
     }
 }
 

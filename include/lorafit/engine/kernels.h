@@ -84,8 +84,9 @@ void dropout_forward(float *out, const float *inp, uint64_t seed, float p, int N
 void attention_forward(float *out, float *att, const float *qkv, const int *off, const int *len,
                        int B, int T, int C, int NH, int last_only);
 /* dqkv [N, 3C] = gradient through attention (overwritten) from dout ([N, C],
- * or [B, C] with last_only, as in the forward). scratch [B, NH, T]. */
-void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
+ * or [B, C] with last_only, as in the forward). scratch [slots, T, T]: at
+ * most `slots` threads run it. */
+void attention_backward(float *dqkv, float *scratch, int slots, const float *dout, const float *qkv,
                         const float *att, const int *off, const int *len, int B, int T, int C,
                         int NH, int last_only);
 
