@@ -163,6 +163,11 @@ typedef struct Gpt2Model {
     int B, T, N;         /* batch shape and packed rows */
     int *seq_len;        /* [max_B] L_b */
     int *seq_off;        /* [max_B + 1] first packed row of each sequence */
+    /* the top block's queries (the head reads nothing else): per sequence
+     * its positions top_first .. top_len - 1, their rows from top_out on;
+     * top_rows in all (a classifier's last positions, an LM's targets) */
+    int *top_first, *top_len, *top_out;
+    int top_rows;
     int *labels;         /* [max_B] */
     double *seq_loss;    /* [max_B] an inference forward's cross-entropy per sequence */
     bool have_labels, trained_forward;
