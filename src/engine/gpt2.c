@@ -1,5 +1,7 @@
 /* gpt2.c - GPT-2 forward/backward for LoRA fine-tuning. See include/lorafit/engine/gpt2.h
- * (and gpt2_testing.h for the two functions only tests call). */
+ * (and gpt2_testing.h for the two functions only tests call). One unit of
+ * somewhat over 600 lines: forward and backward share the activations'
+ * layout and the rows' bookkeeping (packed rows, the top block's rows). */
 #include "lorafit/engine/gpt2.h"
 #include "lorafit/engine/gpt2_testing.h"
 
