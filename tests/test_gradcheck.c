@@ -51,12 +51,15 @@ static void lin(double *out, const double *x, const float *W, const float *bias,
 }
 
 /* The row of adapter i's mask for position t of sequence s (starting at
- * packed row row0). The engine's top block computes stages 1-3 only at
- * each sequence's last position, row s of B; other positions there do not
- * reach the loss, so any mask row serves them. */
+ * packed row row0). The engine's top block computes stages 1-3 only at its
+ * top rows: a classifier's last position of each sequence (row s of B), an
+ * LM's target positions (row top_out[s] + t - top_first[s]); other
+ * positions there do not reach the loss, so any mask row serves them. */
 static size_t mask_row(const Ref *r, int i, int stage, int s, int row0, int t) {
     const Gpt2Model *m = r->m;
-    if (!r->lm && m->adapters[i].layer == m->cfg.n_layer - 1 && stage >= 1) return (size_t)s;
+    if (m->adapters[i].layer != m->cfg.n_layer - 1 || stage < 1) return (size_t)(row0 + t);
+    if (!r->lm) return (size_t)s;
+    if (t >= m->top_first[s] && t < m->top_len[s]) return (size_t)(m->top_out[s] + t - m->top_first[s]);
     return (size_t)(row0 + t);
 }
 

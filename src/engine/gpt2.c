@@ -1,9 +1,12 @@
 /* gpt2.c - GPT-2 forward/backward for LoRA fine-tuning. See include/lorafit/engine/gpt2.h
- * (and gpt2_testing.h for the two functions only tests call). */
+ * (and gpt2_testing.h for the two functions only tests call). One unit of
+ * somewhat over 600 lines: forward and backward share the activations'
+ * layout and the rows' bookkeeping (packed rows, the top block's rows). */
 #include "lorafit/engine/gpt2.h"
 #include "lorafit/engine/gpt2_testing.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,7 +91,7 @@ static size_t layout_acts(Gpt2Model *m, float *base) {
         {&m->acts.datty, Nmax * C},
         {&m->acts.dqkv, Nmax * 3 * C},
         {&m->acts.dfch, Nmax * 4 * C},
-        {&m->acts.datt, Bm * NH * Tm},
+        {&m->acts.datt, (size_t)m->att_slots * Tm * Tm},
         {&m->acts.dh, Nmax * R},
         {&m->acts.drop, m->dropout > 0.0f ? Nmax * Imax : 0},
     };
@@ -124,6 +127,7 @@ bool gpt2_build(Gpt2Model *m, const Gpt2Weights *w, const LoraSlot *slots, int n
     m->n_classes = n_classes;
     m->max_B = max_B;
     m->max_T = max_T;
+    m->att_slots = omp_get_max_threads();
     m->dropout = lc ? (float)lc->dropout : 0.0f;
     m->init = lc ? lc->init : LORA_INIT_LABS;
 
@@ -132,13 +136,16 @@ bool gpt2_build(Gpt2Model *m, const Gpt2Weights *w, const LoraSlot *slots, int n
     m->lora_A = calloc(n_slots ? (size_t)n_slots * 4 : 1, sizeof(float *));
     m->seq_len = calloc((size_t)max_B, sizeof(int));
     m->seq_off = calloc((size_t)max_B + 1, sizeof(int));
+    m->top_first = calloc((size_t)max_B * 3, sizeof(int));
     m->labels = calloc((size_t)max_B, sizeof(int));
     m->seq_loss = calloc((size_t)max_B, sizeof(double));
-    if (!m->adapters || !m->lora_A || !m->seq_len || !m->seq_off || !m->labels || !m->seq_loss) goto oom;
+    if (!m->adapters || !m->lora_A || !m->seq_len || !m->seq_off || !m->top_first || !m->labels || !m->seq_loss) goto oom;
     if (n_classes == 0 && !lm_head_build(&m->lm, max_B * max_T, cfg->vocab_size, C, err)) {
         gpt2_free(m);
         return false;
     }
+    m->top_len = m->top_first + max_B;
+    m->top_out = m->top_first + 2 * max_B;
     m->lora_B = m->lora_A + n_slots;
     m->grad_A = m->lora_A + 2 * n_slots;
     m->grad_B = m->lora_A + 3 * n_slots;
@@ -246,6 +253,7 @@ void gpt2_free(Gpt2Model *m) {
     free(m->acts_memory);
     free(m->seq_len);
     free(m->seq_off);
+    free(m->top_first);
     free(m->labels);
     free(m->seq_loss);
     lm_head_free(&m->lm);
@@ -283,6 +291,12 @@ static void adapters_forward(Gpt2Model *m, int l, BlockStage stage, const float 
     }
 }
 
+/* Attention's rows: every block's, or the trimmed top block's. */
+static AttnRows attn_rows(const Gpt2Model *m, bool top) {
+    if (top) return (AttnRows){m->seq_off, m->top_len, m->top_first, m->top_out};
+    return (AttnRows){m->seq_off, m->seq_len, NULL, m->seq_off};
+}
+
 /* Lays out the packed rows: L_b rows for sequence b (all T when `whole`).
  * False when the batch does not fit the build. */
 static bool layout_rows(Gpt2Model *m, const Gpt2Batch *b, bool whole) {
@@ -301,12 +315,22 @@ static bool layout_rows(Gpt2Model *m, const Gpt2Batch *b, bool whole) {
     return true;
 }
 
+/* The top block's rows: one per sequence, its last (a classifier's head). */
+static void top_rows_last(Gpt2Model *m) {
+    for (int i = 0; i < m->B; i++) {
+        m->top_first[i] = m->seq_len[i] - 1;
+        m->top_len[i] = m->seq_len[i];
+        m->top_out[i] = i;
+    }
+    m->top_rows = m->B;
+}
+
 /* Embeddings and every block; the stream ends in res3 of the last block.
- * With pooled_top the last block computes only what the head reads: keys
- * and values at every row, but the query, attention output and MLP at each
- * sequence's last row, so its res2 ... res3 hold B rows (row b = sequence
- * b). That is 10 of the block's 12 C^2 per token. */
-static void forward_blocks(Gpt2Model *m, const Gpt2Batch *b, bool pooled_top) {
+ * With trim_top the last block computes only what the head reads (m->top_*):
+ * keys and values at every row, but the attention output and MLP only at
+ * the top rows, so its res2 ... res3 hold top_rows rows. For a pooled head
+ * that is 10 of the block's 12 C^2 per token. */
+static void forward_blocks(Gpt2Model *m, const Gpt2Batch *b, bool trim_top) {
     const Gpt2Weights *w = m->w;
     const int C = m->cfg.n_embd, NH = m->cfg.n_head, N = m->N, NL = m->cfg.n_layer;
     const size_t Nmax = max_rows(m), NC = Nmax * C;
@@ -322,8 +346,8 @@ static void forward_blocks(Gpt2Model *m, const Gpt2Batch *b, bool pooled_top) {
     }
     for (int l = 0; l < NL; l++) {
         const Gpt2LayerWeights *lw = &w->layers[l];
-        const bool top = pooled_top && l == NL - 1;
-        const int R = top ? m->B : N; /* rows after the attention */
+        const bool top = trim_top && l == NL - 1;
+        const int R = top ? m->top_rows : N; /* rows after the attention */
         const float *x = l == 0 ? a->encoded : a->res3 + (l - 1) * NC;
         float *ln1 = a->ln1 + l * NC, *qkv = a->qkv + l * NC * 3, *atty = a->atty + l * NC;
         float *res2 = a->res2 + l * NC, *ln2 = a->ln2 + l * NC, *res3 = a->res3 + l * NC;
@@ -334,14 +358,17 @@ static void forward_blocks(Gpt2Model *m, const Gpt2Batch *b, bool pooled_top) {
         /* one sgemm for the fused q | k | v; adapters add into its column slices */
         frozen_matmul_forward(qkv, ln1, lw->qkv_w, lw->qkv_q, lw->qkv_b, N, C, 3 * C);
         adapters_forward(m, l, STAGE_QKV, ln1, qkv, 3 * C, N);
-        attention_forward(atty, a->att + l * attl, qkv, m->seq_off, m->seq_len, m->B, m->T, C, NH, top);
+        const AttnRows rows = attn_rows(m, top);
+        attention_forward(atty, a->att + l * attl, qkv, &rows, m->B, m->T, C, NH);
         /* res2 first holds c_proj's output, then the residual sum */
         frozen_matmul_forward(res2, atty, lw->attn_proj_w, lw->attn_proj_q, lw->attn_proj_b, R, C, C);
         adapters_forward(m, l, STAGE_ATTN_OUT, atty, res2, C, R);
         if (top) {
-            for (int i = 0; i < m->B; i++)
-                residual_forward(res2 + (size_t)i * C, x + (size_t)(m->seq_off[i + 1] - 1) * C,
-                                 res2 + (size_t)i * C, C);
+            for (int i = 0; i < m->B; i++) {
+                float *r2 = res2 + (size_t)m->top_out[i] * C;
+                residual_forward(r2, x + (size_t)(m->seq_off[i] + m->top_first[i]) * C, r2,
+                                 (long)(m->top_len[i] - m->top_first[i]) * C);
+            }
         } else {
             residual_forward(res2, x, res2, (long)N * C);
         }
@@ -368,23 +395,28 @@ static bool lm_collect_targets(Gpt2Model *m, const Gpt2Batch *b, bool every_row)
         const int L = m->seq_len[i], P = b->prompt_lengths ? b->prompt_lengths[i] : 0;
         if (P < 0 || P >= L) return false;
         /* every_row (gpt2_lm_logits): the last row too, its "target" a dummy */
-        for (int t = P > 0 && !every_row ? P - 1 : 0; t + 1 < L + every_row; t++) {
+        const int first = P > 0 && !every_row ? P - 1 : 0, end = L - 1 + every_row;
+        m->top_first[i] = first < end ? first : end;
+        m->top_len[i] = end;
+        m->top_out[i] = h->n;
+        for (int t = first; t < end; t++) {
             h->rows[h->n] = m->seq_off[i] + t;
             h->targets[h->n++] = ids[t + 1 < L ? t + 1 : t];
         }
     }
+    m->top_rows = h->n;
     return true;
 }
 
-/* The LM's forward: every block at every row (each row may be a target),
- * the final layer norm and the tied head at the target rows only. */
+/* The LM's forward: every block at every row but the top one, which
+ * computes the target rows only (its row i: target i); the final layer norm
+ * and the tied head at those rows. */
 static float lm_forward(Gpt2Model *m, const Gpt2Batch *b, bool training) {
     const int C = m->cfg.n_embd, n = m->lm.n;
     Gpt2Acts *a = &m->acts;
-    forward_blocks(m, b, false);
+    forward_blocks(m, b, true);
     const float *top = a->res3 + (size_t)(m->cfg.n_layer - 1) * max_rows(m) * C;
-    for (int i = 0; i < n; i++)
-        memcpy(a->pooled + (size_t)i * C, top + (size_t)m->lm.rows[i] * C, (size_t)C * sizeof(float));
+    memcpy(a->pooled, top, (size_t)n * C * sizeof(float));
     layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, a->pooled, m->w->lnf_w, m->w->lnf_b, n, C);
     return (float)lm_head_forward(&m->lm, a->lnf, m->w->wte, training ? a->dlnf : NULL, n);
 }
@@ -404,6 +436,7 @@ float gpt2_forward(Gpt2Model *m, const Gpt2Batch *b, Gpt2Pool pool, bool trainin
     m->have_labels = b->labels != NULL;
     if (b->labels) memcpy(m->labels, b->labels, (size_t)b->B * sizeof(int));
 
+    top_rows_last(m);
     forward_blocks(m, b, true);
 
     /* the head reads one row per sequence (its last real token or the last
@@ -466,7 +499,7 @@ static void adapters_backward(Gpt2Model *m, int l, BlockStage stage, const float
 static bool block_backward(Gpt2Model *m, int l, bool top, float *dy) {
     const Gpt2LayerWeights *lw = &m->w->layers[l];
     const int C = m->cfg.n_embd, NH = m->cfg.n_head, N = m->N;
-    const int R = top ? m->B : N;
+    const int R = top ? m->top_rows : N;
     const size_t Nmax = max_rows(m), NC = Nmax * C;
     const size_t attl = (size_t)m->max_B * NH * m->max_T * m->max_T;
     Gpt2Acts *a = &m->acts;
@@ -493,18 +526,21 @@ static bool block_backward(Gpt2Model *m, int l, bool top, float *dy) {
     if (below) frozen_matmul_backward(a->datty, dy, lw->attn_proj_w, lw->attn_proj_q, R, C, C, 0);
     adapters_backward(m, l, STAGE_ATTN_OUT, atty, dy, C, below ? a->datty : NULL, R);
     if (!below) return false;
-    attention_backward(a->dqkv, a->datt, a->datty, qkv, a->att + l * attl, m->seq_off, m->seq_len,
-                       m->B, m->T, C, NH, top);
+    const AttnRows rows = attn_rows(m, top);
+    attention_backward(a->dqkv, a->datt, m->att_slots, a->datty, qkv, a->att + l * attl, &rows, m->B, m->T, C, NH);
+    for (int i = 0; top && i < m->B; i++) /* rows after the last query: no gradient */
+        memset(a->dqkv + (size_t)(m->seq_off[i] + m->top_len[i]) * 3 * C, 0,
+               (size_t)(m->seq_len[i] - m->top_len[i]) * 3 * C * sizeof(float));
     below = gpt2_grad_below(m, l, STAGE_QKV);
     if (below) frozen_matmul_backward(a->dln, a->dqkv, lw->qkv_w, lw->qkv_q, N, C, 3 * C, 0);
     adapters_backward(m, l, STAGE_QKV, ln1, a->dqkv, 3 * C, below ? a->dln : NULL, N);
     if (!below) return false;
     if (top) {
-        /* the residual path reaches x only at the pooled rows */
+        /* the residual path reaches x only at the top rows */
         memset(a->dres, 0, (size_t)N * C * sizeof(float));
         for (int i = 0; i < m->B; i++)
-            memcpy(a->dres + (size_t)(m->seq_off[i + 1] - 1) * C, dy + (size_t)i * C,
-                   (size_t)C * sizeof(float));
+            memcpy(a->dres + (size_t)(m->seq_off[i] + m->top_first[i]) * C, dy + (size_t)m->top_out[i] * C,
+                   (size_t)(m->top_len[i] - m->top_first[i]) * C * sizeof(float));
     }
     layernorm_backward(a->dres, a->dln, x, lw->ln1_w, a->ln1_mean + l * Nmax, a->ln1_rstd + l * Nmax,
                        N, C);
@@ -512,19 +548,18 @@ static bool block_backward(Gpt2Model *m, int l, bool top, float *dy) {
 }
 
 /* The LM's backward from d(lnf) (its forward formed it): through the final
- * layer norm at the target rows, into the stream's gradient at those rows
- * (zero elsewhere), then down the blocks. */
+ * layer norm at the target rows, then down the blocks (the top one's rows
+ * are the targets). */
 static void lm_backward(Gpt2Model *m) {
     const int C = m->cfg.n_embd, n = m->lm.n;
     Gpt2Acts *a = &m->acts;
     if (m->n_adapters == 0 || n == 0) return;
     memset(a->dpooled, 0, (size_t)n * C * sizeof(float));
     layernorm_backward(a->dpooled, a->dlnf, a->pooled, m->w->lnf_w, a->lnf_mean, a->lnf_rstd, n, C);
-    memset(a->dres, 0, (size_t)m->N * C * sizeof(float));
-    for (int i = 0; i < n; i++)
-        memcpy(a->dres + (size_t)m->lm.rows[i] * C, a->dpooled + (size_t)i * C, (size_t)C * sizeof(float));
-    for (int l = m->cfg.n_layer - 1; l >= 0; l--)
-        if (!block_backward(m, l, false, a->dres)) break;
+    for (int l = m->cfg.n_layer - 1; l >= 0; l--) {
+        bool top = l == m->cfg.n_layer - 1;
+        if (!block_backward(m, l, top, top ? a->dpooled : a->dres)) break;
+    }
 }
 
 void gpt2_backward(Gpt2Model *m) {

@@ -215,28 +215,32 @@ static void causal_softmax_row(float *p, int t, int n) {
 
 /* One (sequence, head) of causal attention over packed rows: its columns
  * of the fused qkv, row t of q at q + t * ld (k and v C and 2C further
- * right), and its probabilities, row t at att + t * T. */
+ * right), and its probabilities, row t at att + t * T; queries first ..
+ * len - 1 (keys and values 0 .. len - 1). */
 typedef struct {
     const float *q, *k, *v;
-    int ld, C, hs, len, T;
+    int ld, C, hs, len, first, T;
     float scale; /* 1 / sqrt(hs) */
+    bool one;    /* a single query, by dot products (AttnRows) */
 } AttnHead;
 
-static AttnHead attn_head(const float *qkv, const int *off, const int *len, int b, int h, int T, int C,
-                          int NH) {
+static AttnHead attn_head(const float *qkv, const AttnRows *r, int b, int h, int T, int C, int NH) {
     const int hs = C / NH;
-    const float *q = qkv + (size_t)off[b] * 3 * C + h * hs;
-    return (AttnHead){q, q + C, q + 2 * C, 3 * C, C, hs, len[b], T, 1.0f / sqrtf((float)hs)};
+    const float *q = qkv + (size_t)r->off[b] * 3 * C + h * hs;
+    const int first = r->first ? r->first[b] : 0;
+    return (AttnHead){q, q + C, q + 2 * C, 3 * C, C, hs, r->len[b], first, T, 1.0f / sqrtf((float)hs),
+                      r->first && first == r->len[b] - 1};
 }
 
-/* Every query: S = scale Q K^T, P = causal softmax(S), out = P V, as two
- * GEMMs (the upper triangle of S is computed and dropped: cheaper than len
- * dot-product loops). out: row stride ldo. */
-static void attention_head_every_query(float *out, int ldo, float *att, const AttnHead *a) {
-    const int L = a->len;
-    gemm(false, true, L, L, a->hs, a->scale, a->q, a->ld, a->k, a->ld, 0.0f, att, a->T);
-    for (int t = 0; t < L; t++) causal_softmax_row(att + (size_t)t * a->T, t, L);
-    gemm(false, false, L, a->hs, L, 1.0f, att, a->T, a->v, a->ld, 0.0f, out, ldo);
+/* Queries first .. len - 1: S = scale Q K^T, P = causal softmax(S), out =
+ * P V, as two GEMMs (the upper triangle of S is computed and dropped:
+ * cheaper than len dot-product loops). out: row stride ldo. */
+static void attention_head_queries(float *out, int ldo, float *att, const AttnHead *a) {
+    const int L = a->len, f = a->first, nq = L - f;
+    float *s = att + (size_t)f * a->T;
+    gemm(false, true, nq, L, a->hs, a->scale, a->q + (size_t)f * a->ld, a->ld, a->k, a->ld, 0.0f, s, a->T);
+    for (int t = f; t < L; t++) causal_softmax_row(att + (size_t)t * a->T, t, L);
+    gemm(false, false, nq, a->hs, L, 1.0f, s, a->T, a->v, a->ld, 0.0f, out, ldo);
 }
 
 /* Only the last query: one row, dot products. */
@@ -250,65 +254,94 @@ static void attention_head_last_query(float *out, float *att, const AttnHead *a)
     for (int t2 = 0; t2 <= t; t2++) axpy(out, p[t2], a->v + (size_t)t2 * a->ld, a->hs);
 }
 
-void attention_forward(float *out, float *att, const float *qkv, const int *off, const int *len,
-                       int B, int T, int C, int NH, int last_only) {
+void attention_forward(float *out, float *att, const float *qkv, const AttnRows *r, int B, int T, int C,
+                       int NH) {
     /* each (b, h) runs serially on one thread (its GEMMs too: gemm() calls
      * sgemm directly inside a parallel region), so the bits do not depend
      * on the thread count */
 #pragma omp parallel for schedule(static)
     for (int bh = 0; bh < B * NH; bh++) {
         const int b = bh / NH, h = bh % NH;
-        const AttnHead a = attn_head(qkv, off, len, b, h, T, C, NH);
+        const AttnHead a = attn_head(qkv, r, b, h, T, C, NH);
         float *att_bh = att + (size_t)bh * T * T;
-        if (last_only)
-            attention_head_last_query(out + (size_t)b * C + h * a.hs, att_bh, &a);
-        else
-            attention_head_every_query(out + (size_t)off[b] * C + h * a.hs, C, att_bh, &a);
+        float *o = out + (size_t)r->out[b] * C + h * a.hs;
+        if (a.one)
+            attention_head_last_query(o, att_bh, &a);
+        else if (a.first < a.len)
+            attention_head_queries(o, C, att_bh, &a);
     }
 }
 
 /* The head's dq, dk and dv columns (at the same place in dqkv as q, k, v in
- * qkv), overwritten, from the output gradient of queries t0 .. len - 1
- * (query t's at dy + (t - t0) * ldy); dp: scratch [T]. The head owns its
- * columns of its rows: no other (b, h) writes them. (Per-head GEMMs here,
- * as in the forward, moved the full-size check's gradients by fp32 noise
- * past its tolerance: kept as loops.) */
-static void attention_head_backward(float *dq, float *dp, const float *dy0, int ldy, int t0, const float *att,
-                                    const AttnHead *a) {
-    const int ld = a->ld, hs = a->hs;
+ * qkv), overwritten, from the output gradient of its last query alone
+ * (dy); dp: scratch [T]. The head owns its columns of its rows: no other
+ * (b, h) writes them. One query row: dot products and axpys. */
+static void attention_head_backward_last(float *dq, float *dp, const float *dy, const float *att,
+                                         const AttnHead *a) {
+    const int ld = a->ld, hs = a->hs, t = a->len - 1;
     float *dk = dq + a->C, *dv = dq + 2 * a->C;
-    for (int t = 0; t < a->len; t++)
-        for (int k = 0; k < 3; k++) memset(dq + (size_t)t * ld + k * a->C, 0, (size_t)hs * sizeof(float));
-    for (int t = t0; t < a->len; t++) {
-        const float *p = att + (size_t)t * a->T;
-        const float *dy = dy0 + (size_t)(t - t0) * ldy;
-        /* through out = p @ v */
-        float pdp = 0.0f;
-        for (int t2 = 0; t2 <= t; t2++) {
-            dp[t2] = dot(dy, a->v + (size_t)t2 * ld, hs);
-            pdp += p[t2] * dp[t2];
-            axpy(dv + (size_t)t2 * ld, p[t2], dy, hs);
-        }
-        /* through the softmax, then the scaled q . k */
-        for (int t2 = 0; t2 <= t; t2++) {
-            float ds = p[t2] * (dp[t2] - pdp) * a->scale;
-            axpy(dq + (size_t)t * ld, ds, a->k + (size_t)t2 * ld, hs);
-            axpy(dk + (size_t)t2 * ld, ds, a->q + (size_t)t * ld, hs);
-        }
+    for (int r = 0; r < a->len; r++)
+        for (int k = 0; k < 3; k++) memset(dq + (size_t)r * ld + k * a->C, 0, (size_t)hs * sizeof(float));
+    const float *p = att + (size_t)t * a->T;
+    /* through out = p @ v */
+    float pdp = 0.0f;
+    for (int t2 = 0; t2 <= t; t2++) {
+        dp[t2] = dot(dy, a->v + (size_t)t2 * ld, hs);
+        pdp += p[t2] * dp[t2];
+        axpy(dv + (size_t)t2 * ld, p[t2], dy, hs);
+    }
+    /* through the softmax, then the scaled q . k */
+    for (int t2 = 0; t2 <= t; t2++) {
+        float ds = p[t2] * (dp[t2] - pdp) * a->scale;
+        axpy(dq + (size_t)t * ld, ds, a->k + (size_t)t2 * ld, hs);
+        axpy(dk + (size_t)t2 * ld, ds, a->q + (size_t)t * ld, hs);
     }
 }
 
-void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
-                        const float *att, const int *off, const int *len, int B, int T, int C,
-                        int NH, int last_only) {
-#pragma omp parallel for schedule(static)
+/* The same from the output gradients of queries first .. len - 1 (query
+ * t's at dy + (t - first) * ldy), as four GEMMs over the rectangle (P is
+ * zero above the diagonal and dS is made so: those products add nothing):
+ * dv = P^T dy, dP = dy V^T, dS = scale P (dP - rowsum(P dP)), dq = dS K,
+ * dk = dS^T Q. ds: scratch [len, T]. */
+static void attention_head_backward_queries(float *dq, float *ds, const float *dy, int ldy, const float *att,
+                                            const AttnHead *a) {
+    const int L = a->len, f = a->first, nq = L - f, ld = a->ld, hs = a->hs, T = a->T;
+    float *dk = dq + a->C, *dv = dq + 2 * a->C;
+    const float *pf = att + (size_t)f * T;
+    for (int t = 0; t < f; t++) memset(dq + (size_t)t * ld, 0, (size_t)hs * sizeof(float));
+    gemm(true, false, L, hs, nq, 1.0f, pf, T, dy, ldy, 0.0f, dv, ld);
+    gemm(false, true, nq, L, hs, 1.0f, dy, ldy, a->v, ld, 0.0f, ds, T);
+    for (int t = f; t < L; t++) {
+        const float *p = att + (size_t)t * T;
+        float *d = ds + (size_t)(t - f) * T;
+        const float pdp = dot(p, d, t + 1);
+        for (int t2 = 0; t2 <= t; t2++) d[t2] = p[t2] * (d[t2] - pdp) * a->scale;
+        for (int t2 = t + 1; t2 < L; t2++) d[t2] = 0.0f;
+    }
+    gemm(false, false, nq, hs, L, 1.0f, ds, T, a->k, ld, 0.0f, dq + (size_t)f * ld, ld);
+    gemm(true, false, L, hs, nq, 1.0f, ds, T, a->q + (size_t)f * ld, ld, 0.0f, dk, ld);
+}
+
+void attention_backward(float *dqkv, float *scratch, int slots, const float *dout, const float *qkv,
+                        const float *att, const AttnRows *r, int B, int T, int C, int NH) {
+    /* as in the forward, each (b, h) runs serially on one thread (scratch
+     * slot: its thread's), so the bits do not depend on the thread count */
+    const int nt = omp_get_max_threads() < slots ? omp_get_max_threads() : slots;
+#pragma omp parallel for schedule(static) num_threads(nt)
     for (int bh = 0; bh < B * NH; bh++) {
         const int b = bh / NH, h = bh % NH;
-        const AttnHead a = attn_head(qkv, off, len, b, h, T, C, NH);
+        const AttnHead a = attn_head(qkv, r, b, h, T, C, NH);
         float *dq = dqkv + (a.q - qkv);
-        const float *dy = dout + (size_t)(last_only ? b : off[b]) * C + h * a.hs;
-        attention_head_backward(dq, scratch + (size_t)bh * T, dy, C, last_only ? a.len - 1 : 0,
-                                att + (size_t)bh * T * T, &a);
+        float *slot = scratch + (size_t)omp_get_thread_num() * T * T;
+        const float *att_bh = att + (size_t)bh * T * T;
+        const float *dy = dout + (size_t)r->out[b] * C + h * a.hs;
+        if (a.one)
+            attention_head_backward_last(dq, slot, dy, att_bh, &a);
+        else if (a.first < a.len)
+            attention_head_backward_queries(dq, slot, dy, C, att_bh, &a);
+        else
+            for (int t = 0; t < a.len; t++)
+                for (int k = 0; k < 3; k++) memset(dq + (size_t)t * a.ld + k * C, 0, (size_t)a.hs * sizeof(float));
     }
 }
 

@@ -42,42 +42,46 @@ static bool add(BenchGemms *g, const char *what, char ta, char tb, int M, int N,
 }
 
 /* Rows an adapter needs: all packed rows below the top block; in the
- * pooled top block K and V still need every row (the pooled queries attend
- * to them), everything else only the B pooled rows. */
-static int adapter_rows(const Gpt2Adapter *a, int top_layer, int N, int B) {
+ * top block K and V still need every row (the head's queries attend to
+ * them), everything else only the head's rows. */
+static int adapter_rows(const Gpt2Adapter *a, int top_layer, int N, int head_rows) {
     if (a->layer != top_layer) return N;
-    return a->site == SITE_K || a->site == SITE_V || a->site == SITE_QKV ? N : B;
+    return a->site == SITE_K || a->site == SITE_V || a->site == SITE_QKV ? N : head_rows;
 }
 
 /* Attention FLOPs of one block: per sequence and head, the queries it
- * needs times 2 * (keys 0..t) * hd per product; `products` is 2 forward
- * (QK^T, PV) or 4 backward (dP, dV, dQ, dK). */
-static double attention_flops(const int *rows, int B, int NH, int hd, bool pooled, int products) {
+ * needs (its last `queries` positions, all when 0) times 2 * (keys 0..t) *
+ * hd per product; `products` is 2 forward (QK^T, PV) or 4 backward (dP,
+ * dV, dQ, dK). */
+static double attention_flops(const int *rows, int B, int NH, int hd, int queries, int products) {
     double f = 0;
     for (int b = 0; b < B; b++) {
-        double L = rows[b];
-        double keys = pooled ? L : L * (L + 1) / 2; /* sum over queries of t + 1 */
+        double L = rows[b], q = queries > 0 && queries < rows[b] ? queries : L;
+        double keys = q * L - q * (q - 1) / 2; /* sum over the last q queries of t + 1 */
         f += (double)NH * products * 2.0 * keys * hd;
     }
     return f;
 }
 
-/* What a step's head reads: the classifier's pooled rows (its top block
- * computed only there), or an LM's target rows (every block at every row). */
+/* What a step's head reads: the classifier's pooled rows or an LM's target
+ * rows; the top block computes its queries, attention output and MLP only
+ * there (an LM's targets: about head_rows / B last positions a sequence). */
 typedef struct {
-    int top;       /* the pooled top block, or -1 (none: an LM) */
+    int top;       /* the top block */
     int head_rows; /* B pooled rows, or the LM's targets */
     int head_out;  /* n_classes, or the vocabulary */
 } HeadShape;
+
+static int top_queries(const HeadShape *hs, int B) { return hs->head_rows / B > 0 ? hs->head_rows / B : 1; }
 
 static bool forward_gemms(const Gpt2Model *m, const int *rows, int B, int N, const HeadShape *hs, BenchGemms *g) {
     const int C = m->cfg.n_embd, NL = m->cfg.n_layer, NH = m->cfg.n_head, top = hs->top;
     bool ok = true;
     for (int l = 0; l < NL; l++) {
-        int R = l == top ? B : N;
+        int R = l == top ? hs->head_rows : N;
         if (l == top) {
             ok &= add(g, "fwd kv (top)", 'N', 'N', N, 2 * C, C, 1);
-            ok &= add(g, "fwd q (top)", 'N', 'N', B, C, C, 1);
+            ok &= add(g, "fwd q (top)", 'N', 'N', R, C, C, 1);
         } else {
             ok &= add(g, "fwd qkv", 'N', 'N', N, 3 * C, C, 1);
         }
@@ -85,12 +89,12 @@ static bool forward_gemms(const Gpt2Model *m, const int *rows, int B, int N, con
         ok &= add(g, t ? "fwd c_proj (top)" : "fwd c_proj", 'N', 'N', R, C, C, 1);
         ok &= add(g, t ? "fwd fc (top)" : "fwd fc", 'N', 'N', R, 4 * C, C, 1);
         ok &= add(g, t ? "fwd fc_proj (top)" : "fwd fc_proj", 'N', 'N', R, C, 4 * C, 1);
-        g->attn_flops += attention_flops(rows, B, NH, C / NH, l == top, 2);
+        g->attn_flops += attention_flops(rows, B, NH, C / NH, l == top ? top_queries(hs, B) : 0, 2);
     }
     for (int i = 0; i < m->n_adapters; i++) {
         const Gpt2Adapter *a = &m->adapters[i];
-        int r = adapter_rows(a, top, N, B);
-        bool pooled = a->layer == top && r == B;
+        int r = adapter_rows(a, top, N, hs->head_rows);
+        bool pooled = a->layer == top && r == hs->head_rows;
         ok &= add(g, pooled ? "lora x@A (top)" : "lora x@A", 'N', 'N', r, a->rank, a->in, 1);
         ok &= add(g, pooled ? "lora h@B (top)" : "lora h@B", 'N', 'N', r, a->out, a->rank, 1);
     }
@@ -107,19 +111,19 @@ static bool backward_gemms(const Gpt2Model *m, const int *rows, int B, int N, co
 
     /* frozen Linears: dX only, and only where something below still trains */
     for (int l = NL - 1; l >= m->low_layer; l--) {
-        int R = l == top ? B : N;
+        int R = l == top ? hs->head_rows : N;
         bool t = l == top;
         if (gpt2_grad_below(m, l, STAGE_FC_PROJ))
             ok &= add(g, t ? "bwd dX fc_proj (top)" : "bwd dX fc_proj", 'N', 'T', R, 4 * C, C, 1);
         if (gpt2_grad_below(m, l, STAGE_FC)) ok &= add(g, t ? "bwd dX fc (top)" : "bwd dX fc", 'N', 'T', R, C, 4 * C, 1);
         if (gpt2_grad_below(m, l, STAGE_ATTN_OUT)) {
             ok &= add(g, t ? "bwd dX c_proj (top)" : "bwd dX c_proj", 'N', 'T', R, C, C, 1);
-            g->attn_flops += attention_flops(rows, B, NH, C / NH, l == top, 4);
+            g->attn_flops += attention_flops(rows, B, NH, C / NH, l == top ? top_queries(hs, B) : 0, 4);
         }
         if (gpt2_grad_below(m, l, STAGE_QKV)) {
             if (l == top) {
                 ok &= add(g, "bwd dX kv (top)", 'N', 'T', N, C, 2 * C, 1);
-                ok &= add(g, "bwd dX q (top)", 'N', 'T', B, C, C, 1);
+                ok &= add(g, "bwd dX q (top)", 'N', 'T', R, C, C, 1);
             } else {
                 ok &= add(g, "bwd dX qkv", 'N', 'T', N, C, 3 * C, 1);
             }
@@ -127,9 +131,9 @@ static bool backward_gemms(const Gpt2Model *m, const int *rows, int B, int N, co
     }
     for (int i = 0; i < m->n_adapters; i++) {
         const Gpt2Adapter *a = &m->adapters[i];
-        int r = adapter_rows(a, top, N, B);
+        int r = adapter_rows(a, top, N, hs->head_rows);
         bool lowest = !gpt2_grad_below(m, a->layer, linear_site_stage(a->site));
-        bool p = a->layer == top && r == B;
+        bool p = a->layer == top && r == hs->head_rows;
         ok &= add(g, p ? "lora dB (top)" : "lora dB", 'T', 'N', a->rank, a->out, r, 1);
         ok &= add(g, p ? "lora dh (top)" : "lora dh", 'N', 'T', r, a->rank, a->out, 1);
         ok &= add(g, p ? "lora dA (top)" : "lora dA", 'T', 'N', a->in, a->rank, r, 1);
@@ -154,7 +158,7 @@ bool bench_step_gemms(const Gpt2Model *m, const int *rows, int B, bool backward,
 }
 
 bool bench_lm_step_gemms(const Gpt2Model *m, const int *rows, int B, int targets, bool backward, BenchGemms *out) {
-    const HeadShape hs = {-1, targets, m->cfg.vocab_size};
+    const HeadShape hs = {m->cfg.n_layer - 1, targets, m->cfg.vocab_size};
     return step_gemms(m, rows, B, &hs, backward, out);
 }
 

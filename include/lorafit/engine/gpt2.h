@@ -123,7 +123,7 @@ typedef struct {
     float *datty;                /* [N, C] */
     float *dqkv;                 /* [N, 3C] */
     float *dfch;                 /* [N, 4C] */
-    float *datt;                 /* [B, NH, T] one attention row per (sequence, head) */
+    float *datt;                 /* [att_slots, T, T] attention backward's, one per thread */
     float *dh;                   /* [N, max_rank] */
     float *drop;                 /* [N, max_in] dropped adapter input, only when dropout > 0 */
 } Gpt2Acts;
@@ -133,6 +133,7 @@ typedef struct Gpt2Model {
     const Gpt2Weights *w; /* frozen, not owned */
     int n_classes;        /* 0: a causal language model (lm below) */
     int max_B, max_T;
+    int att_slots;               /* threads the attention backward may use (those at build) */
     LmHead lm;            /* LM only: the tied head, its targets and the last forward's totals */
 
     /* adapters */
@@ -162,6 +163,11 @@ typedef struct Gpt2Model {
     int B, T, N;         /* batch shape and packed rows */
     int *seq_len;        /* [max_B] L_b */
     int *seq_off;        /* [max_B + 1] first packed row of each sequence */
+    /* the top block's queries (the head reads nothing else): per sequence
+     * its positions top_first .. top_len - 1, their rows from top_out on;
+     * top_rows in all (a classifier's last positions, an LM's targets) */
+    int *top_first, *top_len, *top_out;
+    int top_rows;
     int *labels;         /* [max_B] */
     double *seq_loss;    /* [max_B] an inference forward's cross-entropy per sequence */
     bool have_labels, trained_forward;

@@ -74,20 +74,27 @@ void lowrank_backward(float *dA, float *dB, float *dx, int ldx, float *dh, const
  * depend on the thread count. inp, out [N, D] (may alias); p in [0, 1). */
 void dropout_forward(float *out, const float *inp, uint64_t seed, float p, int N, int D);
 
+/* Which rows causal attention reads and writes, per sequence b: keys and
+ * values at packed rows off[b] .. off[b] + len[b] - 1 of qkv, queries at
+ * its positions first[b] .. len[b] - 1 (every position when first is NULL),
+ * their outputs at rows out[b], out[b] + 1, ... A single query given by
+ * first = len - 1 (a pooled head's) is computed with dot products; more
+ * queries (or every one) with GEMMs per sequence and head. */
+typedef struct {
+    const int *off, *len, *first, *out;
+} AttnRows;
+
 /* Causal multi-head attention over packed sequences.
  * qkv [N, 3C] (q | k | v, heads contiguous within each), att [B, NH, T, T]:
- * softmax probabilities (row t filled for t2 <= t; with last_only = 0 also
- * zeros for t < t2 < len[b], so that P V is one sgemm per sequence and head).
- * last_only = 0: every query; out [N, C].
- * last_only = 1: only each sequence's last query (all a pooled head reads
- * from the top block); out [B, C], row b. */
-void attention_forward(float *out, float *att, const float *qkv, const int *off, const int *len,
-                       int B, int T, int C, int NH, int last_only);
-/* dqkv [N, 3C] = gradient through attention (overwritten) from dout ([N, C],
- * or [B, C] with last_only, as in the forward). scratch [B, NH, T]. */
-void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
-                        const float *att, const int *off, const int *len, int B, int T, int C,
-                        int NH, int last_only);
+ * softmax probabilities, row t for each query t (filled for t2 <= t and,
+ * on the GEMM path, zeros for t < t2 < len[b]); out [rows, C]. */
+void attention_forward(float *out, float *att, const float *qkv, const AttnRows *r, int B, int T, int C,
+                       int NH);
+/* dqkv = gradient through attention from dout (the forward's output rows),
+ * overwritten at rows off[b] .. off[b] + len[b] - 1 (the caller owns any
+ * other). scratch [slots, T, T]: at most `slots` threads run it. */
+void attention_backward(float *dqkv, float *scratch, int slots, const float *dout, const float *qkv,
+                        const float *att, const AttnRows *r, int B, int T, int C, int NH);
 
 /* GELU, tanh approximation (torch's approximate='tanh'). out, inp [n]. */
 void gelu_forward(float *out, const float *inp, long n);

@@ -50,9 +50,10 @@ typedef struct {
  * sequence; with `backward` the backward pass too. Identical shapes of the
  * same kind are merged (count > 1). False when out of memory. */
 bool bench_step_gemms(const Gpt2Model *m, const int *rows, int B, bool backward, BenchGemms *out);
-/* The same for a causal LM (n_classes 0): every block over all rows (no
- * pooled top block), the tied head [targets, C] x [C, V] at the counted
- * targets only and, backward, its dX (dlogits @ wte; wte is frozen). */
+/* The same for a causal LM (n_classes 0): every block over all rows but
+ * the top one, which computes its queries, attention output and MLP at the
+ * counted targets only (K and V at all rows), the tied head [targets, C] x
+ * [C, V] there and, backward, its dX (dlogits @ wte; wte is frozen). */
 bool bench_lm_step_gemms(const Gpt2Model *m, const int *rows, int B, int targets, bool backward, BenchGemms *out);
 void bench_gemms_free(BenchGemms *g);
 
