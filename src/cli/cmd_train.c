@@ -18,6 +18,7 @@
 #include "lorafit/cli/common_options.h"
 #include "lorafit/cli/data_options.h"
 #include "lorafit/cli/lm_input.h"
+#include "lorafit/cli/train_run.h"
 #include "lorafit/report/report.h"
 #include "lorafit/util/clock.h"
 #include "lorafit/cli/session.h"
@@ -28,95 +29,87 @@ static volatile sig_atomic_t stop_requested;
 
 static void on_signal(int sig) { stop_requested = sig; }
 
-typedef struct {
-    const char *model, *train, *val, *out, *resume, *vocab, *log_path, *plot_path;
-    AdapterConfig ac;  /* LoRA, pooling, max length and training settings */
-    int threads, log_every, save_every;
-    bool force;
-    DatasetOptions dopt;
-    CliParse cli; /* which options were given */
-} Options;
 
 /* CLI_FIXED: settings a run keeps for good; on --resume, given ones must match the checkpoint. */
 static const CliOption OPTIONS[] = {
     CLI_HEADING("model and data:"),
-    {.name = "--task", .type = CLI_CHOICE, CLI_AT(Options, ac.task),
+    {.name = "--task", .type = CLI_CHOICE, CLI_AT(TrainOptions, ac.task),
      .choices = (const char *const[]){"classification", "causal-lm", NULL},
      .values = (const int[]){ADAPTER_TASK_CLASSIFY, ADAPTER_TASK_CAUSAL_LM}, .def = "classification",
      .flags = CLI_FIXED,
      .help = "classification: a head over a labelled CSV/TSV; causal-lm: the language model itself on SQuAD "
              "JSON, Alpaca JSON/JSONL, JSONL {\"prompt\", \"completion\"} or plain text (.txt, JSONL {\"text\"})"},
-    CLI_OPT_BASE_MODEL(Options, model),
-    {.name = "--train", .type = CLI_STRING, CLI_AT(Options, train), .metavar = "FILE", .flags = CLI_REQUIRED,
+    CLI_OPT_BASE_MODEL(TrainOptions, model),
+    {.name = "--train", .type = CLI_STRING, CLI_AT(TrainOptions, train), .metavar = "FILE", .flags = CLI_REQUIRED,
      .help = "training data"},
-    {.name = "--val", .type = CLI_STRING, CLI_AT(Options, val), .metavar = "FILE",
+    {.name = "--val", .type = CLI_STRING, CLI_AT(TrainOptions, val), .metavar = "FILE",
      .help = "validation data, evaluated after every epoch"},
-    CLI_OPT_OUT(Options, out, 0, "where the adapter goes; an existing adapter needs --force"),
-    {.name = "--force", .type = CLI_FLAG, CLI_AT(Options, force), .help = "replace an existing adapter in --out"},
-    {.name = "--resume", .type = CLI_STRING, CLI_AT(Options, resume), .metavar = "DIR",
+    CLI_OPT_OUT(TrainOptions, out, 0, "where the adapter goes; an existing adapter needs --force"),
+    {.name = "--force", .type = CLI_FLAG, CLI_AT(TrainOptions, force), .help = "replace an existing adapter in --out"},
+    {.name = "--resume", .type = CLI_STRING, CLI_AT(TrainOptions, resume), .metavar = "DIR",
      .help = "continue the run checkpointed in DIR (its settings are kept; --out defaults to DIR; --epochs may "
              "be raised)"},
-    CLI_OPT_VOCAB(Options, vocab),
-    CLI_INCLUDE(DATASET_OPTIONS, Options, dopt),
-    {.name = "--mask-prompt", .type = CLI_SET, CLI_AT(Options, ac.training.mask_prompt), .value = 1,
+    CLI_OPT_VOCAB(TrainOptions, vocab),
+    CLI_INCLUDE(DATASET_OPTIONS, TrainOptions, dopt),
+    {.name = "--mask-prompt", .type = CLI_SET, CLI_AT(TrainOptions, ac.training.mask_prompt), .value = 1,
      .flags = CLI_FIXED},
-    {.name = "--no-mask-prompt", .type = CLI_SET, CLI_AT(Options, ac.training.mask_prompt), .value = 0,
+    {.name = "--no-mask-prompt", .type = CLI_SET, CLI_AT(TrainOptions, ac.training.mask_prompt), .value = 0,
      .flags = CLI_FIXED,
      .help = "causal-lm: the loss counts only the completion and its <|endoftext|>, or every token (default: "
              "masked for SQuAD and prompt/completion, every token for Alpaca, as LLMs-from-scratch ch. 7, and text)"},
 
     CLI_HEADING("LoRA:"),
-    CLI_OPT_RANK(Options, ac.lora.rank, CLI_FIXED, "rank"),
-    CLI_OPT_ALPHA(Options, ac.lora.alpha, CLI_FIXED, "alpha"),
-    {.name = "--scaling", .type = CLI_CHOICE, CLI_AT(Options, ac.lora.scaling), .metavar = "S",
+    CLI_OPT_RANK(TrainOptions, ac.lora.rank, CLI_FIXED, "rank"),
+    CLI_OPT_ALPHA(TrainOptions, ac.lora.alpha, CLI_FIXED, "alpha"),
+    {.name = "--scaling", .type = CLI_CHOICE, CLI_AT(TrainOptions, ac.lora.scaling), .metavar = "S",
      .choices = (const char *const[]){"rank", "alpha", NULL},
      .values = (const int[]){LORA_SCALE_RANK, LORA_SCALE_ALPHA}, .def = "rank", .flags = CLI_FIXED,
      .help = "rank: scale alpha/rank; alpha: scale alpha"},
-    CLI_OPT_TARGETS(Options, ac.lora, CLI_FIXED,
+    CLI_OPT_TARGETS(TrainOptions, ac.lora, CLI_FIXED,
                     "Linears to adapt (default: every Linear in the blocks, labs' names W_query, W_key, W_value, "
                     "out_proj, ff.layers.0, ff.layers.2; or PEFT's c_attn, c_fc, attn.c_proj, mlp.c_proj, "
                     "c_proj, which also switches the saved names to PEFT's); causal-lm: PEFT's names only, "
                     "default c_attn,mlp.c_proj (as the SQuAD project), 'all' for every Linear"),
-    {.name = "--lora-init", .type = CLI_CHOICE, CLI_AT(Options, ac.lora.init), .metavar = "S",
+    {.name = "--lora-init", .type = CLI_CHOICE, CLI_AT(TrainOptions, ac.lora.init), .metavar = "S",
      .choices = (const char *const[]){"labs", "peft", NULL}, .values = (const int[]){LORA_INIT_LABS, LORA_INIT_PEFT},
      .def = "labs", .flags = CLI_FIXED, .help = "labs: A ~ U(+-1/sqrt(rank)); peft: U(+-1/sqrt(in))"},
-    {.name = "--lora-dropout", .type = CLI_DOUBLE, CLI_AT(Options, ac.lora.dropout), .lo_f = 0, .hi_f = 0.999,
+    {.name = "--lora-dropout", .type = CLI_DOUBLE, CLI_AT(TrainOptions, ac.lora.dropout), .lo_f = 0, .hi_f = 0.999,
      .metavar = "P", .def = "0", .flags = CLI_FIXED, .help = "dropout on the adapters' input while training"},
 
     CLI_HEADING("training:"),
-    {.name = "--epochs", .type = CLI_INT, CLI_AT(Options, ac.training.epochs), .lo = 1, .hi = 1 << 20,
+    {.name = "--epochs", .type = CLI_INT, CLI_AT(TrainOptions, ac.training.epochs), .lo = 1, .hi = 1 << 20,
      .metavar = "N", .def = "1", .help = "passes over the data"},
-    CLI_OPT_BATCH_SIZE(Options, ac.training.batch_size, CLI_FIXED, "texts per step"),
-    {.name = "--lr", .type = CLI_DOUBLE, CLI_AT(Options, ac.training.lr), .lo_f = 0, .hi_f = 10, .metavar = "X",
+    CLI_OPT_BATCH_SIZE(TrainOptions, ac.training.batch_size, CLI_FIXED, "texts per step"),
+    {.name = "--lr", .type = CLI_DOUBLE, CLI_AT(TrainOptions, ac.training.lr), .lo_f = 0, .hi_f = 10, .metavar = "X",
      .def = "5e-5", .flags = CLI_FIXED, .help = "AdamW learning rate"},
-    {.name = "--weight-decay", .type = CLI_DOUBLE, CLI_AT(Options, ac.training.weight_decay), .lo_f = 0,
+    {.name = "--weight-decay", .type = CLI_DOUBLE, CLI_AT(TrainOptions, ac.training.weight_decay), .lo_f = 0,
      .hi_f = 10, .metavar = "X", .def = "0.1", .flags = CLI_FIXED, .help = "AdamW weight decay"},
-    {.name = "--grad-clip", .type = CLI_DOUBLE, CLI_AT(Options, ac.training.grad_clip), .lo_f = 0, .hi_f = 1e9,
+    {.name = "--grad-clip", .type = CLI_DOUBLE, CLI_AT(TrainOptions, ac.training.grad_clip), .lo_f = 0, .hi_f = 1e9,
      .metavar = "X", .def_text = "off", .flags = CLI_FIXED, .help = "clip the gradient norm to X"},
-    CLI_OPT_SEED(Options, ac.training.seed, CLI_FIXED, "123", "seeds the adapters' init, the data order and dropout"),
-    {.name = "--pool", .type = CLI_CHOICE, CLI_AT(Options, ac.pool), .metavar = "P",
+    CLI_OPT_SEED(TrainOptions, ac.training.seed, CLI_FIXED, "123", "seeds the adapters' init, the data order and dropout"),
+    {.name = "--pool", .type = CLI_CHOICE, CLI_AT(TrainOptions, ac.pool), .metavar = "P",
      .choices = (const char *const[]){"last-token", "last-position", NULL},
      .values = (const int[]){POOL_LAST_TOKEN, POOL_LAST_POSITION}, .def = "last-token", .flags = CLI_FIXED,
      .help = "last-token: read each text at its own last token, no padding; last-position: pad every text "
              "with <|endoftext|> to --max-length and read the last position, as the labs do"},
-    {.name = "--max-length", .type = CLI_INT, CLI_AT(Options, ac.max_length), .lo = 1, .hi = 1 << 20,
+    {.name = "--max-length", .type = CLI_INT, CLI_AT(TrainOptions, ac.max_length), .lo = 1, .hi = 1 << 20,
      .metavar = "N", .flags = CLI_FIXED,
      .def_text = "the longest training text for last-position, the model's context for last-token and causal-lm",
      .help = "tokens kept per text; longer texts are cut and counted (causal-lm: a prompt is cut from the left "
              "to fit, an answer that does not fit is an error)"},
-    {.name = "--keep-last", .type = CLI_SET, CLI_AT(Options, ac.training.drop_last), .value = false,
+    {.name = "--keep-last", .type = CLI_SET, CLI_AT(TrainOptions, ac.training.drop_last), .value = false,
      .flags = CLI_FIXED, .help = "also train on the last incomplete batch (the labs drop it)"},
-    CLI_OPT_THREADS(Options, threads, "threads; results are bitwise repeatable for the same seed and thread count"),
-    CLI_OPT_BASE_DTYPE(Options, ac.base_dtype, 0),
+    CLI_OPT_THREADS(TrainOptions, threads, "threads; results are bitwise repeatable for the same seed and thread count"),
+    CLI_OPT_BASE_DTYPE(TrainOptions, ac.base_dtype, 0),
 
     CLI_HEADING("output:"),
-    {.name = "--log-every", .type = CLI_INT, CLI_AT(Options, log_every), .lo = 0, .hi = 1 << 30, .metavar = "N",
+    {.name = "--log-every", .type = CLI_INT, CLI_AT(TrainOptions, log_every), .lo = 0, .hi = 1 << 30, .metavar = "N",
      .def = "10", .help = "print the loss every N batches; 0 = never"},
-    {.name = "--log", .type = CLI_STRING, CLI_AT(Options, log_path), .metavar = "FILE",
+    {.name = "--log", .type = CLI_STRING, CLI_AT(TrainOptions, log_path), .metavar = "FILE",
      .help = "one JSON line per step: step, epoch, batch, loss, accuracy, lr, tokens, seconds"},
-    {.name = "--plot", .type = CLI_STRING, CLI_AT(Options, plot_path), .metavar = "FILE.svg",
+    {.name = "--plot", .type = CLI_STRING, CLI_AT(TrainOptions, plot_path), .metavar = "FILE.svg",
      .help = "an SVG of the training and validation loss and accuracy"},
-    {.name = "--save-every", .type = CLI_INT, CLI_AT(Options, save_every), .lo = 0, .hi = 1 << 30, .metavar = "N",
+    {.name = "--save-every", .type = CLI_INT, CLI_AT(TrainOptions, save_every), .lo = 0, .hi = 1 << 30, .metavar = "N",
      .def_text = "only at the end and on Ctrl-C / SIGTERM", .help = "also checkpoint to --out every N steps"},
     {0}};
 
@@ -138,7 +131,7 @@ static const CliCommand COMMAND = {
     .options = OPTIONS,
 };
 
-static int parse_options(int argc, char **argv, Options *o) {
+static int parse_options(int argc, char **argv, TrainOptions *o) {
     int rc = cli_parse(&o->cli, &COMMAND, argc, argv, o);
     if (rc != CLI_RUN) return rc;
     if (!o->out && !o->resume) return cli_error(&o->cli, "--out is required (or --resume DIR)");
@@ -155,7 +148,7 @@ static const char *const LM_ONLY[] = {"--mask-prompt", "--no-mask-prompt", NULL}
 /* Refuses the other task's options (the task may come from the checkpoint);
  * settles the language model's targets: PEFT's names, so that the adapter
  * is PEFT's (task_type CAUSAL_LM). Returns CLI_RUN or 2. */
-static int check_task_options(Options *o) {
+static int check_task_options(TrainOptions *o) {
     if (o->ac.task != ADAPTER_TASK_CAUSAL_LM)
         return cli_refuse_given(&o->cli, LM_ONLY, "is for --task causal-lm");
     int rc = cli_refuse_given(&o->cli, CLASSIFIER_ONLY, "is for classification, not for --task causal-lm");
@@ -165,25 +158,8 @@ static int check_task_options(Options *o) {
     return CLI_RUN;
 }
 
-/* Everything one run holds; freed by run_free(). */
-typedef struct {
-    Options *o;
-    Session s;
-    Dataset *train_data, *val_data; /* classification */
-    LmData *lm_train, *lm_val;      /* causal-lm */
-    TokenSet train, val;
-    AdamW opt;
-    bool opt_built;
-    Trainer tr;
-    bool tr_built;
-    TrainHistory history;
-    FILE *log;
-    Progress progress;
-    double t_start;
-    long last_checkpoint_step; /* -1 = none yet */
-} Run;
 
-static void run_free(Run *r) {
+static void run_free(TrainRun *r) {
     if (r->tr_built) trainer_free(&r->tr);
     if (r->opt_built) adamw_free(&r->opt);
     tokenset_free(&r->train);
@@ -202,85 +178,6 @@ static bool path_exists(const char *path) {
     return stat(path, &st) == 0;
 }
 
-/* Reads the data and fixes the classes: the checkpoint's on resume, else
- * the training file's (or --labels); validation is read against them. */
-static bool load_data(Run *r, LfError *err) {
-    Options *o = r->o;
-    AdapterConfig *ac = &o->ac;
-    if (o->resume) {
-        o->dopt.class_names = (const char *const *)ac->class_names;
-        o->dopt.n_classes = ac->n_classes;
-    }
-    if (!(r->train_data = dataset_load(o->train, &o->dopt, err))) return false;
-    dataset_print_warnings(r->train_data, "train", o->train, stderr);
-    if (!o->resume &&
-        !adapter_config_set_classes(ac, (const char *const *)r->train_data->class_names, r->train_data->n_classes, err))
-        return false;
-    if (ac->n_classes < 2) {
-        lf_error_set(err, LF_ERR_INPUT, "%s: only one class (%s); a classifier needs at least two", o->train,
-                     ac->class_names[0]);
-        return false;
-    }
-    if (o->val) {
-        DatasetOptions vopt = o->dopt;
-        vopt.class_names = (const char *const *)ac->class_names;
-        vopt.n_classes = ac->n_classes;
-        if (!(r->val_data = dataset_load(o->val, &vopt, err))) return false;
-        dataset_print_warnings(r->val_data, "train", o->val, stderr);
-    }
-    return true;
-}
-
-static bool check_max_length(int max_length, int n_ctx, LfError *err) {
-    if (max_length <= n_ctx) return true;
-    lf_error_set(err, LF_ERR_INPUT, "--max-length %d is longer than the model's context (%d tokens)", max_length,
-                 n_ctx);
-    return false;
-}
-
-/* The language model's data: records encoded at --max-length (the model's
- * context unless given), training and validation with the same prompt mask. */
-static bool load_lm_data(Run *r, LfError *err) {
-    Options *o = r->o;
-    AdapterConfig *ac = &o->ac;
-    int n_ctx = checkpoint_config(r->s.ck)->n_ctx;
-    if (!o->resume && !cli_given(&o->cli, "--max-length")) ac->max_length = n_ctx;
-    if (!check_max_length(ac->max_length, n_ctx, err) ||
-        !lm_input_read(o->train, r->s.tok, ac->max_length, &ac->training.mask_prompt, &r->lm_train, &r->train, err))
-        return false;
-    lm_input_notes(r->lm_train, &r->train, "train");
-    if (!o->val) return true;
-    int mask = ac->training.mask_prompt;
-    if (!lm_input_read(o->val, r->s.tok, ac->max_length, &mask, &r->lm_val, &r->val, err)) return false;
-    lm_input_notes(r->lm_val, &r->val, "train");
-    return true;
-}
-
-/* Encodes the texts and settles max_length as the labs do: for
- * last-position the longest training text (the padded length), else the
- * model's context; by default never more than the context (longer texts
- * are cut and counted), and an explicit --max-length beyond it is an error. */
-static bool encode_data(Run *r, LfError *err) {
-    Options *o = r->o;
-    AdapterConfig *ac = &o->ac;
-    int n_ctx = checkpoint_config(r->s.ck)->n_ctx;
-    if (!tokenset_encode(&r->train, r->s.tok, r->train_data->texts, r->train_data->labels, r->train_data->n, n_ctx,
-                         err)) {
-        lf_error_prefix(err, "%s", o->train);
-        return false;
-    }
-    if (!o->resume && !cli_given(&o->cli, "--max-length"))
-        ac->max_length = ac->pool == POOL_LAST_POSITION && r->train.longest < n_ctx ? r->train.longest : n_ctx;
-    if (!check_max_length(ac->max_length, n_ctx, err)) return false;
-    tokenset_truncate(&r->train, ac->max_length);
-    if (r->val_data && !tokenset_encode(&r->val, r->s.tok, r->val_data->texts, r->val_data->labels, r->val_data->n,
-                                        ac->max_length, err)) {
-        lf_error_prefix(err, "%s", o->val);
-        return false;
-    }
-    return true;
-}
-
 static int longest_kept(const TokenSet *ts) {
     int m = 0;
     for (size_t i = 0; i < ts->n; i++)
@@ -289,8 +186,8 @@ static int longest_kept(const TokenSet *ts) {
 }
 
 /* Checks that a resumed run sees the same data, then restores its state. */
-static bool restore_checkpoint(Run *r, LfError *err) {
-    Options *o = r->o;
+static bool restore_checkpoint(TrainRun *r, LfError *err) {
+    TrainOptions *o = r->o;
     AdapterConfig *ac = &o->ac;
     if (ac->training.train_digest != tokenset_digest(&r->train)) {
         lf_error_set(err, LF_ERR_INPUT,
@@ -322,7 +219,7 @@ static bool restore_checkpoint(Run *r, LfError *err) {
     return true;
 }
 
-static bool save(Run *r, bool complete, LfError *err) {
+static bool save(TrainRun *r, bool complete, LfError *err) {
     size_t n = r->history.n_train;
     float *loss = malloc((n + 1) * sizeof *loss), *acc = malloc((n + 1) * sizeof *acc);
     if (!loss || !acc) {
@@ -346,7 +243,7 @@ static bool save(Run *r, bool complete, LfError *err) {
     return ok;
 }
 
-static void log_step(Run *r, const StepResult *sr, int epoch, long batch) {
+static void log_step(TrainRun *r, const StepResult *sr, int epoch, long batch) {
     if (!r->log) return;
     fprintf(r->log,
             "{\"step\": %ld, \"epoch\": %d, \"batch\": %ld, \"loss\": %.6f, \"accuracy\": %.6f, \"lr\": %g, "
@@ -363,7 +260,7 @@ typedef struct {
     double t0;
 } EpochStats;
 
-static EpochStats epoch_stats_from_history(const Run *r) {
+static EpochStats epoch_stats_from_history(const TrainRun *r) {
     EpochStats es = {0, 0, 0, 0, 0, clock_seconds()};
     long first = r->tr.step - r->tr.batch, batch_size = r->o->ac.training.batch_size;
     for (long i = first; i < r->tr.step; i++) {
@@ -382,7 +279,7 @@ static EpochStats epoch_stats_from_history(const Run *r) {
 
 /* A language model's epoch accuracy is the mean of its batches' token
  * accuracies: the history holds those, so a resumed epoch sums the same. */
-static void finish_epoch(Run *r, int epoch, EpochStats *es, LfError *err, bool *ok) {
+static void finish_epoch(TrainRun *r, int epoch, EpochStats *es, LfError *err, bool *ok) {
     bool lm = r->o->ac.task == ADAPTER_TASK_CAUSAL_LM;
     double acc = lm ? (es->batches ? es->acc_sum / (double)es->batches : 0.0)
                     : (es->seen ? (double)es->correct / (double)es->seen : 0.0);
@@ -407,8 +304,8 @@ static void finish_epoch(Run *r, int epoch, EpochStats *es, LfError *err, bool *
 }
 
 /* The loop. Returns 0, 130 when stopped by a signal, or 1/2 with err set. */
-static int train_loop(Run *r, LfError *err) {
-    Options *o = r->o;
+static int train_loop(TrainRun *r, LfError *err) {
+    TrainOptions *o = r->o;
     long per_epoch = trainer_batches_per_epoch(&r->tr);
     int epochs = o->ac.training.epochs;
     bool ok = true;
@@ -463,8 +360,8 @@ static int train_loop(Run *r, LfError *err) {
     return 0;
 }
 
-static bool setup(Run *r, LfError *err) {
-    Options *o = r->o;
+static bool setup(TrainRun *r, LfError *err) {
+    TrainOptions *o = r->o;
     AdapterConfig *ac = &o->ac;
     if (!o->resume && path_exists(o->out) && !o->force) {
         lf_error_set(err, LF_ERR_INPUT, "%s already exists; pass --force to replace it", o->out);
@@ -473,7 +370,7 @@ static bool setup(Run *r, LfError *err) {
     bool lm = ac->task == ADAPTER_TASK_CAUSAL_LM;
     if (!adapter_check_writable(o->out, err) || !session_open_base(&r->s, o->model, o->vocab, err) ||
         !session_set_base_dtype(&r->s, ac->base_dtype, err) ||
-        !(lm ? load_lm_data(r, err) : load_data(r, err) && encode_data(r, err)))
+        !(lm ? train_load_lm(r, err) : train_load_classes(r, err) && train_encode_classes(r, err)))
         return false;
     ac->base_dtype = r->s.base_dtype;
     const Gpt2Config *cfg = checkpoint_config(r->s.ck);
@@ -509,7 +406,7 @@ static bool setup(Run *r, LfError *err) {
     return true;
 }
 
-static void print_classifier_data(const Run *r) {
+static void print_classifier_data(const TrainRun *r) {
     const AdapterConfig *ac = &r->o->ac;
     size_t *counts = calloc((size_t)ac->n_classes, sizeof *counts);
     fprintf(stderr, "lorafit train: %zu training texts", r->train.n);
@@ -522,7 +419,7 @@ static void print_classifier_data(const Run *r) {
     if (r->val_data) fprintf(stderr, ", %zu validation texts", r->val.n);
 }
 
-static void print_start(const Run *r) {
+static void print_start(const TrainRun *r) {
     const AdapterConfig *ac = &r->o->ac;
     bool lm = ac->task == ADAPTER_TASK_CAUSAL_LM;
     if (lm)
@@ -540,8 +437,8 @@ static void print_start(const Run *r) {
                 r->tr.epoch + 1, r->tr.batch, r->tr.step);
 }
 
-static int run(Options *o, LfError *err) {
-    Run r;
+static int run(TrainOptions *o, LfError *err) {
+    TrainRun r;
     memset(&r, 0, sizeof r);
     r.o = o;
     r.last_checkpoint_step = -1;
@@ -583,7 +480,7 @@ static int run(Options *o, LfError *err) {
 }
 
 int cmd_train(int argc, char **argv) {
-    Options o;
+    TrainOptions o;
     memset(&o, 0, sizeof o);
     o.ac.training.drop_last = true; /* as the labs; --keep-last keeps the last short batch */
     o.ac.training.mask_prompt = LM_MASK_BY_KIND;
@@ -594,7 +491,7 @@ int cmd_train(int argc, char **argv) {
     }
     LfError err = {0};
     if (o.resume) {
-        Options given = o;
+        TrainOptions given = o;
         const char *conflict = NULL;
         if (!adapter_load_config(o.resume, &o.ac, &err) || (conflict = cli_first_change(&o.cli, &given, &o))) {
             if (conflict)
