@@ -228,6 +228,14 @@ static bool svg_coordinates_ok(const char *s, size_t *longest, char *why, size_t
     return true;
 }
 
+/* This test's own scratch directory: the leftover check must not see the
+ * temporary files of tests that run at the same time in LORAFIT_TMP. */
+static const char *report_dir(void) {
+    static char dir[512];
+    if (!dir[0]) check_tmp_dir(dir, sizeof dir, "test_report");
+    return dir;
+}
+
 static bool leftovers_in(const char *dir) {
     DIR *d = opendir(dir);
     bool found = false;
@@ -243,7 +251,7 @@ static bool have_xmllint(void) { return system("command -v xmllint >/dev/null 2>
 /* Writes h, checks the file; returns its text (caller frees) for more checks. */
 static char *check_plot(const char *name, const TrainHistory *h, const char *title, size_t *longest) {
     char path[1024], why[256] = "";
-    const char *dir = check_env("LORAFIT_TMP", "/tmp");
+    const char *dir = report_dir();
     snprintf(path, sizeof path, "%s/report-%s.svg", dir, name);
     unlink(path);
     LfError err = {0};
@@ -371,7 +379,7 @@ static void test_plot(void) {
 static void test_plot_errors(void) {
     TrainHistory h = {0};
     realistic(&h, 30);
-    const char *dir = check_env("LORAFIT_TMP", "/tmp");
+    const char *dir = report_dir();
     char path[1024];
     LfError err = {0};
 
