@@ -102,8 +102,7 @@ static void print_ceiling_kernels(const BenchSummary *s, const BenchOptions *o) 
 void bench_print_text(const BenchSummary *s, BenchCase *cases, const bool *on, const BenchOptions *o) {
     printf("lorafit bench: %s, %d layers x %d wide, %d LoRA adapters rank %d alpha 16, 2-class head\n",
            s->model_desc, s->n_layer, s->n_embd, s->n_adapters, s->rank);
-    printf("threads %d, OMP_WAIT_POLICY %s, seed %ld, median of %d after %d warm-up\n", s->threads,
-           wait_policy(), o->seed, o->repeat, o->warmup);
+    printf("seed %ld, median of %d after %d warm-up\n", o->seed, o->repeat, o->warmup);
     printf("load average %.2f %.2f %.2f at start, %.2f %.2f %.2f at end\n", s->load_start[0], s->load_start[1],
            s->load_start[2], s->load_end[0], s->load_end[1], s->load_end[2]);
     runtime_describe(stdout, &s->kernels, s->threads, NULL);
