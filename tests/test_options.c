@@ -194,7 +194,7 @@ static void test_string_list(void) {
     CHECK_STR_EQ(d.tags.v[2], "a");
     CHECK(cli_given(&p, "--tag"), "given");
 
-    char *argv[2 + 2 * 17] = {"demo", "--name"};
+    char *argv[3 + 2 * 17 + 1] = {"demo", "--name"}; /* and a NULL, as main gets it */
     argv[2] = "x";
     int argc = 3;
     for (int i = 0; i < 16; i++) {
