@@ -4,11 +4,7 @@
 # nothing. Needs no SMS data: a tiny random GPT-2 and hand-made CSVs.
 . "$(dirname "$0")/lib.sh"
 
-run random-model --out "$TMP/model" --n-layer 2 --n-embd 32 --n-head 2 --n-ctx 128 --seed 7
-[ "$rc" -eq 0 ] && pass || fail "random-model: $err"
-printf '%s\n' 'Label,Text' 'ham,Are we still on for lunch?' 'spam,"WINNER! Claim your prize now, call 0900"' \
-  'ham,See you at the station at six' 'spam,"Free entry to win a holiday, text WIN to 80082"' \
-  'ham,"Ok, I will bring the book"' 'spam,URGENT: your account has a cash reward waiting' > "$TMP/tiny.csv"
+tiny_model_and_csv
 TRAIN=(train --model "$TMP/model" --train "$TMP/tiny.csv" --batch-size 2 --threads 1 --log-every 0)
 run "${TRAIN[@]}" --out "$TMP/adapter"
 [ "$rc" -eq 0 ] && pass || fail "train on tiny.csv: exit $rc: $err"

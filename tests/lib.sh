@@ -83,6 +83,16 @@ interrupt_after() {
   err=$(cat "$TMP/err_interrupted")
 }
 
+# tiny_model_and_csv: a tiny random GPT-2 in $TMP/model (2 layers, n_embd
+# 32, seed 7) and six labelled messages in $TMP/tiny.csv, quick to train on.
+tiny_model_and_csv() {
+  run random-model --out "$TMP/model" --n-layer 2 --n-embd 32 --n-head 2 --n-ctx 128 --seed 7
+  [ "$rc" -eq 0 ] && pass || fail "random-model: $err"
+  printf '%s\n' 'Label,Text' 'ham,Are we still on for lunch?' 'spam,"WINNER! Claim your prize now, call 0900"' \
+    'ham,See you at the station at six' 'spam,"Free entry to win a holiday, text WIN to 80082"' \
+    'ham,"Ok, I will bring the book"' 'spam,URGENT: your account has a cash reward waiting' > "$TMP/tiny.csv"
+}
+
 finish() {
   printf '%d passed, %d failed\n' "$passed" "$failed"
   [ "$failed" -eq 0 ]

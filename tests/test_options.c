@@ -27,6 +27,7 @@ typedef struct {
     uint64_t seed;
     double rate;
     bool json;
+    CliStringList tags;
     LoraConfig lora;
     Sub sub;
 } Demo;
@@ -51,6 +52,8 @@ static const CliOption OPTIONS[] = {
     CLI_OPT_SEED(Demo, seed, 0, "123", "the seed"),
     CLI_HEADING("more:"),
     {.name = "--json", .type = CLI_FLAG, CLI_AT(Demo, json), .help = "JSON"},
+    {.name = "--tag", .type = CLI_STRING_LIST, CLI_AT(Demo, tags), .metavar = "T", .flags = CLI_FIXED,
+     .help = "a tag; repeatable"},
     {.name = "--header", .type = CLI_SET, CLI_AT(Demo, header), .value = 1},
     {.name = "--no-header", .type = CLI_SET, CLI_AT(Demo, header), .value = 2, .def_text = "guess",
      .help = "whether there is a header"},
@@ -178,6 +181,47 @@ static void test_values_and_defaults(void) {
     CHECK(parse(&p, &d, "--name", "x", "-", NULL) == CLI_RUN && d.input && strcmp(d.input, "-") == 0, "'-'");
 }
 
+/* A repeatable option keeps every value in order, up to CLI_LIST_MAX (16). */
+static void test_string_list(void) {
+    CliParse p;
+    Demo d;
+    CHECK(parse(&p, &d, "--name", "x", NULL) == CLI_RUN && d.tags.n == 0, "not given: empty, %d", d.tags.n);
+    CHECK(!cli_given(&p, "--tag"), "not given");
+    CHECK(parse(&p, &d, "--tag", "a", "--name", "x", "--tag=b c", "--tag", "a", NULL) == CLI_RUN, "%s", out);
+    CHECK(d.tags.n == 3, "three values: %d", d.tags.n);
+    CHECK_STR_EQ(d.tags.v[0], "a");
+    CHECK_STR_EQ(d.tags.v[1], "b c");
+    CHECK_STR_EQ(d.tags.v[2], "a");
+    CHECK(cli_given(&p, "--tag"), "given");
+
+    char *argv[3 + 2 * 17 + 1] = {"demo", "--name"}; /* and a NULL, as main gets it */
+    argv[2] = "x";
+    int argc = 3;
+    for (int i = 0; i < 16; i++) {
+        argv[argc++] = "--tag";
+        argv[argc++] = i % 2 ? "odd" : "even";
+    }
+    d.tags.n = 5; /* whatever the struct held: the parser starts the list empty */
+    Call c = {&p, &d, argc, argv, NULL};
+    CHECK(capture(call_parse, &c) == CLI_RUN && d.tags.n == 16, "16 values: %d %s", d.tags.n, out);
+    CHECK_STR_EQ(d.tags.v[15], "odd");
+    argv[argc++] = "--tag";
+    argv[argc++] = "one-too-many";
+    c.argc = argc;
+    CHECK(capture(call_parse, &c) == 2, "17 values");
+    CHECK_OUT("lorafit demo: option '--tag' is given more than 16 times\n");
+
+    Demo a, b;
+    CHECK(parse(&p, &a, "--name", "x", "--tag", "a", "--tag", "b", NULL) == CLI_RUN, "%s", out);
+    b = a;
+    CHECK(cli_first_change(&p, &a, &b) == NULL, "the same list");
+    b.tags.v[1] = "c";
+    CHECK(cli_first_change(&p, &a, &b) && strcmp(cli_first_change(&p, &a, &b), "--tag") == 0, "another value");
+    b = a;
+    b.tags.n = 1;
+    CHECK(cli_first_change(&p, &a, &b) && strcmp(cli_first_change(&p, &a, &b), "--tag") == 0, "a shorter list");
+}
+
 /* Each bad command line: exit code 2 and the message, then the usage line. */
 static void test_errors(void) {
     static const struct {
@@ -248,6 +292,7 @@ static void test_help(void) {
         "\n  --seed N          the seed (default 123)\n",
         "\n\nmore:\n",
         "\n  --json            JSON\n",
+        "\n  --tag T           a tag; repeatable\n",
         "\n  --header, --no-header  whether there is a header (default: guess)\n",
         "\n  --targets LIST    which Linears\n",
         "\n  --threads N       threads (default: every core)\n",
@@ -375,6 +420,7 @@ static void test_usage_names_real_options(void) {
 
 int main(void) {
     test_values_and_defaults();
+    test_string_list();
     test_errors();
     test_given();
     test_help();

@@ -67,6 +67,10 @@ static void check_entry(const char *cmd, const CliOption *o) {
         break;
     case CLI_DOUBLE: want = sizeof(double); break;
     case CLI_STRING: want = sizeof(const char *); break;
+    case CLI_STRING_LIST:
+        want = sizeof(CliStringList);
+        if (o->def) table_bug(cmd, "a list option has no default", o->name);
+        break;
     case CLI_CUSTOM:
         if (!o->parse) table_bug(cmd, "custom option without a parser", o->name);
         if ((o->flags & CLI_FIXED) && !o->same) table_bug(cmd, "fixed custom option without a comparison", o->name);
@@ -157,6 +161,15 @@ static bool store(const CliParse *p, const CliEntry *e, char *out, const char *a
     case CLI_FLAG: store_int(field, o->size, 1); return true;
     case CLI_SET: store_int(field, o->size, o->value); return true;
     case CLI_STRING: memcpy(field, &v, sizeof v); return true;
+    case CLI_STRING_LIST: {
+        CliStringList *l = field;
+        if (l->n == CLI_LIST_MAX) {
+            cli_error(p, "option '%s' is given more than %d times", as, CLI_LIST_MAX);
+            return false;
+        }
+        l->v[l->n++] = v;
+        return true;
+    }
     case CLI_CHOICE: return store_choice(p, o, field, as, v);
     case CLI_INT: {
         long long x = strtoll(v, &end, 10);
@@ -197,6 +210,7 @@ static bool store(const CliParse *p, const CliEntry *e, char *out, const char *a
 static void store_defaults(const CliParse *p, char *out) {
     for (int i = 0; i < p->n_entries; i++) {
         const CliEntry *e = &p->entries[i];
+        if (e->opt->type == CLI_STRING_LIST) ((CliStringList *)(void *)(out + e->at))->n = 0;
         if (e->opt->def && !store(p, e, out, e->opt->name, e->opt->def))
             table_bug(p->cmd->name, "the default is not a value of the option", e->opt->name);
     }
@@ -278,6 +292,13 @@ static bool same_value(const CliEntry *e, const char *a, const char *b) {
         memcpy(&u, x, sizeof u);
         memcpy(&v, y, sizeof v);
         return u == v || (u && v && strcmp(u, v) == 0);
+    }
+    case CLI_STRING_LIST: {
+        const CliStringList *u = x, *v = y;
+        if (u->n != v->n) return false;
+        for (int i = 0; i < u->n; i++)
+            if (strcmp(u->v[i], v->v[i]) != 0) return false;
+        return true;
     }
     case CLI_CUSTOM: return o->same(x, y);
     default: return load_int(x, o->size) == load_int(y, o->size);

@@ -47,7 +47,9 @@ static const CliCommand COMMAND = {
     .about = "Classifies every row of FILE with the adapter and prints the accuracy as the labs\n"
              "print it (\"Test accuracy: 97.99%\"), per-class precision, recall and F1, and the\n"
              "confusion matrix. Labels are read against the adapter's classes: a class name, or a\n"
-             "class id written as a number (the labs' 0/1 files).\n"
+             "class id written as a number (the labs' 0/1 files). With several --adapter, each\n"
+             "adapter's results under a heading \"== DIR ==\" (--json: an array, one object per\n"
+             "adapter, its \"adapter\" first); the file is read again only for another class list.\n"
              "--task qa answers SQuAD's questions with a language-model adapter (`train --task\n"
              "causal-lm`): greedy unless --temperature is above 0, each answer ending at\n"
              "<|endoftext|>, a newline or --max-new-tokens, stripped of surrounding whitespace;\n"
@@ -67,6 +69,8 @@ static int parse_options(int argc, char **argv, Options *o) {
     if (rc == CLI_RUN && o->task != EVAL_CLASSIFICATION)
         rc = cli_refuse_given(&p, dataset_names, "is for classification data, not for --task qa or causal-lm");
     if (rc == CLI_RUN && o->task != EVAL_QA) rc = cli_refuse_given(&p, EVAL_QA_OPTION_NAMES, "is for --task qa");
+    if (rc == CLI_RUN && o->task != EVAL_CLASSIFICATION && o->m.adapters.n > 1)
+        rc = cli_error(&p, "--adapter is given once with --task qa or causal-lm");
     return rc;
 }
 
@@ -126,8 +130,7 @@ static void print_text(const Scores *s, char **names, double loss) {
     }
 }
 
-static void print_json(const Scores *s, char **names, double loss) {
-    cJSON *root = cJSON_CreateObject();
+static void add_scores_json(cJSON *root, const Scores *s, char **names, double loss) {
     cJSON_AddNumberToObject(root, "accuracy", s->n ? (double)s->correct / (double)s->n : 0.0);
     cJSON_AddNumberToObject(root, "loss", loss);
     cJSON_AddNumberToObject(root, "n", (double)s->n);
@@ -151,53 +154,111 @@ static void print_json(const Scores *s, char **names, double loss) {
         for (int p = 0; p < s->C; p++) cJSON_AddItemToArray(row, cJSON_CreateNumber((double)s->confusion[(size_t)t * s->C + p]));
         cJSON_AddItemToArray(matrix, row);
     }
-    char *text = cJSON_Print(root);
-    if (text) puts(text);
-    free(text);
-    cJSON_Delete(root);
 }
 
-/* Loads everything, classifies, scores. Returns the exit code. */
-static int run(Options *o, LfError *err) {
-    Session s;
-    Dataset *data = NULL;
-    TokenSet ts = {0};
-    float *probs = NULL;
-    int rc = 1;
-    if (!session_open_adapter(&s, &o->m, err)) goto done;
-    const AdapterConfig *ac = &s.ac;
-    o->dopt.class_names = (const char *const *)ac->class_names;
-    o->dopt.n_classes = ac->n_classes;
-    if (!(data = dataset_load(o->data, &o->dopt, err))) goto done;
-    dataset_print_warnings(data, "eval", o->data, stderr);
-    if (!tokenset_encode(&ts, s.tok, data->texts, data->labels, data->n, ac->max_length, err)) {
-        lf_error_prefix(err, "%s", o->data);
-        goto done;
+static void print_json(cJSON *value) {
+    char *text = cJSON_Print(value);
+    if (text) puts(text);
+    free(text);
+    cJSON_Delete(value);
+}
+
+/* The data as read against one class list and encoded for one max_length:
+ * kept from one adapter to the next while those stay the same. */
+typedef struct {
+    Dataset *data;
+    TokenSet ts;
+    int max_length;
+    bool note_due; /* encoded anew: its truncation note is still to print */
+} EvalData;
+
+static bool same_classes(const Dataset *d, const AdapterConfig *ac) {
+    if (!d || d->n_classes != ac->n_classes) return false;
+    for (int c = 0; c < ac->n_classes; c++)
+        if (strcmp(d->class_names[c], ac->class_names[c]) != 0) return false;
+    return true;
+}
+
+/* Reads o->data against the session adapter's classes (labels are read
+ * against them: again only for another class list) and encodes it for its
+ * max_length (again only for another one). */
+static bool eval_data_for(EvalData *ed, Options *o, const Session *s, LfError *err) {
+    const AdapterConfig *ac = &s->ac;
+    bool reread = !same_classes(ed->data, ac);
+    if (reread) {
+        dataset_free(ed->data);
+        o->dopt.class_names = (const char *const *)ac->class_names;
+        o->dopt.n_classes = ac->n_classes;
+        ed->data = dataset_load(o->data, &o->dopt, err);
+        o->dopt.class_names = NULL; /* the adapter's, freed with it */
+        if (!ed->data) return false;
+        dataset_print_warnings(ed->data, "eval", o->data, stderr);
     }
-    probs = malloc(ts.n * (size_t)ac->n_classes * sizeof *probs);
+    if (!reread && ed->max_length == ac->max_length) return true;
+    tokenset_free(&ed->ts);
+    memset(&ed->ts, 0, sizeof ed->ts);
+    ed->max_length = -1;
+    if (!tokenset_encode(&ed->ts, s->tok, ed->data->texts, ed->data->labels, ed->data->n, ac->max_length, err)) {
+        lf_error_prefix(err, "%s", o->data);
+        return false;
+    }
+    ed->max_length = ac->max_length;
+    ed->note_due = true;
+    return true;
+}
+
+/* Classifies and scores the data with the session's adapter and prints the
+ * results; of several adapters (r of them done), under a heading, or as an
+ * element of `array`. */
+static bool eval_adapter(Session *s, EvalData *ed, const Options *o, int r, cJSON *array, LfError *err) {
+    const AdapterConfig *ac = &s->ac;
+    const TokenSet *ts = &ed->ts;
+    bool several = o->m.adapters.n > 1;
+    float *probs = malloc(ts->n * (size_t)ac->n_classes * sizeof *probs);
     Scores sc = {ac->n_classes, 0, 0, calloc((size_t)ac->n_classes * ac->n_classes, sizeof(long))};
     double loss = 0;
-    if (!probs || !sc.confusion) {
-        lf_error_set(err, LF_ERR_IO, "out of memory");
-        free(sc.confusion);
-        goto done;
-    }
-    if (session_classify(&s, &ts, probs, &loss, err)) {
-        if (ts.n_truncated)
+    bool ok = probs && sc.confusion;
+    if (!ok) lf_error_set(err, LF_ERR_IO, "out of memory");
+    else ok = session_classify(s, ts, probs, &loss, err);
+    if (ok) {
+        if (ed->note_due && ts->n_truncated)
             fprintf(stderr, "lorafit eval: note: %zu of %zu texts are longer than %d tokens and were cut\n",
-                    ts.n_truncated, ts.n, ac->max_length);
-        for (size_t i = 0; i < ts.n; i++) score_row(&sc, ts.labels[i], probs + i * (size_t)ac->n_classes);
-        if (o->json) print_json(&sc, ac->class_names, loss);
-        else print_text(&sc, ac->class_names, loss);
-        rc = 0;
+                    ts->n_truncated, ts->n, ac->max_length);
+        ed->note_due = false;
+        for (size_t i = 0; i < ts->n; i++) score_row(&sc, ts->labels[i], probs + i * (size_t)ac->n_classes);
+        if (o->json) {
+            cJSON *root = cJSON_CreateObject();
+            if (several) cJSON_AddStringToObject(root, "adapter", s->adapter_dir);
+            add_scores_json(root, &sc, ac->class_names, loss);
+            if (array) cJSON_AddItemToArray(array, root);
+            else print_json(root);
+        } else {
+            if (several) printf("%s== %s ==\n", r ? "\n" : "", s->adapter_dir);
+            print_text(&sc, ac->class_names, loss);
+        }
     }
     free(sc.confusion);
-done:
     free(probs);
-    tokenset_free(&ts);
-    dataset_free(data);
+    return ok;
+}
+
+/* Opens the base once; per adapter loads it, reads the data if needed,
+ * classifies, scores. Returns the exit code. */
+static int run(Options *o, LfError *err) {
+    Session s;
+    EvalData ed = {0};
+    const CliStringList *dirs = &o->m.adapters;
+    cJSON *array = o->json && dirs->n > 1 ? cJSON_CreateArray() : NULL;
+    bool ok = session_open_classifier_base(&s, &o->m, err);
+    for (int r = 0; ok && r < (dirs->n ? dirs->n : 1); r++)
+        ok = session_use_adapter(&s, dirs->n ? dirs->v[r] : NULL, err) && eval_data_for(&ed, o, &s, err) &&
+             eval_adapter(&s, &ed, o, r, array, err);
+    if (ok && array) print_json(array);
+    else cJSON_Delete(array);
+    tokenset_free(&ed.ts);
+    dataset_free(ed.data);
     session_close(&s);
-    return rc ? lf_error_exit_code(err) : 0;
+    return ok ? 0 : lf_error_exit_code(err);
 }
 
 int cmd_eval(int argc, char **argv) {
@@ -209,10 +270,8 @@ int cmd_eval(int argc, char **argv) {
     }
     session_set_threads(o.m.threads);
     LfError err = {0};
-    o.dopt.class_names = NULL;
     rc = o.task == EVAL_CLASSIFICATION ? run(&o, &err) : eval_lm_run(o.task, &o.m, o.data, o.json, &o.lm, &err);
     if (rc) fprintf(stderr, "lorafit eval: %s\n", err.msg);
-    o.dopt.class_names = NULL; /* the adapter's, freed with it */
     dataset_options_free(&o.dopt);
     return rc;
 }

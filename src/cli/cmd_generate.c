@@ -240,7 +240,7 @@ typedef struct {
  * the engine is built for one position only), with the adapter if any. */
 static bool open_model(Generator *g, const Options *o, LfError *err) {
     if (o->adapter) {
-        AdapterOptions ao = {.model = o->model, .adapter = o->adapter, .vocab = o->vocab, .batch_size = 1,
+        AdapterOptions ao = {.model = o->model, .adapters = {.v = {o->adapter}, .n = 1}, .vocab = o->vocab, .batch_size = 1,
                              .base_dtype = o->base_dtype};
         g->m = &g->s.net.model;
         return session_open_lm_adapter(&g->s, &ao, err) && session_build_lm(&g->s, 1, 1, err);

@@ -55,21 +55,39 @@ bool session_build_model(Session *s, ModTreeStyle naming, const LoraConfig *lc, 
     return classifier_build(&s->net, session_weights(s), naming, lc, n_classes, max_B, max_T, seed, err);
 }
 
-static bool open_adapter_for(Session *s, const AdapterOptions *o, AdapterTask task, LfError *err) {
+bool session_open_classifier_base(Session *s, const AdapterOptions *o, LfError *err) {
     if (!session_open_base(s, o->model, o->vocab, err)) return false;
-    s->adapter_dir = o->adapter;
     s->batch_size = o->batch_size;
-    if (!session_set_base_dtype(s, o->base_dtype, err)) return false;
-    if (!o->adapter) {
+    return session_set_base_dtype(s, o->base_dtype, err);
+}
+
+static bool use_adapter_for(Session *s, const char *adapter_dir, AdapterTask task, LfError *err) {
+    adapter_config_free(&s->ac);
+    memset(&s->ac, 0, sizeof s->ac);
+    s->adapter_dir = adapter_dir;
+    if (!adapter_dir) {
         if (task == ADAPTER_TASK_CLASSIFY) return merged_load_config(s->ck, &s->ac, err); /* a merged classifier */
         lf_error_set(err, LF_ERR_INPUT, "--adapter is required");
         return false;
     }
-    bool ok = adapter_load_config(o->adapter, &s->ac, err) && adapter_check_task(&s->ac, task, o->adapter, err) &&
+    bool ok = adapter_load_config(adapter_dir, &s->ac, err) && adapter_check_task(&s->ac, task, adapter_dir, err) &&
               adapter_check_base(&s->ac, checkpoint_config(s->ck), checkpoint_fingerprint(s->ck), err);
     if (ok && !s->ac.max_length) s->ac.max_length = checkpoint_config(s->ck)->n_ctx; /* not recorded (PEFT's) */
-    if (ok) session_warn_base_dtype(s, &s->ac, o->adapter);
+    if (ok) session_warn_base_dtype(s, &s->ac, adapter_dir);
     return ok;
+}
+
+bool session_use_adapter(Session *s, const char *adapter_dir, LfError *err) {
+    return use_adapter_for(s, adapter_dir, ADAPTER_TASK_CLASSIFY, err);
+}
+
+static bool open_adapter_for(Session *s, const AdapterOptions *o, AdapterTask task, LfError *err) {
+    if (o->adapters.n > 1) {
+        lf_error_set(err, LF_ERR_INPUT, "--adapter is given %d times; this opens one adapter", o->adapters.n);
+        return false;
+    }
+    return session_open_classifier_base(s, o, err) &&
+           use_adapter_for(s, o->adapters.n ? o->adapters.v[0] : NULL, task, err);
 }
 
 bool session_open_adapter(Session *s, const AdapterOptions *o, LfError *err) {
@@ -135,8 +153,9 @@ void session_set_threads(int n) {
 
 const CliOption ADAPTER_OPTIONS[] = {
     CLI_OPT_BASE_MODEL(AdapterOptions, model),
-    {.name = "--adapter", .type = CLI_STRING, CLI_AT(AdapterOptions, adapter), .metavar = "DIR",
-     .help = "the adapter `lorafit train` wrote (none when --model is a classifier `lorafit merge` wrote)"},
+    {.name = "--adapter", .type = CLI_STRING_LIST, CLI_AT(AdapterOptions, adapters), .metavar = "DIR",
+     .help = "the adapter `lorafit train` wrote (none when --model is a classifier `lorafit merge` wrote); "
+             "repeatable (up to 16): each adapter's results side by side, the base opened once"},
     CLI_OPT_BATCH_SIZE(AdapterOptions, batch_size, 0, "texts per forward pass"),
     CLI_OPT_THREADS(AdapterOptions, threads, "threads"),
     CLI_OPT_VOCAB(AdapterOptions, vocab),

@@ -44,6 +44,7 @@ typedef enum {
     CLI_FLAG,          /* no value; stores 1 (into a bool or an int) */
     CLI_SET,           /* no value; stores .value ("--no-header", "--keep-last") */
     CLI_STRING,        /* const char *, pointing into argv (or at .def) */
+    CLI_STRING_LIST,   /* repeatable: each value appended to a CliStringList (no .def: empty) */
     CLI_INT,           /* a whole number in [lo, hi], into an int, long or uint64_t field */
     CLI_DOUBLE,        /* a finite number in [lo_f, hi_f], into a double */
     CLI_CHOICE,        /* one of .choices; stores .values[i], or i, into an int or enum field */
@@ -55,6 +56,14 @@ enum {
     CLI_REQUIRED = 1, /* "--model is required" when not given */
     CLI_FIXED = 2,    /* fixed for a run: compared on `train --resume` (cli_first_change) */
 };
+
+/* A CLI_STRING_LIST's values in the order given, pointing into argv. More
+ * than CLI_LIST_MAX is a usage error: a list is a handful of directories. */
+enum { CLI_LIST_MAX = 16 };
+typedef struct {
+    const char *v[CLI_LIST_MAX];
+    int n;
+} CliStringList;
 
 typedef struct CliOption {
     /* "--rank"; an argument's placeholder ("INPUT": a name without '-'); a heading's text. */

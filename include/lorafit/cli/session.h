@@ -66,7 +66,8 @@ void session_close(Session *s);
 
 /* The options of the commands that use a trained adapter (eval, classify). */
 typedef struct {
-    const char *model, *adapter, *vocab; /* adapter NULL: a merged classifier */
+    const char *model, *vocab;
+    CliStringList adapters; /* none: a merged classifier; several: eval and classify only */
     int batch_size; /* texts per forward pass; 8 unless given */
     int threads;    /* 0 = every core */
     QuantDtype base_dtype;
@@ -85,6 +86,16 @@ extern const CliOption ADAPTER_OPTIONS[];
  * language-model adapter is an LF_ERR_INPUT error (eval and classify
  * need a classifier). */
 bool session_open_adapter(Session *s, const AdapterOptions *o, LfError *err);
+/* (Both take one adapter: several are an LF_ERR_INPUT error.) */
+
+/* Several adapters over one base (classify, eval): session_open_classifier_base()
+ * opens o->model, its tokenizer and base dtype (not o->adapters); then, for
+ * each adapter, session_use_adapter() loads its config into s->ac (the
+ * previous one freed; the caller may move s->ac out and zero it to keep it),
+ * checked as session_open_adapter() checks it, and session_classify() runs it.
+ * A NULL adapter_dir is the merged classifier. */
+bool session_open_classifier_base(Session *s, const AdapterOptions *o, LfError *err);
+bool session_use_adapter(Session *s, const char *adapter_dir, LfError *err);
 
 /* The same for a language-model adapter (task_type CAUSAL_LM): a
  * classifier's adapter is the LF_ERR_INPUT error there. */
