@@ -8,16 +8,21 @@
 #include "lorafit/io/adapter.h"
 #include "lorafit/io/checkpoint.h"
 #include "lorafit/report/inspect.h"
+#include "lorafit/report/norm_log.h"
 
 typedef struct {
-    const char *adapter, *model, *svg;
+    const char *adapter, *model, *svg, *log;
     bool json;
 } Options;
 
 static const CliOption OPTIONS[] = {
     CLI_HEADING("options:"),
-    {.name = "--adapter", .type = CLI_STRING, CLI_AT(Options, adapter), .metavar = "DIR", .flags = CLI_REQUIRED,
+    {.name = "--adapter", .type = CLI_STRING, CLI_AT(Options, adapter), .metavar = "DIR",
      .help = "the adapter to inspect (lorafit's or PEFT's)"},
+    {.name = "--log", .type = CLI_STRING, CLI_AT(Options, log), .metavar = "FILE",
+     .help = "instead of an adapter, the log of `train --track-norms N --log FILE`: a table of ||dW||_F per layer "
+             "and target at up to 8 of the recorded steps; --svg draws one heatmap panel per target (not their "
+             "sum), layers down and steps across, one colour scale for all"},
     {.name = "--model", .type = CLI_STRING, CLI_AT(Options, model), .metavar = "DIR",
      .help = "its base model: adds ||W||_F, the ratio, and the histograms of the SVG"},
     {.name = "--svg", .type = CLI_STRING, CLI_AT(Options, svg), .metavar = "FILE",
@@ -27,11 +32,13 @@ static const CliOption OPTIONS[] = {
 
 static const CliCommand COMMAND = {
     .name = "inspect",
-    .usage = "lorafit inspect --adapter DIR [--model DIR] [--svg FILE] [--json]",
-    .synopsis = "lorafit inspect --adapter DIR [options]",
+    .usage = "lorafit inspect --adapter DIR [--model DIR] [--svg FILE] [--json] | --log FILE [--svg FILE]",
+    .synopsis = "lorafit inspect --adapter DIR [options]\n"
+                "       lorafit inspect --log FILE [--svg FILE]",
     .about = "Prints, for every adapter (layer and target), ||dW||_F of its update dW = scale * A @ B,\n"
              "||W||_F of the base matrix and their ratio (with --model), and the singular values of dW\n"
-             "with the share of the largest (top1: 100% means the update is of rank one).",
+             "with the share of the largest (top1: 100% means the update is of rank one).\n"
+             "With --log, the same norm over training, as `train --track-norms` recorded it.",
     .options = OPTIONS,
 };
 
@@ -55,13 +62,25 @@ static bool inspect(const Options *o, LfError *err) {
     return ok;
 }
 
+/* The norms over training that train --track-norms wrote into its log. */
+static bool inspect_log(const Options *o, LfError *err) {
+    NormLog g;
+    if (!norm_log_read(o->log, &g, err)) return false;
+    norm_log_print_table(stdout, &g, 8);
+    bool ok = !o->svg || norm_log_write_svg(&g, o->svg, o->log, err);
+    norm_log_free(&g);
+    return ok;
+}
+
 int cmd_inspect(int argc, char **argv) {
     Options o = {0};
     CliParse p;
     int rc = cli_parse(&p, &COMMAND, argc, argv, &o);
     if (rc != CLI_RUN) return rc;
+    if (!o.adapter == !o.log) return cli_error(&p, "give --adapter DIR or --log FILE (one of them)");
+    if (o.log && (o.model || o.json)) return cli_error(&p, "--model and --json are for --adapter, not --log");
     LfError err = {0};
-    if (!inspect(&o, &err)) {
+    if (!(o.log ? inspect_log(&o, &err) : inspect(&o, &err))) {
         fprintf(stderr, "lorafit inspect: %s\n", err.msg);
         return lf_error_exit_code(&err);
     }

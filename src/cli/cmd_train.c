@@ -19,6 +19,7 @@
 #include "lorafit/cli/data_options.h"
 #include "lorafit/cli/lm_input.h"
 #include "lorafit/cli/train_run.h"
+#include "lorafit/report/norm_log.h"
 #include "lorafit/report/report.h"
 #include "lorafit/util/clock.h"
 #include "lorafit/cli/session.h"
@@ -107,6 +108,10 @@ static const CliOption OPTIONS[] = {
      .def = "10", .help = "print the loss every N batches; 0 = never"},
     {.name = "--log", .type = CLI_STRING, CLI_AT(TrainOptions, log_path), .metavar = "FILE",
      .help = "one JSON line per step: step, epoch, batch, loss, accuracy, lr, tokens, seconds"},
+    {.name = "--track-norms", .type = CLI_INT, CLI_AT(TrainOptions, track_norms), .lo = 1, .hi = 1 << 30,
+     .metavar = "N", .def_text = "off",
+     .help = "every N steps (and after the last) also write ||dW||_F of every adapter into --log, a "
+             "\"record\": \"norms\" line per step (`lorafit inspect --log` draws them)"},
     {.name = "--plot", .type = CLI_STRING, CLI_AT(TrainOptions, plot_path), .metavar = "FILE.svg",
      .help = "an SVG of the training and validation loss and accuracy"},
     {.name = "--save-every", .type = CLI_INT, CLI_AT(TrainOptions, save_every), .lo = 0, .hi = 1 << 30, .metavar = "N",
@@ -137,6 +142,8 @@ static int parse_options(int argc, char **argv, TrainOptions *o) {
     if (!o->out && !o->resume) return cli_error(&o->cli, "--out is required (or --resume DIR)");
     if (o->resume && cli_given(&o->cli, "--labels"))
         return cli_error(&o->cli, "--labels cannot be changed on --resume: the classes are the checkpoint's");
+    if (o->track_norms && !o->log_path)
+        return cli_error(&o->cli, "--track-norms needs --log FILE: the norms are records of that log");
     if (!o->out) o->out = o->resume;
     return CLI_RUN;
 }
@@ -253,6 +260,13 @@ static void log_step(TrainRun *r, const StepResult *sr, int epoch, long batch) {
     fflush(r->log);
 }
 
+/* With --track-norms, the norms record of this step. */
+static void log_norms(TrainRun *r, int epoch) {
+    if (!r->log || !r->o->track_norms) return;
+    norm_log_write(r->log, &r->s.net.model, r->s.net.slots, r->tr.step, epoch);
+    r->last_norms_step = r->tr.step;
+}
+
 /* Sums of the epoch in progress, rebuilt from the history after a resume. */
 typedef struct {
     double loss_sum, acc_sum;
@@ -331,6 +345,7 @@ static int train_loop(TrainRun *r, LfError *err) {
             es.loss_sum += sr.loss, es.acc_sum += (double)sr.correct / sr.B, es.batches++;
             es.correct += sr.correct, es.seen += sr.B;
             log_step(r, &sr, epoch, batch);
+            if (o->track_norms && r->tr.step % o->track_norms == 0) log_norms(r, epoch);
             if (o->log_every && batch % o->log_every == 0) {
                 progress_clear(&r->progress);
                 printf("Epoch %d | Batch %ld | Loss: %.4f\n", epoch, batch, sr.loss);
@@ -442,6 +457,7 @@ static int run(TrainOptions *o, LfError *err) {
     memset(&r, 0, sizeof r);
     r.o = o;
     r.last_checkpoint_step = -1;
+    r.last_norms_step = -1;
     r.t_start = clock_seconds();
     if (!setup(&r, err)) {
         run_free(&r);
@@ -462,6 +478,7 @@ static int run(TrainOptions *o, LfError *err) {
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
 
+    if (rc == 0 && r.last_norms_step != r.tr.step) log_norms(&r, r.tr.epoch);
     if (rc == 0 && !save(&r, true, err)) rc = lf_error_exit_code(err);
     if (rc == 0)
         fprintf(stderr, "lorafit train: %ld steps in %.1fs; adapter saved to %s\n", r.tr.step,

@@ -13,8 +13,7 @@
 
 /* ---- collecting -------------------------------------------------------- */
 
-/* The module path inside its block: "attn.c_attn" of "transformer.h.0.attn.c_attn". */
-static const char *within_block(const char *name) {
+const char *inspect_block_target(const char *name) {
     const char *p = strstr(name, "h.");
     if (!strncmp(name, "trf_blocks.", 11)) p = name + 11;
     else if (p) p += 2;
@@ -24,7 +23,7 @@ static const char *within_block(const char *name) {
 }
 
 static int target_index(AdapterInspection *ins, const char *name) {
-    const char *t = within_block(name);
+    const char *t = inspect_block_target(name);
     for (int i = 0; i < ins->n_targets; i++)
         if (!strcmp(ins->targets[i], t)) return i;
     if (ins->n_targets == INSPECT_MAX_TARGETS) return INSPECT_MAX_TARGETS - 1;

@@ -22,6 +22,7 @@ typedef struct {
     const char *model, *train, *val, *out, *resume, *vocab, *log_path, *plot_path;
     AdapterConfig ac;  /* LoRA, pooling, max length and training settings */
     int threads, log_every, save_every;
+    int track_norms; /* 0 = off */
     bool force;
     DatasetOptions dopt;
     CliParse cli; /* which options were given */
@@ -43,6 +44,7 @@ typedef struct {
     Progress progress;
     double t_start;
     long last_checkpoint_step; /* -1 = none yet */
+    long last_norms_step;      /* of the last norms record; -1 = none yet */
 } TrainRun;
 
 /* The classifier's data: reads the files and fixes the classes (the

@@ -36,6 +36,10 @@ typedef struct {
     long hist_w[INSPECT_BINS], hist_dw[INSPECT_BINS];
 } AdapterInspection;
 
+/* An adapter's target: its module path inside the block ("attn.c_attn" of
+ * "transformer.h.0.attn.c_attn", "att.W_query" of "trf_blocks.0.att.W_query"). */
+const char *inspect_block_target(const char *module);
+
 /* Inspects the adapters of m (named by slots). w: the base weights, or NULL. */
 bool inspect_adapter(const Gpt2Model *m, const LoraSlot *slots, const Gpt2Weights *w, AdapterInspection *out,
                      LfError *err);
