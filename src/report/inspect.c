@@ -261,7 +261,8 @@ static void draw_histograms(FILE *f, const AdapterInspection *ins, double x0, do
 bool inspect_write_svg(const AdapterInspection *ins, const char *path, const char *title, LfError *err) {
     bool ratio = ins->n_rows && !isnan(ins->rows[0].weight_norm);
     int heat_w = LEFT + ins->n_targets * CELL_W + 20, heat_h = TOP + ins->n_layer * CELL_H + 20;
-    int hist_w = 520, width = heat_w + (ins->have_hist ? hist_w + 40 : 0), height = heat_h > 320 ? heat_h : 320;
+    int hist_w = 520, width = heat_w + (ins->have_hist ? hist_w + 40 : 0);
+    int height = ins->have_hist && heat_h < 320 ? 320 : heat_h; /* the histogram needs its room; a heatmap alone does not */
     FsAtomic a;
     if (!fs_atomic_open(&a, path, err)) return false;
     FILE *f = a.f;

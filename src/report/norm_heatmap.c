@@ -38,7 +38,8 @@ static void draw_scale(FILE *f, double most) {
 
 static void draw_panel(FILE *f, const NormLog *g, int t, int top, int cols, double most) {
     double cw = (double)PANEL_W / cols;
-    fprintf(f, "<g class=\"panel\" data-target=\"%d\">\n<text x=\"%d\" y=\"%d\" font-size=\"13\" font-weight=\"bold\">",
+    /* crisp edges: anti-aliased neighbours of fractional width leave white seams between the columns */
+    fprintf(f, "<g class=\"panel\" data-target=\"%d\" shape-rendering=\"crispEdges\">\n<text x=\"%d\" y=\"%d\" font-size=\"13\" font-weight=\"bold\">",
             t, LEFT, top - 8);
     plot_svg_text(f, g->targets[t]);
     fprintf(f, "</text>\n");
