@@ -177,7 +177,12 @@ static void run_free(TrainRun *r) {
     lm_data_free(r->lm_val);
     history_free(&r->history);
     if (r->log) fclose(r->log);
-    session_close(&r->s);
+    if (r->o->base) { /* the checkpoint and tokenizer are the caller's */
+        classifier_free(&r->s.net);
+        memset(&r->s, 0, sizeof r->s);
+    } else {
+        session_close(&r->s);
+    }
 }
 
 static bool path_exists(const char *path) {
@@ -375,6 +380,23 @@ static int train_loop(TrainRun *r, LfError *err) {
     return 0;
 }
 
+/* The base model and tokenizer: opened, or borrowed from o->base. */
+static bool open_base(TrainRun *r, LfError *err) {
+    const TrainOptions *o = r->o;
+    const Session *b = o->base;
+    if (!b) return session_open_base(&r->s, o->model, o->vocab, err) && session_set_base_dtype(&r->s, o->ac.base_dtype, err);
+    if (b->base_dtype != o->ac.base_dtype) {
+        lf_error_set(err, LF_ERR_INPUT, "the base is held in %s, the run wants %s", quant_dtype_name(b->base_dtype),
+                     quant_dtype_name(o->ac.base_dtype));
+        return false;
+    }
+    r->s.ck = b->ck;
+    r->s.tok = b->tok;
+    r->s.qw = b->qw;
+    r->s.base_dtype = b->base_dtype;
+    return true;
+}
+
 static bool setup(TrainRun *r, LfError *err) {
     TrainOptions *o = r->o;
     AdapterConfig *ac = &o->ac;
@@ -383,8 +405,7 @@ static bool setup(TrainRun *r, LfError *err) {
         return false;
     }
     bool lm = ac->task == ADAPTER_TASK_CAUSAL_LM;
-    if (!adapter_check_writable(o->out, err) || !session_open_base(&r->s, o->model, o->vocab, err) ||
-        !session_set_base_dtype(&r->s, ac->base_dtype, err) ||
+    if (!adapter_check_writable(o->out, err) || !open_base(r, err) ||
         !(lm ? train_load_lm(r, err) : train_load_classes(r, err) && train_encode_classes(r, err)))
         return false;
     ac->base_dtype = r->s.base_dtype;
@@ -452,6 +473,13 @@ static void print_start(const TrainRun *r) {
                 r->tr.epoch + 1, r->tr.batch, r->tr.step);
 }
 
+static void report_outcome(const TrainRun *r, double loop_seconds, TrainOutcome *out) {
+    ParamCount pc = modtree_count(&r->s.net.tree);
+    const HistoryPoint *v = r->history.n_val ? &r->history.val[r->history.n_val - 1] : NULL;
+    *out = (TrainOutcome){(long)pc.trainable, (long)pc.total, v ? v->loss : NAN, v ? v->accuracy : NAN, r->tr.step,
+                          loop_seconds};
+}
+
 static int run(TrainOptions *o, LfError *err) {
     TrainRun r;
     memset(&r, 0, sizeof r);
@@ -474,7 +502,9 @@ static int run(TrainOptions *o, LfError *err) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    double t_loop = clock_seconds();
     int rc = train_loop(&r, err);
+    t_loop = clock_seconds() - t_loop;
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
 
@@ -483,6 +513,7 @@ static int run(TrainOptions *o, LfError *err) {
     if (rc == 0)
         fprintf(stderr, "lorafit train: %ld steps in %.1fs; adapter saved to %s\n", r.tr.step,
                 clock_seconds() - r.t_start, o->out);
+    if (rc == 0 && o->outcome) report_outcome(&r, t_loop, o->outcome);
     if (o->plot_path && (rc == 0 || rc == 130)) {
         char title[160];
         snprintf(title, sizeof title, "lorafit train: %s, rank %d", o->train, o->ac.lora.rank);
@@ -496,9 +527,13 @@ static int run(TrainOptions *o, LfError *err) {
     return rc;
 }
 
-int cmd_train(int argc, char **argv) {
+int cmd_train(int argc, char **argv) { return train_main(argc, argv, NULL, NULL); }
+
+int train_main(int argc, char **argv, const Session *base, TrainOutcome *outcome) {
     TrainOptions o;
     memset(&o, 0, sizeof o);
+    o.base = base;
+    o.outcome = outcome;
     o.ac.training.drop_last = true; /* as the labs; --keep-last keeps the last short batch */
     o.ac.training.mask_prompt = LM_MASK_BY_KIND;
     int rc = parse_options(argc, argv, &o);

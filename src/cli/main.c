@@ -27,6 +27,7 @@ static const Command commands[] = {
     {"merge", cmd_merge, "fold an adapter into its base model, as a Hugging Face GPT-2 directory"},
     {"convert-adapter", cmd_convert_adapter, "rewrite an adapter in PEFT's names or the labs'"},
     {"inspect", cmd_inspect, "per layer and target: the update's norm, its ratio to W, its singular values"},
+    {"grid", cmd_grid, "train and evaluate every combination of ranks, alphas, learning rates and targets"},
     {"quantize", cmd_quantize, "write the model with its blocks' Linear weights in nf4 or int8"},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };

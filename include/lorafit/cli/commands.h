@@ -18,5 +18,6 @@ int cmd_merge(int argc, char **argv);
 int cmd_convert_adapter(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
+int cmd_grid(int argc, char **argv);
 
 #endif

@@ -18,6 +18,14 @@
 #include "lorafit/io/adapter.h"
 #include "lorafit/report/report.h"
 
+/* What a finished run tells a caller that runs train in this process (lorafit grid). */
+typedef struct {
+    long trainable, total;          /* parameters, as count-params counts them (the module tree's) */
+    double val_loss, val_accuracy;  /* the last validation; NaN without --val */
+    long steps;
+    double train_seconds;           /* in the training loop */
+} TrainOutcome;
+
 typedef struct {
     const char *model, *train, *val, *out, *resume, *vocab, *log_path, *plot_path;
     AdapterConfig ac;  /* LoRA, pooling, max length and training settings */
@@ -26,6 +34,8 @@ typedef struct {
     bool force;
     DatasetOptions dopt;
     CliParse cli; /* which options were given */
+    const Session *base;   /* borrowed base (train_main), or NULL */
+    TrainOutcome *outcome; /* filled after a run that succeeded, or NULL */
 } TrainOptions;
 
 /* Everything one run holds; freed by run_free(). */
@@ -46,6 +56,14 @@ typedef struct {
     long last_checkpoint_step; /* -1 = none yet */
     long last_norms_step;      /* of the last norms record; -1 = none yet */
 } TrainRun;
+
+/* `lorafit train` with these arguments (argv[0] "train"), run in this
+ * process: prints what the command prints and returns its exit code. base:
+ * an open session (session_open_base, its weights in fp32) whose checkpoint
+ * and tokenizer the run borrows instead of opening --model (which must still
+ * be given, and name it); or NULL. outcome: filled when it returns 0, or
+ * NULL. cmd_train is train_main(argc, argv, NULL, NULL). */
+int train_main(int argc, char **argv, const Session *base, TrainOutcome *outcome);
 
 /* The classifier's data: reads the files and fixes the classes (the
  * checkpoint's on resume, else the training file's or --labels). */
