@@ -5,6 +5,7 @@
 
 #include "lorafit/cli/cli.h"
 #include "lorafit/cli/commands.h"
+#include "lorafit/cli/session.h"
 #include "lorafit/io/adapter.h"
 #include "lorafit/io/checkpoint.h"
 #include "lorafit/report/inspect.h"
@@ -79,6 +80,7 @@ int cmd_inspect(int argc, char **argv) {
     if (rc != CLI_RUN) return rc;
     if (!o.adapter == !o.log) return cli_error(&p, "give --adapter DIR or --log FILE (one of them)");
     if (o.log && (o.model || o.json)) return cli_error(&p, "--model and --json are for --adapter, not --log");
+    session_set_threads(0); /* OpenBLAS's own threads would spin beside the one that works */
     LfError err = {0};
     if (!(o.log ? inspect_log(&o, &err) : inspect(&o, &err))) {
         fprintf(stderr, "lorafit inspect: %s\n", err.msg);
