@@ -212,8 +212,7 @@ bool inspect_print_json(FILE *f, const AdapterInspection *ins, LfError *err) {
 #define LEFT 70
 #define TOP 60
 
-/* White to dark blue as v goes from 0 to 1. */
-static void heat_color(double v, char *buf, size_t cap) {
+void inspect_heat_color(double v, char *buf, size_t cap) {
     v = v < 0 ? 0 : v > 1 ? 1 : v;
     snprintf(buf, cap, "#%02x%02x%02x", (int)(255 - 222 * v), (int)(255 - 160 * v), (int)(255 - 75 * v));
 }
@@ -239,7 +238,7 @@ static void draw_heatmap(FILE *f, const AdapterInspection *ins, bool ratio) {
         const InspectRow *r = &ins->rows[i];
         char color[16];
         double v = cell_value(r);
-        heat_color(most > 0 ? v / most : 0, color, sizeof color);
+        inspect_heat_color(most > 0 ? v / most : 0, color, sizeof color);
         int x = LEFT + r->target * CELL_W, y = TOP + r->layer * CELL_H;
         fprintf(f,
                 "<rect class=\"cell\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"#fff\" "
@@ -279,19 +278,25 @@ static void draw_histograms(FILE *f, const AdapterInspection *ins, double x0, do
                "(count, log scale)</text>\n</g>\n", x0 + width / 2, y0 + height + 14);
 }
 
+bool inspect_svg_open(FsAtomic *a, const char *path, int width, int height, const char *title, LfError *err) {
+    if (!fs_atomic_open(a, path, err)) return false;
+    fprintf(a->f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\">\n"
+                  "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n<text x=\"10\" y=\"22\" font-size=\"15\">",
+            width, height);
+    plot_svg_text(a->f, title);
+    fputs("</text>\n", a->f);
+    return true;
+}
+
 bool inspect_write_svg(const AdapterInspection *ins, const char *path, const char *title, LfError *err) {
     bool ratio = ins->n_rows && !isnan(ins->rows[0].weight_norm);
     int heat_w = LEFT + ins->n_targets * CELL_W + 20, heat_h = TOP + ins->n_layer * CELL_H + 20;
     int hist_w = 520, width = heat_w + (ins->have_hist ? hist_w + 40 : 0);
     int height = ins->have_hist && heat_h < 320 ? 320 : heat_h; /* the histogram needs its room; a heatmap alone does not */
     FsAtomic a;
-    if (!fs_atomic_open(&a, path, err)) return false;
+    if (!inspect_svg_open(&a, path, width, height, title ? title : "lorafit inspect", err)) return false;
     FILE *f = a.f;
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\">\n"
-               "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n<text x=\"10\" y=\"22\" font-size=\"15\">",
-            width, height);
-    plot_svg_text(f, title ? title : "lorafit inspect");
-    fprintf(f, "</text>\n<text x=\"10\" y=\"40\" font-size=\"11\" fill=\"#555\">%s per layer and target</text>\n",
+    fprintf(f, "<text x=\"10\" y=\"40\" font-size=\"11\" fill=\"#555\">%s per layer and target</text>\n",
             ratio ? "||dW||_F / ||W||_F" : "||dW||_F");
     draw_heatmap(f, ins, ratio);
     if (ins->have_hist) draw_histograms(f, ins, heat_w + 20, TOP, hist_w, height - TOP - 40);

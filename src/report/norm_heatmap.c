@@ -13,12 +13,6 @@
 #define CELL_H 16
 #define PANEL_GAP 54 /* the panel's name above it, the step labels below */
 
-/* White to dark blue as v goes from 0 to 1 (inspect's scale). */
-static void heat_color(double v, char *buf, size_t cap) {
-    v = v < 0 ? 0 : v > 1 ? 1 : v;
-    snprintf(buf, cap, "#%02x%02x%02x", (int)(255 - 222 * v), (int)(255 - 160 * v), (int)(255 - 75 * v));
-}
-
 static int panel_height(const NormLog *g) { return g->n_layer * CELL_H; }
 
 /* The scale: 0 to the largest norm anywhere, white to dark blue. */
@@ -26,7 +20,7 @@ static void draw_scale(FILE *f, double most) {
     fprintf(f, "<defs><linearGradient id=\"scale\">");
     for (int s = 0; s <= 4; s++) {
         char color[16];
-        heat_color(s / 4.0, color, sizeof color);
+        inspect_heat_color(s / 4.0, color, sizeof color);
         fprintf(f, "<stop offset=\"%d%%\" stop-color=\"%s\"/>", 25 * s, color);
     }
     fprintf(f, "</linearGradient></defs>\n"
@@ -52,7 +46,7 @@ static void draw_panel(FILE *f, const NormLog *g, int t, int top, int cols, doub
         for (int l = 0; l < g->n_layer; l++) {
             double v = norm_log_at(g, i, t, l);
             char color[16] = "#eeeeee"; /* no adapter there */
-            if (!isnan(v)) heat_color(most > 0 ? v / most : 0, color, sizeof color);
+            if (!isnan(v)) inspect_heat_color(most > 0 ? v / most : 0, color, sizeof color);
             fprintf(f,
                     "<rect class=\"cell\" x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" fill=\"%s\" "
                     "data-layer=\"%d\" data-step=\"%ld\" data-value=\"%.9g\"/>\n",
@@ -84,13 +78,9 @@ bool norm_log_write_svg(const NormLog *g, const char *path, const char *title, L
                 if (!isnan(norm_log_at(g, i, t, l))) most = fmax(most, norm_log_at(g, i, t, l));
     int width = LEFT + PANEL_W + 30, height = TOP + g->n_targets * (panel_height(g) + PANEL_GAP);
     FsAtomic a;
-    if (!fs_atomic_open(&a, path, err)) return false;
+    if (!inspect_svg_open(&a, path, width, height, title ? title : "lorafit inspect --log", err)) return false;
     FILE *f = a.f;
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\">\n"
-               "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n<text x=\"10\" y=\"22\" font-size=\"15\">",
-            width, height);
-    plot_svg_text(f, title ? title : "lorafit inspect --log");
-    fprintf(f, "</text>\n<text x=\"10\" y=\"40\" font-size=\"11\" fill=\"#555\">||dW||_F per layer (down) over "
+    fprintf(f, "<text x=\"10\" y=\"40\" font-size=\"11\" fill=\"#555\">||dW||_F per layer (down) over "
                "the recorded steps (across), one panel per target; %d of %d records drawn</text>\n",
             cols, g->n_steps);
     draw_scale(f, most);

@@ -13,6 +13,7 @@
 #include "lorafit/engine/gpt2.h"
 #include "lorafit/engine/lora.h"
 #include "lorafit/util/error.h"
+#include "lorafit/util/files.h"
 
 #define INSPECT_BINS 81
 #define INSPECT_MAX_TARGETS 8
@@ -52,5 +53,12 @@ bool inspect_print_json(FILE *f, const AdapterInspection *ins, LfError *err);
 /* The heatmap of ||dW||_F (or ||dW||_F / ||W||_F with the base) and, with
  * the base, the histograms; written atomically to path. */
 bool inspect_write_svg(const AdapterInspection *ins, const char *path, const char *title, LfError *err);
+
+/* What inspect's SVGs share (norm_heatmap.c draws with them too): the
+ * colour of a heatmap cell, white to dark blue as v goes from 0 to 1; and
+ * the file opened atomically with the <svg> element, a white background and
+ * the title (escaped) on top; the caller draws, closes </svg> and commits. */
+void inspect_heat_color(double v, char *buf, size_t cap);
+bool inspect_svg_open(FsAtomic *a, const char *path, int width, int height, const char *title, LfError *err);
 
 #endif
