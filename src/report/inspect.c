@@ -47,11 +47,10 @@ static const float *base_block(const Gpt2Weights *w, const Gpt2Adapter *a, int *
 }
 
 /* Adds the bins of the n entries of row to hist. per = INSPECT_BINS / (hi -
- * lo): a multiply per entry, not a divide. The bins are computed vectorised
- * first; the counts go to four interleaved copies (hist4[j % 4]) so that
+ * lo): a multiply per entry, not a divide. The bins are computed first (a
+ * loop the compiler vectorises); the counts go to four interleaved copies (hist4[j % 4]) so that
  * equal neighbours do not wait on each other's increment. */
 static void bin_row(const float *row, int n, float lo, float per, int *bins, long (*hist4)[INSPECT_BINS]) {
-#pragma omp simd
     for (int o = 0; o < n; o++) {
         int b = (int)((row[o] - lo) * per);
         bins[o] = b < 0 ? 0 : b >= INSPECT_BINS ? INSPECT_BINS - 1 : b;
@@ -101,21 +100,27 @@ static bool histograms(const Gpt2Model *m, const Gpt2Weights *w, double reach, A
 }
 
 /* ||W||_F (summed in double) and the largest |w| of a base block, in one
- * pass; vectorised, which only reorders the double sum. */
+ * pass. Four partial sums and maxima, so that the additions do not wait on
+ * each other (the sum's order changes, in double: ~1e-16). */
 static double block_norm(const float *W, int ld, int in, int out, float *reach) {
-    double s = 0;
-    float most = *reach;
+    double s[4] = {0, 0, 0, 0};
+    float most[4] = {*reach, *reach, *reach, *reach};
     for (int i = 0; i < in; i++) {
         const float *row = W + (size_t)i * ld;
-#pragma omp simd reduction(+ : s) reduction(max : most)
-        for (int o = 0; o < out; o++) {
-            s += (double)row[o] * row[o];
-            float v = fabsf(row[o]);
-            most = v > most ? v : most;
+        int o = 0;
+        for (; o + 4 <= out; o += 4)
+            for (int j = 0; j < 4; j++) {
+                s[j] += (double)row[o + j] * row[o + j];
+                float v = fabsf(row[o + j]);
+                most[j] = v > most[j] ? v : most[j];
+            }
+        for (; o < out; o++) {
+            s[0] += (double)row[o] * row[o];
+            most[0] = fabsf(row[o]) > most[0] ? fabsf(row[o]) : most[0];
         }
     }
-    *reach = most;
-    return sqrt(s);
+    *reach = fmaxf(fmaxf(most[0], most[1]), fmaxf(most[2], most[3]));
+    return sqrt((s[0] + s[1]) + (s[2] + s[3]));
 }
 
 bool inspect_adapter(const Gpt2Model *m, const LoraSlot *slots, const Gpt2Weights *w, AdapterInspection *out,
