@@ -42,6 +42,14 @@ expect_that "4 runs skipped" test "$(printf '%s\n' "$err" | grep -c 'finished be
 expect_that "no run's files rewritten" test -z "$(find "$TMP/g" -newer "$TMP/marker" ! -name 'grid.*' ! -type d)"
 expect_that "the same table" cmp -s "$TMP/first.csv" "$TMP/g/grid.csv"
 
+# a finished run that lost its result: its complete checkpoint resumes (nothing to train), evaluated again
+rm "$TMP/g/r4_a8_lr0.01_W_query+W_value/result.json"
+run "${GRID[@]}" --out "$TMP/g" --rank 2 --rank 4 --alpha 8 --alpha 16 --epochs 2
+[ "$rc" -eq 0 ] && pass || fail "grid after a lost result: $err"
+expect_that "3 runs skipped, 1 resumed" test "$(printf '%s\n' "$err" | grep -c 'finished before, skipped')" = 3 -a \
+  -n "$(printf '%s\n' "$err" | grep 'r4_a8_lr0.01_W_query+W_value: resuming its checkpoint')"
+expect_that "the same table (but the times)" test "$(cut -d, -f1-11 "$TMP/first.csv")" = "$(cut -d, -f1-11 "$TMP/g/grid.csv")"
+
 # stopped in its second run, then resumed: the table of an uninterrupted grid
 LONG=("${GRID[@]}" --rank 2 --rank 4 --epochs 400)
 run "${LONG[@]}" --out "$TMP/whole"

@@ -171,15 +171,15 @@ static int train_run(const Options *o, const Session *base, const GridRow *row, 
     return train_main(argc, (char **)argv, base, outcome);
 }
 
-/* The accuracy on o->test of the adapter in dir/adapter, as eval computes
- * it; *forward gets the seconds spent classifying. */
-static bool test_accuracy(const Options *o, Session *s, const char *adapter, double *acc, double *forward,
-                          LfError *err) {
+/* The accuracy on the labelled file `data` of the adapter in dir/adapter,
+ * as eval computes it; *forward gets the seconds spent classifying. */
+static bool accuracy_on(const char *data, Session *s, const char *adapter, double *acc, double *forward,
+                        LfError *err) {
     if (!session_use_adapter(s, adapter, err)) return false;
     DatasetOptions dopt = {0};
     dopt.class_names = (const char *const *)s->ac.class_names;
     dopt.n_classes = s->ac.n_classes;
-    Dataset *d = dataset_load(o->test, &dopt, err);
+    Dataset *d = dataset_load(data, &dopt, err);
     TokenSet ts = {0};
     float *probs = NULL;
     bool ok = d && tokenset_encode(&ts, s->tok, d->texts, d->labels, d->n, s->ac.max_length, err);
@@ -201,7 +201,7 @@ static bool test_accuracy(const Options *o, Session *s, const char *adapter, dou
         }
         *acc = ts.n ? (double)correct / (double)ts.n : 0;
     } else if (d) {
-        lf_error_prefix(err, "%s", o->test);
+        lf_error_prefix(err, "%s", data);
     }
     free(probs);
     tokenset_free(&ts);
@@ -233,8 +233,12 @@ static int grid_run(const Options *o, Session *base, GridRow *row, double *overh
     row->total = out.total;
     row->val_accuracy = out.val_accuracy;
     row->test_accuracy = NAN;
-    if (o->test && !test_accuracy(o, base, adapter, &row->test_accuracy, &forward, err))
+    double val_forward = 0;
+    /* A checkpoint that had finished every epoch resumes without a validation pass: one here. */
+    if ((isnan(row->val_accuracy) && !accuracy_on(o->val, base, adapter, &row->val_accuracy, &val_forward, err)) ||
+        (o->test && !accuracy_on(o->test, base, adapter, &row->test_accuracy, &forward, err)))
         return lf_error_exit_code(err);
+    forward += val_forward;
     row->seconds = clock_seconds() - t0;
     row->train_seconds = out.train_seconds;
     *overhead = row->seconds - out.train_seconds - forward;
