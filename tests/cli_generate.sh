@@ -40,6 +40,10 @@ run "${GEN[@]}" --max-new-tokens 12 --stop "$stop" "Hello"
 [ "$out" = "${full%%"$stop"*}" ] && pass || fail "--stop '$stop': got '$out' from '$full'"
 run "${GEN[@]}" --json --max-new-tokens 12 --stop "$stop" "Hello"
 case "$out" in *'"stop_reason":"stop"}') pass ;; *) fail "--stop: stop_reason in $out" ;; esac
+# an empty --stop stops nothing (it used to hang, looking for its last byte)
+out=$(timeout 20 "$LORAFIT" "${GEN[@]}" --max-new-tokens 12 --stop "" "Hello" 2>/dev/null)
+rc=$?
+[ "$rc" -eq 0 ] && [ "$out" = "$full" ] && pass || fail "--stop '': exit $rc, '$out', want '$full'"
 
 # stdin: one prompt per line, in batches; equal to the prompts one by one,
 # and streaming (one prompt) writes the bytes the batch writes.
