@@ -32,6 +32,25 @@ awk -v l="$loss0" 'BEGIN {exit !(l > 10.6 && l < 11.0)}' && pass || fail "untrai
 case "$out" in *'"examples": 64, "targets": 128, "kind": "squad", "mask_prompt": true}') pass ;;
   *) fail "eval --task causal-lm --json: $out" ;; esac
 
+# The base model itself, without --adapter (its head tied to the token
+# embedding): an adapter whose B is all zeros (lr 0) adds exactly nothing, so
+# eval and generate must give byte for byte what they give with it.
+untrained=$out
+run "${EVAL[@]}" --task causal-lm --json
+[ "$rc" -eq 0 ] && [ "$out" = "$untrained" ] && pass ||
+  fail "eval --task causal-lm without --adapter: exit $rc: $out $err; with B = 0: $untrained"
+run "${EVAL[@]}" --task qa --max-new-tokens 8 --adapter "$TMP/untrained" --json --predictions "$TMP/pred-b0.json"
+untrained=$out
+run "${EVAL[@]}" --task qa --max-new-tokens 8 --json --predictions "$TMP/pred-base.json"
+[ "$rc" -eq 0 ] && [ "$out" = "$untrained" ] && pass ||
+  fail "eval --task qa without --adapter: exit $rc: $out $err; with B = 0: $untrained"
+cmp -s "$TMP/pred-b0.json" "$TMP/pred-base.json" && pass || fail "qa predictions without --adapter differ from B = 0's"
+grep -q '"copy-2-[0-9]*": "[^"]' "$TMP/pred-base.json" && pass || fail "the base model answered nothing: $(head -c 200 "$TMP/pred-base.json")"
+run generate --model "$TMP/model" --adapter "$TMP/untrained" --json --max-new-tokens 16 --threads 2 "The secret word is"
+untrained=$out
+run generate --model "$TMP/model" --json --max-new-tokens 16 --threads 2 "The secret word is"
+[ "$rc" -eq 0 ] && [ "$out" = "$untrained" ] && pass || fail "generate without --adapter: $out; with B = 0: $untrained"
+
 # Training: per-token lines, perplexity after every epoch, a PEFT CAUSAL_LM adapter without a head.
 run "${TRAIN[@]}" --epochs "$EPOCHS" --out "$TMP/adapter" --log "$TMP/log.jsonl" --plot "$TMP/plot.svg"
 [ "$rc" -eq 0 ] && pass || fail "train: exit $rc: $err"

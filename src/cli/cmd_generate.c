@@ -189,10 +189,7 @@ static void print_json(const char *prompt, const GenSequence *s, const Text *t) 
 /* ---- the run ----------------------------------------------------------- */
 
 typedef struct {
-    Session s;      /* with an adapter, the model is s.net */
-    Gpt2Model base; /* without one */
-    bool base_built;
-    const Gpt2Model *m;
+    Session s;         /* the model is s.net.model */
     Generation gen;
     GenSequence *seqs; /* [n prompts] their ids */
     Text *texts;       /* [n prompts] their continuations */
@@ -201,23 +198,14 @@ typedef struct {
 /* The causal LM (n_classes 0: no head; the decoder has its own cache, so
  * the engine is built for one position only), with the adapter if any. */
 static bool open_model(Generator *g, const Options *o, LfError *err) {
-    if (o->adapter) {
-        AdapterOptions ao = {.model = o->model, .adapters = {.v = {o->adapter}, .n = 1}, .vocab = o->vocab, .batch_size = 1,
-                             .base_dtype = o->base_dtype};
-        g->m = &g->s.net.model;
-        return session_open_lm_adapter(&g->s, &ao, err) && session_build_lm(&g->s, 1, 1, err);
-    }
-    LoraConfig lc = lora_config_default();
-    g->m = &g->base;
-    g->base_built = session_open_base(&g->s, o->model, o->vocab, err) &&
-                    session_set_base_dtype(&g->s, o->base_dtype, err) &&
-                    gpt2_build(&g->base, session_weights(&g->s), NULL, 0, &lc, 0, 1, 1, 0, err);
-    return g->base_built;
+    AdapterOptions ao = {.model = o->model, .adapters = {.v = {o->adapter}, .n = o->adapter != NULL},
+                         .vocab = o->vocab, .batch_size = 1, .base_dtype = o->base_dtype};
+    return session_open_lm_adapter(&g->s, &ao, err) && session_build_lm(&g->s, 1, 1, err);
 }
 
 /* Encodes every prompt; one that leaves no room for a new token is an error naming it. */
 static bool encode_prompts(Generator *g, const Options *o, int *longest, LfError *err) {
-    const int n_ctx = g->m->cfg.n_ctx;
+    const int n_ctx = g->s.net.model.cfg.n_ctx;
     *longest = 1;
     for (size_t i = 0; i < o->n; i++) {
         TokIds *ids = &g->seqs[i].ids;
@@ -239,11 +227,11 @@ static bool encode_prompts(Generator *g, const Options *o, int *longest, LfError
 }
 
 static bool setup(Generator *g, const Options *o, int longest, LfError *err) {
-    const int n_ctx = g->m->cfg.n_ctx;
+    const int n_ctx = g->s.net.model.cfg.n_ctx;
     int max_B = (size_t)o->batch_size < o->n ? o->batch_size : (int)o->n;
     long max_T = (long)longest + o->max_new_tokens;
     SamplerConfig sc = {o->temperature, o->top_k, o->top_p, o->repetition_penalty, o->seed};
-    return generation_init(&g->gen, g->m, max_B, max_T < n_ctx ? (int)max_T : n_ctx, &sc, err);
+    return generation_init(&g->gen, &g->s.net.model, max_B, max_T < n_ctx ? (int)max_T : n_ctx, &sc, err);
 }
 
 /* What take_token() needs of the batch being decoded. */
@@ -291,7 +279,6 @@ static void generator_free(Generator *g, size_t n) {
     free(g->seqs);
     free(g->texts);
     generation_free(&g->gen);
-    if (g->base_built) gpt2_free(&g->base);
     session_close(&g->s);
 }
 

@@ -148,7 +148,7 @@ static void qa_free(Qa *q, size_t n) {
     generation_free(&q->gen);
 }
 
-static void print_scores(const SquadScore *sc, const LmData *d, size_t n_cut, bool json) {
+static void print_scores(const SquadScore *sc, const LmData *d, size_t n_cut, bool with_adapter, bool json) {
     if (json) {
         printf("{\"exact_match\": %.6f, \"f1\": %.6f, \"questions\": %zu, \"unanswerable_skipped\": %zu, "
                "\"prompts_cut\": %zu}\n",
@@ -159,8 +159,8 @@ static void print_scores(const SquadScore *sc, const LmData *d, size_t n_cut, bo
     if (d->n_unanswerable) printf("; %zu unanswerable skipped", d->n_unanswerable);
     printf(")\n");
     if (n_cut)
-        fprintf(stderr, "lorafit eval: note: %zu prompts were longer than the adapter's --max-length allows and were "
-                        "cut from the left\n", n_cut);
+        fprintf(stderr, "lorafit eval: note: %zu prompts were longer than %s allows and were cut from the left\n",
+                n_cut, with_adapter ? "the adapter's --max-length" : "the model's context");
 }
 
 static bool eval_qa(Session *s, const char *path, bool json, const EvalLmOptions *o, LfError *err) {
@@ -193,7 +193,7 @@ static bool eval_qa(Session *s, const char *path, bool json, const EvalLmOptions
         }
     }
     if (o->predictions && !squad_write_predictions(o->predictions, ids, answers, d->n, err)) goto done;
-    print_scores(&sc, d, n_cut, json);
+    print_scores(&sc, d, n_cut, s->adapter_dir != NULL, json);
     ok = true;
 done:
     free(ids);

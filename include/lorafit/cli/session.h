@@ -98,11 +98,15 @@ bool session_open_classifier_base(Session *s, const AdapterOptions *o, LfError *
 bool session_use_adapter(Session *s, const char *adapter_dir, LfError *err);
 
 /* The same for a language-model adapter (task_type CAUSAL_LM): a
- * classifier's adapter is the LF_ERR_INPUT error there. */
+ * classifier's adapter is the LF_ERR_INPUT error there. Without
+ * o->adapters, the base model itself (its head tied to the token
+ * embedding): s->adapter_dir is NULL and s->ac says no LoRA, the model's
+ * context as max_length. */
 bool session_open_lm_adapter(Session *s, const AdapterOptions *o, LfError *err);
 
 /* Builds the causal LM (n_classes 0) with the opened adapter's LoRA for
- * batches of max_B x max_T and loads the adapter's weights into it. */
+ * batches of max_B x max_T and loads the adapter's weights into it (no
+ * adapter: the base model, no LoRA). */
 bool session_build_lm(Session *s, int max_B, int max_T, LfError *err);
 
 /* Classifies every text of ts (encoded with s->tok, cut at s->ac.max_length)
