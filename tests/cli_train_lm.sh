@@ -90,6 +90,9 @@ echo "loss per token on dev: $loss0 untrained, $loss1 trained"
 prompt=$'Answer the question using the context.\n\nContext: The secret word is candle.\nQuestion: What is the secret word?\nAnswer:'
 run generate --model "$TMP/model" --adapter "$TMP/adapter" --max-new-tokens 4 "$prompt"
 [ "$out" = " candle" ] && pass || fail "generate answered '$out', want ' candle'"
+run generate --model "$TMP/model" --adapter "$TMP/adapter" --max-new-tokens 4 --json "$prompt"
+case "$out" in *',50256],"text":" candle","stop_reason":"endoftext"}') pass ;;
+  *) fail "generate --json: the answer should end at <|endoftext|>: $out" ;; esac
 
 # Resume: an LM run stopped by SIGINT and resumed is bitwise the uninterrupted one.
 interrupt_after "$TMP/log2.jsonl" 20 "${TRAIN[@]}" --epochs 1000 --out "$TMP/resumed" --log "$TMP/log2.jsonl"

@@ -40,8 +40,8 @@ static const CliOption OPTIONS[] = {
 
 static const CliCommand COMMAND = {
     .name = "eval",
-    .usage = "lorafit eval --model DIR --adapter DIR --data FILE [--json] [--batch-size N] [--threads N] "
-             "[--vocab DIR] " DATASET_CLI_USAGE,
+    .usage = "lorafit eval [--task classification|qa|causal-lm] --model DIR [--adapter DIR] --data FILE [--json] "
+             "[--batch-size N] [--threads N] [--vocab DIR] " DATASET_CLI_USAGE,
     .synopsis = "lorafit eval --model DIR --adapter DIR --data FILE [options]\n"
                 "       lorafit eval --task qa|causal-lm --model DIR [--adapter DIR] --data FILE [options]",
     .about = "Classifies every row of FILE with the adapter and prints the accuracy as the labs\n"
