@@ -26,6 +26,14 @@ run "${TRAIN[@]}" --lr 0 --epochs 1 --out "$TMP/untrained"
 run train --task causal-lm --model "$TMP/model" --train "$LM/synthetic_copy_dev.json" --epochs 1 --out "$TMP/defaults"
 grep -q '"target_modules":	\["c_attn", "mlp.c_proj"\]' "$TMP/defaults/adapter_config.json" && pass ||
   fail "default LM targets: $(grep target_modules "$TMP/defaults/adapter_config.json")"
+# --targets all: every Linear of the blocks, 4 per block (c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj)
+run train --task causal-lm --model "$TMP/model" --train "$LM/synthetic_copy_dev.json" --epochs 1 --targets all \
+  --log-every 0 --out "$TMP/all"
+case "$err" in *"8 adapters of rank 8"*) pass ;; *) fail "--targets all: exit $rc: $err" ;; esac
+grep -q '"target_modules":	\["c_attn", "c_fc", "c_proj"\]' "$TMP/all/adapter_config.json" && pass ||
+  fail "--targets all: $(grep target_modules "$TMP/all/adapter_config.json")"
+run generate --model "$TMP/model" --adapter "$TMP/all" --max-new-tokens 3 --json "Hello"
+case "$rc $out" in '0 {"prompt":"Hello"'*) pass ;; *) fail "generate with every Linear adapted: exit $rc: $err" ;; esac
 run "${EVAL[@]}" --task causal-lm --adapter "$TMP/untrained" --json
 loss0=$(sed -n 's/.*"loss": \([0-9.]*\).*/\1/p' <<<"$out")
 awk -v l="$loss0" 'BEGIN {exit !(l > 10.6 && l < 11.0)}' && pass || fail "untrained loss $loss0, want ~10.825: $out"
