@@ -10,6 +10,9 @@
  * checked against the model), then the caller encodes its texts with
  * s->tok and s->ac.max_length, then session_classify() builds the engine
  * for them, loads the adapter's weights and classifies.
+ * The language model (generate, eval --task qa|causal-lm):
+ * session_open_lm_adapter() (an LM adapter, or none: the base model), then
+ * session_build_lm().
  * session_close() releases whatever was opened. */
 #ifndef LORAFIT_SESSION_H
 #define LORAFIT_SESSION_H
