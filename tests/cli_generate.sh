@@ -40,6 +40,17 @@ run "${GEN[@]}" --max-new-tokens 12 --stop "$stop" "Hello"
 [ "$out" = "${full%%"$stop"*}" ] && pass || fail "--stop '$stop': got '$out' from '$full'"
 run "${GEN[@]}" --json --max-new-tokens 12 --stop "$stop" "Hello"
 case "$out" in *'"stop_reason":"stop"}') pass ;; *) fail "--stop: stop_reason in $out" ;; esac
+# an empty --stop stops nothing (it used to hang, looking for its last byte)
+out=$(timeout 20 "$LORAFIT" "${GEN[@]}" --max-new-tokens 12 --stop "" "Hello" 2>/dev/null)
+rc=$?
+[ "$rc" -eq 0 ] && [ "$out" = "$full" ] && pass || fail "--stop '': exit $rc, '$out', want '$full'"
+
+# The context: a 60-token prompt on a model of context 64 leaves room for 4
+# new tokens (unless <|endoftext|> comes first).
+run "${GEN[@]}" --json --max-new-tokens 10 "word$(printf ' word%.0s' $(seq 59))"
+n=$(ids_of "$out" | wc -w)
+case "$n $out" in "4 "*'"stop_reason":"context"}' | *'50256],"text":'*'"stop_reason":"endoftext"}') pass ;;
+  *) fail "a 60-token prompt in a context of 64: $n tokens: $out" ;; esac
 
 # stdin: one prompt per line, in batches; equal to the prompts one by one,
 # and streaming (one prompt) writes the bytes the batch writes.

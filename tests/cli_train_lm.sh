@@ -26,11 +26,38 @@ run "${TRAIN[@]}" --lr 0 --epochs 1 --out "$TMP/untrained"
 run train --task causal-lm --model "$TMP/model" --train "$LM/synthetic_copy_dev.json" --epochs 1 --out "$TMP/defaults"
 grep -q '"target_modules":	\["c_attn", "mlp.c_proj"\]' "$TMP/defaults/adapter_config.json" && pass ||
   fail "default LM targets: $(grep target_modules "$TMP/defaults/adapter_config.json")"
+# --targets all: every Linear of the blocks, 4 per block (c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj)
+run train --task causal-lm --model "$TMP/model" --train "$LM/synthetic_copy_dev.json" --epochs 1 --targets all \
+  --log-every 0 --out "$TMP/all"
+case "$err" in *"8 adapters of rank 8"*) pass ;; *) fail "--targets all: exit $rc: $err" ;; esac
+grep -q '"target_modules":	\["c_attn", "c_fc", "c_proj"\]' "$TMP/all/adapter_config.json" && pass ||
+  fail "--targets all: $(grep target_modules "$TMP/all/adapter_config.json")"
+run generate --model "$TMP/model" --adapter "$TMP/all" --max-new-tokens 3 --json "Hello"
+case "$rc $out" in '0 {"prompt":"Hello"'*) pass ;; *) fail "generate with every Linear adapted: exit $rc: $err" ;; esac
 run "${EVAL[@]}" --task causal-lm --adapter "$TMP/untrained" --json
 loss0=$(sed -n 's/.*"loss": \([0-9.]*\).*/\1/p' <<<"$out")
 awk -v l="$loss0" 'BEGIN {exit !(l > 10.6 && l < 11.0)}' && pass || fail "untrained loss $loss0, want ~10.825: $out"
 case "$out" in *'"examples": 64, "targets": 128, "kind": "squad", "mask_prompt": true}') pass ;;
   *) fail "eval --task causal-lm --json: $out" ;; esac
+
+# The base model itself, without --adapter (its head tied to the token
+# embedding): an adapter whose B is all zeros (lr 0) adds exactly nothing, so
+# eval and generate must give byte for byte what they give with it.
+untrained=$out
+run "${EVAL[@]}" --task causal-lm --json
+[ "$rc" -eq 0 ] && [ "$out" = "$untrained" ] && pass ||
+  fail "eval --task causal-lm without --adapter: exit $rc: $out $err; with B = 0: $untrained"
+run "${EVAL[@]}" --task qa --max-new-tokens 8 --adapter "$TMP/untrained" --json --predictions "$TMP/pred-b0.json"
+untrained=$out
+run "${EVAL[@]}" --task qa --max-new-tokens 8 --json --predictions "$TMP/pred-base.json"
+[ "$rc" -eq 0 ] && [ "$out" = "$untrained" ] && pass ||
+  fail "eval --task qa without --adapter: exit $rc: $out $err; with B = 0: $untrained"
+cmp -s "$TMP/pred-b0.json" "$TMP/pred-base.json" && pass || fail "qa predictions without --adapter differ from B = 0's"
+grep -q '"copy-2-[0-9]*": "[^"]' "$TMP/pred-base.json" && pass || fail "the base model answered nothing: $(head -c 200 "$TMP/pred-base.json")"
+run generate --model "$TMP/model" --adapter "$TMP/untrained" --json --max-new-tokens 16 --threads 2 "The secret word is"
+untrained=$out
+run generate --model "$TMP/model" --json --max-new-tokens 16 --threads 2 "The secret word is"
+[ "$rc" -eq 0 ] && [ "$out" = "$untrained" ] && pass || fail "generate without --adapter: $out; with B = 0: $untrained"
 
 # Training: per-token lines, perplexity after every epoch, a PEFT CAUSAL_LM adapter without a head.
 run "${TRAIN[@]}" --epochs "$EPOCHS" --out "$TMP/adapter" --log "$TMP/log.jsonl" --plot "$TMP/plot.svg"
@@ -71,6 +98,9 @@ echo "loss per token on dev: $loss0 untrained, $loss1 trained"
 prompt=$'Answer the question using the context.\n\nContext: The secret word is candle.\nQuestion: What is the secret word?\nAnswer:'
 run generate --model "$TMP/model" --adapter "$TMP/adapter" --max-new-tokens 4 "$prompt"
 [ "$out" = " candle" ] && pass || fail "generate answered '$out', want ' candle'"
+run generate --model "$TMP/model" --adapter "$TMP/adapter" --max-new-tokens 4 --json "$prompt"
+case "$out" in *',50256],"text":" candle","stop_reason":"endoftext"}') pass ;;
+  *) fail "generate --json: the answer should end at <|endoftext|>: $out" ;; esac
 
 # Resume: an LM run stopped by SIGINT and resumed is bitwise the uninterrupted one.
 interrupt_after "$TMP/log2.jsonl" 20 "${TRAIN[@]}" --epochs 1000 --out "$TMP/resumed" --log "$TMP/log2.jsonl"

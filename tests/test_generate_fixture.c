@@ -1,42 +1,42 @@
 /* test_generate_fixture.c - greedy generation equal, token for token, to
  * the PyTorch reference's (scripts/reference/make_generate_fixture.py): 64
- * new tokens for two prompts, through the KV-cache decoder and the greedy
- * sampler, PEFT-style LoRA on c_attn and mlp.c_proj with nonzero B; the
- * prompts decoded one at a time and side by side. Without the adapters the
+ * new tokens for two prompts, through the decode loop of `generate`
+ * (generation.h: the KV-cache decoder and the greedy sampler), PEFT-style
+ * LoRA on c_attn and mlp.c_proj with nonzero B; the prompts decoded one at
+ * a time and side by side. Without the adapters the
  * tokens differ (so the test sees them). */
 #include <string.h>
 
 #include "check.h"
 #include "engine_fixture.h"
-#include "lorafit/engine/decode.h"
-#include "lorafit/engine/sampler.h"
+#include "lorafit/engine/generation.h"
 
 enum { N_PROMPTS = 2, NEW = 64, MAX_SLOTS = 8 };
 
-/* Greedy continuation of the n prompts decoded side by side; out[j] gets
- * NEW tokens. */
+/* Greedy continuation of the n prompts decoded side by side through the
+ * decode loop (generation.h); out[j] gets NEW tokens. */
 static void generate(const Gpt2Model *m, const int32_t *const *prompts, const int *len, int n,
                      int32_t out[][NEW]) {
-    const int V = m->cfg.vocab_size;
-    Decoder d;
-    Sampler s;
+    Generation g;
     LfError err = {0};
     SamplerConfig sc = sampler_config_default();
-    REQUIRE(decoder_init(&d, m, n, m->cfg.n_ctx, &err) && sampler_init(&s, &sc, V, &err), "%s", err.msg);
-    float *logits = malloc((size_t)n * V * sizeof *logits);
-    int slots[N_PROMPTS];
+    REQUIRE(generation_init(&g, m, n, m->cfg.n_ctx, &sc, &err), "%s", err.msg);
+    GenSequence seqs[N_PROMPTS];
+    memset(seqs, 0, sizeof seqs);
     for (int j = 0; j < n; j++) {
-        slots[j] = j;
-        CHECK(decoder_prefill(&d, j, prompts[j], len[j], logits + (size_t)j * V, &err), "prefill: %s", err.msg);
+        seqs[j].ids = (TokIds){malloc((size_t)len[j] * sizeof(int32_t)), (size_t)len[j], (size_t)len[j]};
+        memcpy(seqs[j].ids.ids, prompts[j], (size_t)len[j] * sizeof(int32_t));
+        seqs[j].n_prompt = (size_t)len[j];
     }
-    for (int t = 0; t < NEW; t++) {
-        int32_t next[N_PROMPTS];
-        for (int j = 0; j < n; j++) next[j] = out[j][t] = sampler_pick(&s, logits + (size_t)j * V, NULL, 0);
-        if (t + 1 < NEW) CHECK(decoder_step(&d, n, slots, next, logits, &err), "step: %s", err.msg);
+    GenRequest r = {.max_new = NEW};
+    CHECK(generation_run(&g, seqs, n, &r, &err), "generation_run: %s", err.msg);
+    for (int j = 0; j < n; j++) {
+        CHECK(seqs[j].stop == GEN_STOP_LENGTH && seqs[j].ids.n == (size_t)len[j] + NEW, "prompt %d: %zu tokens", j,
+              seqs[j].ids.n - (size_t)len[j]);
+        memcpy(out[j], seqs[j].ids.ids + len[j], NEW * sizeof(int32_t));
+        tok_ids_free(&seqs[j].ids);
     }
-    free(logits);
-    sampler_free(&s);
-    decoder_free(&d);
+    generation_free(&g);
 }
 
 static int first_difference(const int32_t *got, const int32_t *want) {

@@ -1,5 +1,6 @@
 /* test_trainer.c - the training loop's guards and bookkeeping: a loss that
- * turns NaN stops training at that step without touching the parameters;
+ * turns NaN stops training at that step without touching the parameters
+ * (the classifier's and the causal LM's);
  * batches per epoch follow drop_last; epochs see permutations of the data. */
 #include <math.h>
 #include <stdlib.h>
@@ -103,6 +104,31 @@ int main(void) {
         else CHECK(memcmp(first, order, sizeof first) != 0, "epochs 1 and 2 have different orders");
     }
     trainer_free(&tr);
+
+    /* The causal LM (n_classes 0, every token counted): the same guard. Its
+     * head is tied to wte, so the NaN row is in every softmax's sum: the
+     * first step fails, whatever text it draws. */
+    Gpt2Model lm;
+    AdamW lm_opt;
+    REQUIRE(gpt2_build(&lm, w, slots, 2, &lc, 0, 1, 6, 42, &err), "LM build: %s", err.msg);
+    REQUIRE(adamw_build(&lm_opt, lm.n_params, 1e-3f, 0.1f, &err), "adamw: %s", err.msg);
+    int prompt_length[N_TEXTS] = {0};
+    ts.labels = NULL;
+    ts.prompt_length = prompt_length;
+    REQUIRE(trainer_init(&tr, &lm, &lm_opt, &ts, POOL_LAST_TOKEN, 6, 1, true, 0, 123, &err), "LM trainer: %s",
+            err.msg);
+    float *lm_before = malloc(lm.n_params * sizeof *lm_before);
+    REQUIRE(lm_before != NULL, "malloc");
+    memcpy(lm_before, lm.params, lm.n_params * sizeof *lm_before);
+    CHECK(!trainer_step(&tr, &sr, &err), "a NaN in the tied head must stop the LM's first step");
+    CHECK(err.kind == LF_ERR_RUNTIME && strstr(err.msg, "NaN") && strstr(err.msg, "(step 1)"), "LM message: %s",
+          err.msg);
+    CHECK(memcmp(lm_before, lm.params, lm.n_params * sizeof *lm_before) == 0, "LM parameters untouched");
+    CHECK(tr.step == 0, "the LM's step count stays at 0");
+    trainer_free(&tr);
+    free(lm_before);
+    adamw_free(&lm_opt);
+    gpt2_free(&lm);
 
     free(before);
     adamw_free(&opt);

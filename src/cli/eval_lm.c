@@ -12,7 +12,8 @@
 #include "lorafit/data/lm_encode.h"
 #include "lorafit/data/squad_eval.h"
 #include "lorafit/engine/batch.h"
-#include "lorafit/engine/decode.h"
+#include "lorafit/engine/generation.h"
+#include "lorafit/util/strbuf.h"
 
 const CliOption EVAL_QA_OPTIONS[] = {
     {.name = "--max-new-tokens", .type = CLI_INT, CLI_AT(EvalLmOptions, max_new_tokens), .lo = 1, .hi = 1 << 20,
@@ -74,83 +75,41 @@ static bool eval_perplexity(Session *s, const char *path, bool json, LfError *er
 /* ---- qa: generated answers, exact match and F1 --------------------------- */
 
 typedef struct {
-    TokIds ids;  /* the prompt, then what was generated */
-    int n_prompt;
-    char *text;  /* the answer's bytes */
-    size_t len;
-    bool done;
-} Answer;
-
-typedef struct {
     Session *s;
     const EvalLmOptions *o;
-    Decoder dec;
-    Sampler *samplers; /* [max_B] */
-    int max_B, max_T, V;
-    float *logits;     /* [max_B, V] */
-    int *active;
-    int32_t *next;
+    Generation gen;
+    GenSequence *seqs; /* [questions] prompt ids, then the answer's */
+    StrBuf *answers;   /* [questions] the answers' bytes */
 } Qa;
 
-static bool ids_push(TokIds *ids, int32_t id) {
-    if (ids->n == ids->cap) {
-        size_t cap = 2 * ids->cap + 16;
-        int32_t *grown = realloc(ids->ids, cap * sizeof *grown);
-        if (!grown) return false;
-        ids->ids = grown;
-        ids->cap = cap;
-    }
-    ids->ids[ids->n++] = id;
-    return true;
-}
+/* What qa_batch() decodes into. */
+typedef struct {
+    const Tokenizer *tok;
+    StrBuf *answers; /* the batch's */
+} QaBatch;
 
-static bool answer_append(Answer *a, const char *bytes, size_t n) {
-    char *grown = realloc(a->text, a->len + n + 1);
-    if (!grown) return false;
-    a->text = grown;
-    memcpy(a->text + a->len, bytes, n);
-    a->len += n;
-    a->text[a->len] = '\0';
-    return true;
-}
-
-/* Takes token id into a; the answer ends at <|endoftext|>, a newline, the
- * token budget or the decoder's room. */
-static bool answer_push(Qa *q, Answer *a, int32_t id) {
-    if (id == TOK_EOT) return a->done = true;
-    if (!ids_push(&a->ids, id)) return false;
+/* generation_run's callback: an answer ends at <|endoftext|> (a stop id),
+ * a newline, the token budget or the decoder's room. */
+static GenVerdict answer_take(void *user, int i, GenSequence *s, int32_t id, LfError *err) {
+    QaBatch *b = user;
+    if (s->stop == GEN_STOP_ID) return GEN_END;
     size_t n;
-    const char *bytes = tok_token_bytes(q->s->tok, id, &n);
+    const char *bytes = tok_token_bytes(b->tok, id, &n);
     const char *nl = bytes ? memchr(bytes, '\n', n) : NULL;
-    if (bytes && !answer_append(a, bytes, nl ? (size_t)(nl - bytes) : n)) return false;
-    a->done = nl || (int)a->ids.n - a->n_prompt >= q->o->max_new_tokens || (int)a->ids.n >= q->max_T;
-    return true;
+    if (bytes && !strbuf_append(&b->answers[i], bytes, nl ? (size_t)(nl - bytes) : n)) {
+        lf_error_set(err, LF_ERR_IO, "out of memory");
+        return GEN_FAIL;
+    }
+    return nl ? GEN_END : GEN_NEXT;
 }
 
-/* Answers a[0..n) side by side, slot b for a[b]. */
-static bool qa_batch(Qa *q, Answer *a, int n, LfError *err) {
-    int n_active = 0;
-    for (int b = 0; b < n; b++) {
-        sampler_reset(&q->samplers[b]);
-        if (!decoder_prefill(&q->dec, b, a[b].ids.ids, a[b].n_prompt, q->logits + (size_t)b * q->V, err))
-            return false;
-        q->active[n_active++] = b;
-    }
-    while (n_active > 0) {
-        int kept = 0;
-        for (int i = 0; i < n_active; i++) {
-            int b = q->active[i];
-            int32_t id = sampler_pick(&q->samplers[b], q->logits + (size_t)i * q->V, a[b].ids.ids, (int)a[b].ids.n);
-            if (!answer_push(q, &a[b], id)) {
-                lf_error_set(err, LF_ERR_IO, "out of memory");
-                return false;
-            }
-            if (!a[b].done) q->active[kept] = b, q->next[kept++] = id;
-        }
-        n_active = kept;
-        if (n_active && !decoder_step(&q->dec, n_active, q->active, q->next, q->logits, err)) return false;
-    }
-    return true;
+/* Answers questions at .. at + n - 1 side by side. */
+static bool qa_batch(Qa *q, size_t at, int n, LfError *err) {
+    const int32_t eot = TOK_EOT;
+    QaBatch batch = {q->s->tok, q->answers + at};
+    GenRequest r = {.max_new = q->o->max_new_tokens, .stop_ids = &eot, .n_stop_ids = 1, .on_token = answer_take,
+                    .user = &batch};
+    return generation_run(&q->gen, q->seqs + at, n, &r, err);
 }
 
 /* Strips surrounding whitespace in place. */
@@ -164,47 +123,32 @@ static char *strip(char *s) {
 
 /* Encodes every prompt (cut from the left to leave room for one new token
  * within the adapter's max_length) and sizes the decoder. */
-static bool qa_setup(Qa *q, const LmData *d, Answer *a, size_t *n_cut, LfError *err) {
+static bool qa_setup(Qa *q, const LmData *d, size_t *n_cut, LfError *err) {
     const Gpt2Config *cfg = &q->s->net.model.cfg;
     int room = (q->s->ac.max_length < cfg->n_ctx ? q->s->ac.max_length : cfg->n_ctx) - 1, longest = 1;
     for (size_t i = 0; i < d->n; i++) {
         bool cut;
-        if (!lm_encode_prompt(q->s->tok, d->records[i].prompt, room, &a[i].ids, &cut, err)) return false;
-        a[i].n_prompt = (int)a[i].ids.n;
+        if (!lm_encode_prompt(q->s->tok, d->records[i].prompt, room, &q->seqs[i].ids, &cut, err)) return false;
+        q->seqs[i].n_prompt = q->seqs[i].ids.n;
         *n_cut += cut;
-        if (a[i].n_prompt > longest) longest = a[i].n_prompt;
+        if ((int)q->seqs[i].n_prompt > longest) longest = (int)q->seqs[i].n_prompt;
     }
     long max_T = (long)longest + q->o->max_new_tokens;
-    q->max_T = max_T < cfg->n_ctx ? (int)max_T : cfg->n_ctx;
-    q->V = cfg->vocab_size;
-    q->max_B = batch_for(q->s, d->n);
     SamplerConfig sc = q->o->sampling;
     sc.repetition_penalty = 1; /* none: an answer may repeat the context */
-    if (!sampler_config_validate(&sc, err) || !decoder_init(&q->dec, &q->s->net.model, q->max_B, q->max_T, err))
-        return false;
-    q->samplers = calloc((size_t)q->max_B, sizeof *q->samplers);
-    q->logits = malloc((size_t)q->max_B * q->V * sizeof *q->logits);
-    q->active = malloc((size_t)q->max_B * sizeof *q->active);
-    q->next = malloc((size_t)q->max_B * sizeof *q->next);
-    if (!q->samplers || !q->logits || !q->active || !q->next) {
-        lf_error_set(err, LF_ERR_IO, "out of memory");
-        return false;
-    }
-    for (int b = 0; b < q->max_B; b++)
-        if (!sampler_init(&q->samplers[b], &sc, q->V, err)) return false;
-    return true;
+    return generation_init(&q->gen, &q->s->net.model, batch_for(q->s, d->n),
+                           max_T < cfg->n_ctx ? (int)max_T : cfg->n_ctx, &sc, err);
 }
 
-static void qa_free(Qa *q) {
-    for (int b = 0; q->samplers && b < q->max_B; b++) sampler_free(&q->samplers[b]);
-    free(q->samplers);
-    free(q->logits);
-    free(q->active);
-    free(q->next);
-    decoder_free(&q->dec);
+static void qa_free(Qa *q, size_t n) {
+    for (size_t i = 0; q->seqs && i < n; i++) tok_ids_free(&q->seqs[i].ids);
+    for (size_t i = 0; q->answers && i < n; i++) strbuf_free(&q->answers[i]);
+    free(q->seqs);
+    free(q->answers);
+    generation_free(&q->gen);
 }
 
-static void print_scores(const SquadScore *sc, const LmData *d, size_t n_cut, bool json) {
+static void print_scores(const SquadScore *sc, const LmData *d, size_t n_cut, bool with_adapter, bool json) {
     if (json) {
         printf("{\"exact_match\": %.6f, \"f1\": %.6f, \"questions\": %zu, \"unanswerable_skipped\": %zu, "
                "\"prompts_cut\": %zu}\n",
@@ -215,15 +159,14 @@ static void print_scores(const SquadScore *sc, const LmData *d, size_t n_cut, bo
     if (d->n_unanswerable) printf("; %zu unanswerable skipped", d->n_unanswerable);
     printf(")\n");
     if (n_cut)
-        fprintf(stderr, "lorafit eval: note: %zu prompts were longer than the adapter's --max-length allows and were "
-                        "cut from the left\n", n_cut);
+        fprintf(stderr, "lorafit eval: note: %zu prompts were longer than %s allows and were cut from the left\n",
+                n_cut, with_adapter ? "the adapter's --max-length" : "the model's context");
 }
 
 static bool eval_qa(Session *s, const char *path, bool json, const EvalLmOptions *o, LfError *err) {
     LmData *d = lm_data_load(path, err);
     if (!d) return false;
-    Qa q = {.s = s, .o = o};
-    Answer *a = calloc(d->n, sizeof *a);
+    Qa q = {.s = s, .o = o, .seqs = calloc(d->n, sizeof *q.seqs), .answers = calloc(d->n, sizeof *q.answers)};
     const char **ids = calloc(d->n, sizeof *ids), **answers = calloc(d->n, sizeof *answers);
     SquadScore sc = {0};
     size_t n_cut = 0;
@@ -232,32 +175,30 @@ static bool eval_qa(Session *s, const char *path, bool json, const EvalLmOptions
         lf_error_set(err, LF_ERR_INPUT, "%s holds %s records; --task qa needs SQuAD JSON", path, lm_kind_name(d->kind));
         goto done;
     }
-    if (!a || !ids || !answers) {
+    if (!q.seqs || !q.answers || !ids || !answers) {
         lf_error_set(err, LF_ERR_IO, "out of memory");
         goto done;
     }
-    if (!session_build_lm(s, 1, 1, err) || !qa_setup(&q, d, a, &n_cut, err)) goto done;
-    for (size_t at = 0; at < d->n; at += (size_t)q.max_B) {
-        int n = d->n - at < (size_t)q.max_B ? (int)(d->n - at) : q.max_B;
-        if (!qa_batch(&q, a + at, n, err)) goto done;
+    if (!session_build_lm(s, 1, 1, err) || !qa_setup(&q, d, &n_cut, err)) goto done;
+    for (size_t at = 0; at < d->n; at += (size_t)q.gen.max_B) {
+        int n = d->n - at < (size_t)q.gen.max_B ? (int)(d->n - at) : q.gen.max_B;
+        if (!qa_batch(&q, at, n, err)) goto done;
     }
     for (size_t i = 0; i < d->n; i++) {
         ids[i] = d->records[i].id;
-        answers[i] = strip(a[i].text);
+        answers[i] = strip(q.answers[i].bytes);
         if (!squad_score_add(&sc, answers[i], (const char *const *)d->records[i].answers, d->records[i].n_answers)) {
             lf_error_set(err, LF_ERR_IO, "out of memory");
             goto done;
         }
     }
     if (o->predictions && !squad_write_predictions(o->predictions, ids, answers, d->n, err)) goto done;
-    print_scores(&sc, d, n_cut, json);
+    print_scores(&sc, d, n_cut, s->adapter_dir != NULL, json);
     ok = true;
 done:
-    for (size_t i = 0; a && i < d->n; i++) tok_ids_free(&a[i].ids), free(a[i].text);
-    free(a);
     free(ids);
     free(answers);
-    qa_free(&q);
+    qa_free(&q, d->n);
     lm_data_free(d);
     return ok;
 }

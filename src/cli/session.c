@@ -61,14 +61,25 @@ bool session_open_classifier_base(Session *s, const AdapterOptions *o, LfError *
     return session_set_base_dtype(s, o->base_dtype, err);
 }
 
+/* The base model as a language model, as it is: no adapters, the model's
+ * whole context. */
+static void base_lm_config(const Session *s, AdapterConfig *ac) {
+    ac->base = *checkpoint_config(s->ck);
+    ac->lora = lora_config_default();
+    ac->naming = MODTREE_HF;
+    ac->task = ADAPTER_TASK_CAUSAL_LM;
+    ac->max_length = ac->base.n_ctx;
+    ac->base_dtype = s->base_dtype;
+}
+
 static bool use_adapter_for(Session *s, const char *adapter_dir, AdapterTask task, LfError *err) {
     adapter_config_free(&s->ac);
     memset(&s->ac, 0, sizeof s->ac);
     s->adapter_dir = adapter_dir;
     if (!adapter_dir) {
         if (task == ADAPTER_TASK_CLASSIFY) return merged_load_config(s->ck, &s->ac, err); /* a merged classifier */
-        lf_error_set(err, LF_ERR_INPUT, "--adapter is required");
-        return false;
+        base_lm_config(s, &s->ac);
+        return true;
     }
     bool ok = adapter_load_config(adapter_dir, &s->ac, err) && adapter_check_task(&s->ac, task, adapter_dir, err) &&
               adapter_check_base(&s->ac, checkpoint_config(s->ck), checkpoint_fingerprint(s->ck), err);
@@ -100,6 +111,7 @@ bool session_open_lm_adapter(Session *s, const AdapterOptions *o, LfError *err) 
 
 bool session_build_lm(Session *s, int max_B, int max_T, LfError *err) {
     classifier_free(&s->net);
+    if (!s->adapter_dir) return session_build_model(s, s->ac.naming, NULL, 0, max_B, max_T, 0, err);
     /* the seed is moot: the adapter's weights replace the initial ones */
     return session_build_model(s, s->ac.naming, &s->ac.lora, 0, max_B, max_T, 0, err) &&
            adapter_load_weights(s->adapter_dir, &s->ac, &s->net.model, s->net.slots, err);

@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lorafit/engine/decode.h"
-#include "lorafit/engine/sampler.h"
+#include "lorafit/engine/generation.h"
 #include "lorafit/report/bench.h"
 #include "lorafit/util/clock.h"
 #include "lorafit/util/rng.h"
@@ -96,23 +95,35 @@ static bool time_weight_read(const Gpt2Weights *w, int reps, BenchGenerate *out,
     return true;
 }
 
-/* Greedy steps: pick from the logits, then run the picked token (so that
- * each new token costs one forward, its own), new_tokens times. */
-static bool time_steps(Decoder *d, Sampler *s, int32_t *ids, float *logits, double *step, BenchGenerate *out,
-                       LfError *err) {
-    double t0 = clock_seconds(), total = 0;
-    if (!decoder_prefill(d, 0, ids, out->prompt_tokens, logits, err)) return false;
-    out->prefill_ms = 1e3 * (clock_seconds() - t0);
-    int zero = 0;
-    for (int i = 0; i < out->new_tokens; i++) {
-        double t1 = clock_seconds();
-        int32_t next = ids[out->prompt_tokens + i] = (int32_t)sampler_pick(s, logits, NULL, 0);
-        if (!decoder_step(d, 1, &zero, &next, logits, err)) return false;
-        step[i] = clock_seconds() - t1;
-        total += step[i];
-    }
+/* generation_run's callback: each token's time since the one before (the
+ * first token's: since the start). */
+typedef struct {
+    double last, *at;
+    int n;
+} StepClock;
+
+static GenVerdict clock_token(void *user, int i, GenSequence *s, int32_t id, LfError *err) {
+    (void)i, (void)s, (void)id, (void)err;
+    StepClock *c = user;
+    double now = clock_seconds();
+    c->at[c->n++] = now - c->last;
+    c->last = now;
+    return GEN_NEXT;
+}
+
+/* Greedy generation through the decode loop of `generate`, one token more
+ * than timed: the first token's time is the prompt's pass (and a pick),
+ * each next one a step of the token before it (its own forward, so each
+ * new token costs one) and a pick. step [new_tokens + 1]. */
+static bool time_steps(Generation *g, GenSequence *s, double *step, BenchGenerate *out, LfError *err) {
+    StepClock c = {.last = clock_seconds(), .at = step};
+    GenRequest r = {.max_new = out->new_tokens + 1, .on_token = clock_token, .user = &c};
+    if (!generation_run(g, s, 1, &r, err)) return false;
+    double total = 0;
+    for (int i = 1; i <= out->new_tokens; i++) total += step[i];
+    out->prefill_ms = 1e3 * step[0];
     out->ms_per_token = 1e3 * total / out->new_tokens;
-    out->ms_per_token_median = 1e3 * bench_median(step, out->new_tokens);
+    out->ms_per_token_median = 1e3 * bench_median(step + 1, out->new_tokens);
     return true;
 }
 
@@ -121,25 +132,22 @@ bool bench_generate(const Gpt2Model *m, int prompt_tokens, int new_tokens, int r
     memset(out, 0, sizeof *out);
     out->prompt_tokens = prompt_tokens;
     out->new_tokens = new_tokens;
-    const int V = m->cfg.vocab_size, T = prompt_tokens + new_tokens;
+    const int V = m->cfg.vocab_size, T = prompt_tokens + new_tokens + 1; /* + the untimed last token */
     SamplerConfig sc = sampler_config_default();
-    Decoder d = {0};
-    Sampler s = {0};
-    int32_t *ids = malloc((size_t)T * sizeof *ids);
-    float *logits = malloc((size_t)V * sizeof *logits);
-    double *step = malloc((size_t)new_tokens * sizeof *step);
-    bool ok = ids && logits && step;
+    Generation g = {0};
+    GenSequence s = {.ids = {malloc((size_t)T * sizeof(int32_t)), (size_t)prompt_tokens, (size_t)T},
+                     .n_prompt = (size_t)prompt_tokens};
+    double *step = malloc((size_t)(new_tokens + 1) * sizeof *step);
+    bool ok = s.ids.ids && step;
     if (!ok) lf_error_set(err, LF_ERR_IO, "out of memory");
-    ok = ok && decoder_init(&d, m, 1, T, err) && sampler_init(&s, &sc, V, err);
+    ok = ok && generation_init(&g, m, 1, T, &sc, err);
     Rng r;
     rng_seed(&r, seed);
-    for (int i = 0; ok && i < prompt_tokens; i++) ids[i] = (int32_t)rng_below(&r, (uint64_t)V);
-    ok = ok && time_steps(&d, &s, ids, logits, step, out, err) && time_weight_read(m->w, reps, out, err);
+    for (int i = 0; ok && i < prompt_tokens; i++) s.ids.ids[i] = (int32_t)rng_below(&r, (uint64_t)V);
+    ok = ok && time_steps(&g, &s, step, out, err) && time_weight_read(m->w, reps, out, err);
     out->ratio = out->read_ms > 0 ? out->ms_per_token / out->read_ms : 0;
-    sampler_free(&s);
-    decoder_free(&d);
-    free(ids);
-    free(logits);
+    generation_free(&g);
+    free(s.ids.ids);
     free(step);
     return ok;
 }

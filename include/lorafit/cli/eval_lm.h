@@ -1,5 +1,5 @@
 /* eval_lm.h - `lorafit eval` for a language-model adapter (task_type
- * CAUSAL_LM):
+ * CAUSAL_LM), or without one for the base model itself (tied head):
  *
  *   --task qa         on SQuAD JSON: the answer to each question is generated
  *                     from its prompt (lm_data.h's, cut from the left as in

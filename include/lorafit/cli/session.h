@@ -10,6 +10,9 @@
  * checked against the model), then the caller encodes its texts with
  * s->tok and s->ac.max_length, then session_classify() builds the engine
  * for them, loads the adapter's weights and classifies.
+ * The language model (generate, eval --task qa|causal-lm):
+ * session_open_lm_adapter() (an LM adapter, or none: the base model), then
+ * session_build_lm().
  * session_close() releases whatever was opened. */
 #ifndef LORAFIT_SESSION_H
 #define LORAFIT_SESSION_H
@@ -98,11 +101,15 @@ bool session_open_classifier_base(Session *s, const AdapterOptions *o, LfError *
 bool session_use_adapter(Session *s, const char *adapter_dir, LfError *err);
 
 /* The same for a language-model adapter (task_type CAUSAL_LM): a
- * classifier's adapter is the LF_ERR_INPUT error there. */
+ * classifier's adapter is the LF_ERR_INPUT error there. Without
+ * o->adapters, the base model itself (its head tied to the token
+ * embedding): s->adapter_dir is NULL and s->ac says no LoRA, the model's
+ * context as max_length. */
 bool session_open_lm_adapter(Session *s, const AdapterOptions *o, LfError *err);
 
 /* Builds the causal LM (n_classes 0) with the opened adapter's LoRA for
- * batches of max_B x max_T and loads the adapter's weights into it. */
+ * batches of max_B x max_T and loads the adapter's weights into it (no
+ * adapter: the base model, no LoRA). */
 bool session_build_lm(Session *s, int max_B, int max_T, LfError *err);
 
 /* Classifies every text of ts (encoded with s->tok, cut at s->ac.max_length)

@@ -1,7 +1,7 @@
 /* bench_generate.h - what `lorafit bench --cases generate` measures: greedy
- * generation at batch 1 through the KV-cache decoder (engine/decode.h),
- * set against the time it takes this machine to read the weights a new
- * token needs once from memory.
+ * generation at batch 1 through generate's decode loop (engine/generation.h:
+ * the KV-cache decoder and the greedy sampler), set against the time it
+ * takes this machine to read the weights a new token needs once from memory.
  *
  * The weights a token reads: every block's matrices and vectors and the
  * whole token embedding (the tied head), the final layernorm; of wpe only
