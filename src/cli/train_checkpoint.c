@@ -110,7 +110,7 @@ bool train_ranks_agree(const TrainRun *r, LfError *err) {
     };
     for (size_t i = 0; i < sizeof shared / sizeof shared[0]; i++)
         if (!dist_same_bits(r->d, shared[i].bits, shared[i].size)) {
-            lf_error_set(err, LF_ERR_INPUT, "%s differs between the ranks", shared[i].what);
+            lf_error_set(err, LF_ERR_INPUT, "not the same on every rank: %s", shared[i].what);
             return false;
         }
     return true;
