@@ -10,8 +10,14 @@
 #   1 rank x 1 thread, 1 rank x 2 threads, 2 ranks x 1 thread,
 #   3 ranks x 1 thread (oversubscribed on 2 cores), and 1 rank x 2 threads again;
 # a step's time is the median over steps 2.. of the JSON log's (the first
-# step pays page faults). Then it times MPI_Allreduce of the run's exchange
-# (every trainable parameter + 4 sums, floats) on 2 and 3 ranks, with a small
+# step pays page faults), and its CPU time (user + system, every rank and
+# thread) the difference between a 2-epoch and a 1-epoch run over the steps
+# of one epoch: on a machine that other jobs share, wall times say little,
+# while 2 ranks x 1 thread against 1 rank x 2 threads in CPU per step says
+# what they would reach on two idle cores (a rank's brief spin before it
+# sleeps in the allreduce counts, so the ratio errs against the ranks). Then
+# it times the allreduce of the run's exchange (every trainable parameter +
+# 4 sums, floats) on 2 and 3 ranks, with a small
 # program built by mpicc, and prints the model
 #   step(N) = step(1 rank x 1 thread) * ceil(8/N)/8 * max(1, N/cores) + allreduce(N)
 # (each rank runs its slice of the batch; N ranks on fewer cores share them)
@@ -57,15 +63,25 @@ step_ms() {
 }
 median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-# one NAME RANKS THREADS: trains once; appends the step time to $tmp/NAME.
-one() {
-  local name=$1 n=$2 threads=$3 launcher=()
+# cpu_run EPOCHS RANKS THREADS: trains; prints the CPU seconds of all its processes.
+cpu_run() {
+  local epochs=$1 n=$2 threads=$3 launcher=()
   [ "$n" -gt 1 ] && launcher=(mpirun --oversubscribe -n "$n")
   rm -rf "$tmp/out" "$tmp/log"
-  "${launcher[@]}" "$bin" train --model "$tmp/model" --train "$tmp/train.csv" --out "$tmp/out" --force \
-    --threads "$threads" --log "$tmp/log" --log-every 0 >/dev/null 2>"$tmp/err" ||
-    { cat "$tmp/err" >&2; exit 1; }
+  /usr/bin/time -f "%U %S" -o "$tmp/time" "${launcher[@]}" "$bin" train --model "$tmp/model" \
+    --train "$tmp/train.csv" --out "$tmp/out" --force --epochs "$epochs" --threads "$threads" --log "$tmp/log" \
+    --log-every 0 >/dev/null 2>"$tmp/err" || { cat "$tmp/err" >&2; exit 1; }
+  awk '{ print $1 + $2 }' "$tmp/time"
+}
+
+# one NAME RANKS THREADS: appends the step's wall time to $tmp/NAME and its
+# CPU time (ms) to $tmp/NAME.cpu.
+one() {
+  local name=$1 n=$2 threads=$3 c1 c2
+  c1=$(cpu_run 1 "$n" "$threads")
+  c2=$(cpu_run 2 "$n" "$threads")
   step_ms "$tmp/log" >> "$tmp/$name"
+  awk -v a="$c1" -v b="$c2" -v s="$steps" 'BEGIN { print (b - a) * 1000 / s }' >> "$tmp/$name.cpu"
 }
 
 for r in $(seq 1 "$rounds"); do
@@ -82,7 +98,7 @@ params=$("$bin" train --model "$tmp/model" --train "$tmp/train.csv" --out "$tmp/
   --threads 1 --log-every 0 2>&1 >/dev/null | sed -n 's/.* \([0-9]*\) trainable parameters.*/\1/p')
 floats=$((params + 4))
 cat > "$tmp/allreduce.c" <<'C'
-/* Times MPI_Allreduce(MPI_IN_PLACE, float[n], MPI_SUM) as lorafit's step runs it. */
+/* Times the allreduce of float[n] (MPI_IN_PLACE, MPI_SUM) as lorafit's step runs it. */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,7 +110,11 @@ int main(int argc, char **argv) {
     MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD); /* warm-up */
     MPI_Barrier(MPI_COMM_WORLD);
     double t0 = MPI_Wtime();
-    for (int i = 0; i < reps; i++) MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    for (int i = 0; i < reps; i++) {
+        MPI_Request req;
+        MPI_Iallreduce(MPI_IN_PLACE, x, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &req);
+        MPI_Wait(&req, MPI_STATUS_IGNORE);
+    }
     double ms = (MPI_Wtime() - t0) * 1000 / reps;
     if (rank == 0) printf("%.3f\n", ms);
     free(x);
@@ -107,18 +127,21 @@ ar2=$(mpirun --oversubscribe -n 2 "$tmp/allreduce" "$floats" 50)
 ar3=$(mpirun --oversubscribe -n 3 "$tmp/allreduce" "$floats" 50)
 
 t11=$(median "$tmp/r1t1") t12=$(median "$tmp/r1t2") t21=$(median "$tmp/r2t1") t31=$(median "$tmp/r3t1")
+c11=$(median "$tmp/r1t1.cpu") c12=$(median "$tmp/r1t2.cpu") c21=$(median "$tmp/r2t1.cpu") c31=$(median "$tmp/r3t1.cpu")
 echo
 echo "exchange: $floats floats ($(awk -v f="$floats" 'BEGIN { printf "%.2f", f * 4 / 1e6 }') MB);" \
-  "MPI_Allreduce took $ar2 ms on 2 ranks, $ar3 ms on 3 (mean of 50)"
-awk -v t11="$t11" -v t12="$t12" -v t21="$t21" -v t31="$t31" -v ar2="$ar2" -v ar3="$ar3" -v cores="$cores" '
+  "its allreduce took $ar2 ms on 2 ranks, $ar3 ms on 3 (mean of 50)"
+awk -v t11="$t11" -v t12="$t12" -v t21="$t21" -v t31="$t31" -v ar2="$ar2" -v ar3="$ar3" -v cores="$cores" \
+    -v c11="$c11" -v c12="$c12" -v c21="$c21" -v c31="$c31" '
   function ceil(x) { return x == int(x) ? x : int(x) + 1 }
   function model(n, ar) { return t11 * ceil(8 / n) / 8 * (n > cores ? n / cores : 1) + ar }
   BEGIN {
-    printf "%-22s %12s %12s %12s\n", "setting", "step ms", "texts/s", "model ms"
-    printf "%-22s %12.1f %12.2f %12.1f\n", "1 rank x 1 thread", t11, 8000 / t11, model(1, 0)
-    printf "%-22s %12.1f %12.2f %12s\n", "1 rank x 2 threads", t12, 8000 / t12, "-"
-    printf "%-22s %12.1f %12.2f %12.1f\n", "2 ranks x 1 thread", t21, 8000 / t21, model(2, ar2)
-    printf "%-22s %12.1f %12.2f %12.1f\n", "3 ranks x 1 thread", t31, 8000 / t31, model(3, ar3)
-    printf "2 ranks x 1 thread reach %.0f%% of the throughput of 1 rank x 2 threads (goal: 90%%)\n", 100 * t12 / t21
+    printf "%-22s %10s %10s %10s %12s\n", "setting", "step ms", "texts/s", "model ms", "CPU ms/step"
+    printf "%-22s %10.1f %10.2f %10.1f %12.1f\n", "1 rank x 1 thread", t11, 8000 / t11, model(1, 0), c11
+    printf "%-22s %10.1f %10.2f %10s %12.1f\n", "1 rank x 2 threads", t12, 8000 / t12, "-", c12
+    printf "%-22s %10.1f %10.2f %10.1f %12.1f\n", "2 ranks x 1 thread", t21, 8000 / t21, model(2, ar2), c21
+    printf "%-22s %10.1f %10.2f %10.1f %12.1f\n", "3 ranks x 1 thread", t31, 8000 / t31, model(3, ar3), c31
+    printf "2 ranks x 1 thread reach %.0f%% of the throughput of 1 rank x 2 threads in wall time, " \
+           "%.0f%% in CPU time per step (goal: 90%%)\n", 100 * t12 / t21, 100 * c12 / c21
   }'
 echo "load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"

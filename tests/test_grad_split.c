@@ -80,6 +80,19 @@ static void check_same_gradient(const float *whole, const float *parts, size_t n
 }
 
 static void check_slices(void) {
+    /* by tokens (16 in all): 2 ranks cut where 8 precede; 3 ranks where 16/3 and 32/3 do */
+    const int costs[2][8] = {{5, 1, 1, 1, 1, 1, 1, 5}, {9, 1, 1, 1, 1, 1, 1, 1}};
+    const struct {
+        int c, N;
+        long want[4];
+    } weighted[] = {{0, 2, {0, 4, 8}}, {1, 2, {0, 1, 8}}, {0, 3, {0, 2, 7, 8}}, {1, 3, {0, 1, 3, 8}}};
+    for (size_t k = 0; k < sizeof weighted / sizeof weighted[0]; k++)
+        for (int r = 0; r < weighted[k].N; r++) {
+            long lo, hi;
+            trainer_slice(costs[weighted[k].c], 8, r, weighted[k].N, &lo, &hi);
+            CHECK(lo == weighted[k].want[r] && hi == weighted[k].want[r + 1], "costs %d over %d ranks, rank %d: [%ld, %ld)",
+                  weighted[k].c, weighted[k].N, r, lo, hi);
+        }
     /* batch 8 over 3 ranks: 3, 3, 2; batch 2 over 3: 1, 1, 0; batch 8 over 2: 4, 4 */
     const struct {
         long n;
@@ -89,7 +102,7 @@ static void check_slices(void) {
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
         for (int r = 0; r < cases[k].N; r++) {
             long lo, hi;
-            trainer_slice(cases[k].n, r, cases[k].N, &lo, &hi);
+            trainer_slice(NULL, cases[k].n, r, cases[k].N, &lo, &hi);
             CHECK(lo == cases[k].want[r] && hi == cases[k].want[r + 1], "batch %ld over %d ranks, rank %d: [%ld, %ld)",
                   cases[k].n, cases[k].N, r, lo, hi);
         }

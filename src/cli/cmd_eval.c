@@ -212,7 +212,7 @@ static bool eval_data_for(EvalData *ed, Options *o, const Session *s, LfError *e
 }
 
 /* Classifies ts with the session's adapter, each rank its share of the
- * texts (trainer_slice), the probabilities [ts->n, C] and the mean loss
+ * texts (trainer_slice, by tokens), the probabilities [ts->n, C] and the mean loss
  * gathered on every rank in one allreduce (the others' rows are zeros, so
  * the probabilities arrive exact). probs has room for one float more. */
 static bool classify_shared(Session *s, const TokenSet *ts, const Dist *d, float *probs, double *loss,
@@ -220,7 +220,8 @@ static bool classify_shared(Session *s, const TokenSet *ts, const Dist *d, float
     if (dist_size(d) == 1) return session_classify(s, ts, probs, loss, err);
     const size_t n = ts->n * (size_t)s->ac.n_classes;
     long lo, hi;
-    trainer_slice((long)ts->n, dist_rank(d), dist_size(d), &lo, &hi);
+    trainer_slice(s->ac.pool == POOL_LAST_POSITION ? NULL : ts->length, (long)ts->n, dist_rank(d), dist_size(d), &lo,
+                  &hi);
     const TokenSet part = tokenset_view(ts, (size_t)lo, (size_t)(hi - lo));
     double part_loss = 0;
     memset(probs, 0, (n + 1) * sizeof *probs);

@@ -58,10 +58,22 @@ bool trainer_share(Trainer *t, const Dist *d, LfError *err) {
     return true;
 }
 
-void trainer_slice(long n, int r, int N, long *first, long *end) {
-    long per = (n + N - 1) / N;
-    *first = (long)r * per < n ? (long)r * per : n;
-    *end = *first + per < n ? *first + per : n;
+/* Cut k of trainer_slice(): the first i with N * cost(rows before i) >= k * total. */
+static long slice_cut(const int *cost, long n, int k, int N, long long total) {
+    long long before = 0;
+    long i = 0;
+    while (i < n && before * N < (long long)k * total) {
+        before += cost ? cost[i] : 1;
+        i++;
+    }
+    return i;
+}
+
+void trainer_slice(const int *cost, long n, int r, int N, long *first, long *end) {
+    long long total = 0;
+    for (long i = 0; i < n; i++) total += cost ? cost[i] : 1;
+    *first = slice_cut(cost, n, r, N, total);
+    *end = slice_cut(cost, n, r + 1, N, total);
 }
 
 static int ranks(const Trainer *t) { return t->dist ? dist_size(t->dist) : 1; }
@@ -143,7 +155,9 @@ static double shared_step(Trainer *t, const int *rows, int B, StepResult *r, LfE
     const bool lm = m->n_classes == 0;
     int count = lm ? lm_targets(t->data, rows, B) : B;
     long lo, hi;
-    trainer_slice(B, dist_rank(t->dist), dist_size(t->dist), &lo, &hi);
+    /* the texts' tokens as their cost (t->lengths is free until the slice's batch) */
+    for (int b = 0; b < B; b++) t->lengths[b] = t->pool == POOL_LAST_POSITION ? 1 : t->data->length[rows[b]];
+    trainer_slice(t->lengths, B, dist_rank(t->dist), dist_size(t->dist), &lo, &hi);
     double loss_sum;
     float loss = forward_backward(t, rows + lo, (int)(hi - lo), count, r, &loss_sum);
     float *x = t->exchange, *sums = x + m->n_params;
@@ -202,7 +216,9 @@ static bool gather_sums(Trainer *t, float *sums, int n, bool ok, LfError *err) {
 bool trainer_evaluate(Trainer *t, const TokenSet *whole, double *loss, double *accuracy, LfError *err) {
     int C = t->model->n_classes;
     long lo = 0, hi = (long)whole->n;
-    if (ranks(t) > 1) trainer_slice((long)whole->n, dist_rank(t->dist), dist_size(t->dist), &lo, &hi);
+    if (ranks(t) > 1)
+        trainer_slice(t->pool == POOL_LAST_POSITION ? NULL : whole->length, (long)whole->n, dist_rank(t->dist),
+                      dist_size(t->dist), &lo, &hi);
     const TokenSet part = tokenset_view(whole, (size_t)lo, (size_t)(hi - lo)), *set = &part;
     if (C == 0) {
         LmEval e;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lorafit/util/hash.h"
 
@@ -46,13 +47,27 @@ bool dist_init(Dist *d, LfError *err) {
     return true;
 }
 
+/* Waits for req without holding the core: Open MPI's blocking calls spin
+ * while the other ranks still compute, and on a machine that other jobs
+ * share the spinning rank takes CPU from them, its partners included (as
+ * OpenMP's spinning did: runtime.h). So: MPI_Test, spinning only briefly,
+ * then sleeping 50 us between tests (each test also moves the transfer on). */
+static int wait_passively(MPI_Request *req) {
+    int done = 0, rc;
+    for (long tests = 0; (rc = MPI_Test(req, &done, MPI_STATUS_IGNORE)) == MPI_SUCCESS && !done; tests++)
+        if (tests > 200) nanosleep(&(struct timespec){0, 50000}, NULL);
+    return rc;
+}
+
 bool dist_allreduce_sum(const Dist *d, float *buf, size_t n, LfError *err) {
     if (d->size == 1) return true;
     /* One call for any adapter below 2^31 floats (8 GB); beyond, in parts. */
     for (size_t done = 0; done < n;) {
         size_t part = n - done < (size_t)INT_MAX ? n - done : (size_t)INT_MAX;
-        if (mpi_failed(MPI_Allreduce(MPI_IN_PLACE, buf + done, (int)part, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
-                       "MPI_Allreduce", err))
+        MPI_Request req;
+        if (mpi_failed(MPI_Iallreduce(MPI_IN_PLACE, buf + done, (int)part, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &req),
+                       "MPI_Iallreduce", err) ||
+            mpi_failed(wait_passively(&req), "MPI_Iallreduce", err))
             return false;
         done += part;
     }

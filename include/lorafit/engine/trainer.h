@@ -13,9 +13,11 @@
  * an incomplete final batch is skipped.
  *
  * Ranks (dist.h; trainer_share()): every rank holds the same data and the
- * same parameters, and each batch of batch_size texts is cut in contiguous
- * slices, rank r taking texts r*ceil(B/N) .. (r+1)*ceil(B/N) - 1 of it (the
- * last ranks fewer, maybe none). Each rank forms the gradient of its slice's
+ * same parameters, and each batch of batch_size texts is cut in N
+ * contiguous slices of about equal tokens (trainer_slice(): a step's time
+ * grows with its tokens, and the ranks wait for the slowest; texts padded
+ * to one length, or all of one length, go ceil(B/N) to a rank, the last
+ * ranks fewer, maybe none). Each rank forms the gradient of its slice's
  * loss sum divided by the whole batch's count (its texts, or an LM's counted
  * targets, which every rank can count), and one dist_allreduce_sum() over a
  * buffer of every gradient and the step's sums (loss, hits, tokens, stop
@@ -85,8 +87,11 @@ void trainer_free(Trainer *t);
  * nothing changes with one rank. */
 bool trainer_share(Trainer *t, const Dist *d, LfError *err);
 
-/* The rows [*first, *end) of a batch (or set) of n that rank r of N takes. */
-void trainer_slice(long n, int r, int N, long *first, long *end);
+/* The rows [*first, *end) of a batch (or set) of n rows costing cost[i]
+ * each (NULL: 1 each) that rank r of N takes: cut k (k = 1 .. N - 1) is
+ * the first row i whose preceding rows cost at least k/N of the total, so
+ * with equal costs rank r takes rows r*ceil(n/N) ... The same on every rank. */
+void trainer_slice(const int *cost, long n, int r, int N, long *first, long *end);
 
 /* The order in which the epoch in progress (t->epoch) visits the rows. */
 const int *trainer_order(Trainer *t);
