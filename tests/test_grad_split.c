@@ -21,7 +21,6 @@ enum { N = 7, MAX_T = 9 };
 
 /* 7 texts of 4..9 tokens, labels 0/1, prompts of 0..3 tokens. */
 static void make_set(TokenSet *ts, int32_t *tokens, size_t *offset, int *len, int *labels, int *prompts) {
-    memset(ts, 0, sizeof *ts);
     size_t o = 0;
     for (int i = 0; i < N; i++) {
         offset[i] = o;
@@ -31,14 +30,8 @@ static void make_set(TokenSet *ts, int32_t *tokens, size_t *offset, int *len, in
         prompts[i] = i % 4;
     }
     offset[N] = o;
-    ts->n = N;
-    ts->tokens = tokens;
-    ts->offset = offset;
-    ts->length = len;
-    ts->full_length = len;
-    ts->labels = labels;
-    ts->max_length = MAX_T;
-    ts->longest = MAX_T;
+    *ts = (TokenSet){.n = N, .tokens = tokens, .offset = offset, .full_length = len, .length = len,
+                     .labels = labels, .max_length = MAX_T, .longest = MAX_T};
 }
 
 /* Every trainable parameter set to a fixed pattern: B non-zero, so the A
