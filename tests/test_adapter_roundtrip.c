@@ -52,7 +52,7 @@ static void make_config(AdapterConfig *ac, const Gpt2Config *base, bool peft) {
     ac->naming = peft ? MODTREE_HF : MODTREE_LABS;
     ac->pool = peft ? POOL_LAST_POSITION : POOL_LAST_TOKEN;
     ac->max_length = 12;
-    ac->training = (AdapterTraining){5e-4, 0.01, 1.5, 4, 3, 0xfedcba9876543210ULL, true, 0x1122334455667788ULL, 747, 0};
+    ac->training = (AdapterTraining){5e-4, 0.01, 1.5, 4, 3, 0xfedcba9876543210ULL, true, 0x1122334455667788ULL, 747, 0, 1};
 }
 
 static bool same_config(const AdapterConfig *a, const AdapterConfig *b) {

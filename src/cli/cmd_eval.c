@@ -12,6 +12,7 @@
 #include "lorafit/cli/eval_lm.h"
 #include "lorafit/cli/session.h"
 #include "lorafit/data/tokenset.h"
+#include "lorafit/engine/trainer.h"
 
 typedef struct {
     AdapterOptions m;
@@ -20,6 +21,7 @@ typedef struct {
     EvalTask task;
     DatasetOptions dopt;
     EvalLmOptions lm;
+    const Dist *d; /* the ranks sharing the texts (not an option) */
 } Options;
 
 static const CliOption OPTIONS[] = {
@@ -73,6 +75,8 @@ static int parse_options(int argc, char **argv, Options *o) {
     if (rc == CLI_RUN && o->task != EVAL_QA) rc = cli_refuse_given(&p, EVAL_QA_OPTION_NAMES, "is for --task qa");
     if (rc == CLI_RUN && o->task != EVAL_CLASSIFICATION && o->m.adapters.n > 1)
         rc = cli_error(&p, "--adapter is given once with --task qa or causal-lm");
+    if (rc == CLI_RUN && o->task != EVAL_CLASSIFICATION && dist_size(o->d) > 1)
+        rc = cli_error(&p, "--task qa and causal-lm run in one process: start them without mpirun");
     return rc;
 }
 
@@ -209,6 +213,28 @@ static bool eval_data_for(EvalData *ed, Options *o, const Session *s, LfError *e
     return true;
 }
 
+/* Classifies ts with the session's adapter, each rank its share of the
+ * texts (trainer_slice, by tokens), the probabilities [ts->n, C] and the mean loss
+ * gathered on every rank in one allreduce (the others' rows are zeros, so
+ * the probabilities arrive exact). probs has room for one float more. */
+static bool classify_shared(Session *s, const TokenSet *ts, const Dist *d, float *probs, double *loss,
+                            LfError *err) {
+    if (dist_size(d) == 1) return session_classify(s, ts, probs, loss, err);
+    const size_t n = ts->n * (size_t)s->ac.n_classes;
+    long lo, hi;
+    trainer_slice(s->ac.pool == POOL_LAST_POSITION ? NULL : ts->length, (long)ts->n, dist_rank(d), dist_size(d), &lo,
+                  &hi);
+    const TokenSet part = tokenset_view(ts, (size_t)lo, (size_t)(hi - lo));
+    double part_loss = 0;
+    memset(probs, 0, (n + 1) * sizeof *probs);
+    bool ok = session_classify(s, &part, probs + (size_t)lo * s->ac.n_classes, &part_loss, err);
+    if (!dist_agree(d, ok, err)) return false;
+    probs[n] = (float)(part_loss * (double)(hi - lo));
+    if (!dist_allreduce_sum(d, probs, n + 1, err)) return false;
+    *loss = ts->n ? (double)probs[n] / (double)ts->n : 0.0;
+    return true;
+}
+
 /* Classifies and scores the data with the session's adapter and prints the
  * results; of several adapters (r of them done), under a heading, or as an
  * element of `array`. */
@@ -216,12 +242,12 @@ static bool eval_adapter(Session *s, EvalData *ed, const Options *o, int r, cJSO
     const AdapterConfig *ac = &s->ac;
     const TokenSet *ts = &ed->ts;
     bool several = o->m.adapters.n > 1;
-    float *probs = malloc(ts->n * (size_t)ac->n_classes * sizeof *probs);
+    float *probs = malloc((ts->n * (size_t)ac->n_classes + 1) * sizeof *probs);
     Scores sc = {ac->n_classes, 0, 0, calloc((size_t)ac->n_classes * ac->n_classes, sizeof(long))};
     double loss = 0;
     bool ok = probs && sc.confusion;
     if (!ok) lf_error_set(err, LF_ERR_IO, "out of memory");
-    else ok = session_classify(s, ts, probs, &loss, err);
+    else ok = classify_shared(s, ts, o->d, probs, &loss, err);
     if (ok) {
         if (ed->note_due && ts->n_truncated)
             fprintf(stderr, "lorafit eval: note: %zu of %zu texts are longer than %d tokens and were cut\n",
@@ -251,9 +277,12 @@ static int run(Options *o, LfError *err) {
     EvalData ed = {0};
     const CliStringList *dirs = &o->m.adapters;
     cJSON *array = o->json && dirs->n > 1 ? cJSON_CreateArray() : NULL;
-    bool ok = session_open_classifier_base(&s, &o->m, err);
+    /* the ranks agree before each collective step (classify_shared) */
+    bool ok = dist_agree(o->d, session_open_classifier_base(&s, &o->m, err), err);
     for (int r = 0; ok && r < (dirs->n ? dirs->n : 1); r++)
-        ok = session_use_adapter(&s, dirs->n ? dirs->v[r] : NULL, err) && eval_data_for(&ed, o, &s, err) &&
+        ok = dist_agree(o->d,
+                        session_use_adapter(&s, dirs->n ? dirs->v[r] : NULL, err) && eval_data_for(&ed, o, &s, err),
+                        err) &&
              eval_adapter(&s, &ed, o, r, array, err);
     if (ok && array) print_json(array);
     else cJSON_Delete(array);
@@ -265,9 +294,14 @@ static int run(Options *o, LfError *err) {
 
 int cmd_eval(int argc, char **argv) {
     Options o = {0};
-    int rc = parse_options(argc, argv, &o);
+    Dist d;
+    int rc = session_join_ranks(&d, "eval");
+    if (rc) return rc;
+    o.d = &d;
+    rc = parse_options(argc, argv, &o);
     if (rc != CLI_RUN) {
         dataset_options_free(&o.dopt);
+        dist_finalize(&d);
         return rc;
     }
     session_set_threads(o.m.threads);
@@ -275,5 +309,6 @@ int cmd_eval(int argc, char **argv) {
     rc = o.task == EVAL_CLASSIFICATION ? run(&o, &err) : eval_lm_run(o.task, &o.m, o.data, o.json, &o.lm, &err);
     if (rc) fprintf(stderr, "lorafit eval: %s\n", err.msg);
     dataset_options_free(&o.dopt);
+    dist_finalize(&d);
     return rc;
 }

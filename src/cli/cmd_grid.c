@@ -18,6 +18,7 @@
 #include "lorafit/cli/session.h"
 #include "lorafit/cli/train_run.h"
 #include "lorafit/util/clock.h"
+#include "lorafit/util/dist.h"
 #include "lorafit/util/files.h"
 
 typedef struct {
@@ -290,11 +291,27 @@ static int run(const Options *o, const GridAxes *g, LfError *err) {
     return rc;
 }
 
+/* A grid's runs share one process's base; under mpirun each rank would run
+ * the whole grid into the same files. */
+static int refuse_ranks(void) {
+    Dist d;
+    int rc = session_join_ranks(&d, "grid");
+    if (rc) return rc;
+    if (dist_size(&d) > 1) {
+        fprintf(stderr, "lorafit grid: runs in one process: start it without mpirun (or start several grids, "
+                        "each with its own lists and --out)\n");
+        rc = 2;
+    }
+    dist_finalize(&d);
+    return rc;
+}
+
 int cmd_grid(int argc, char **argv) {
     Options o = {0};
     CliParse p;
     int rc = cli_parse(&p, &COMMAND, argc, argv, &o);
     if (rc != CLI_RUN) return rc;
+    if ((rc = refuse_ranks())) return rc;
     GridAxes g;
     if ((rc = parse_axes(&p, &o, &g)) != CLI_RUN) return rc;
     session_set_threads(o.threads);

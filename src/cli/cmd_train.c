@@ -197,64 +197,6 @@ static int longest_kept(const TokenSet *ts) {
     return m;
 }
 
-/* Checks that a resumed run sees the same data, then restores its state. */
-static bool restore_checkpoint(TrainRun *r, LfError *err) {
-    TrainOptions *o = r->o;
-    AdapterConfig *ac = &o->ac;
-    if (ac->training.train_digest != tokenset_digest(&r->train)) {
-        lf_error_set(err, LF_ERR_INPUT,
-                     "%s is not the data the checkpoint in %s was trained on (%ld rows then, %zu now, "
-                     "or different texts)",
-                     o->train, o->resume, ac->training.train_rows, r->train.n);
-        return false;
-    }
-    TrainState st;
-    if (!adapter_load_weights(o->resume, ac, &r->s.net.model, r->s.net.slots, err) ||
-        !train_state_load(o->resume, &st, &r->opt, err))
-        return false;
-    long per_epoch = trainer_batches_per_epoch(&r->tr);
-    bool ok = st.n_points == st.step;
-    for (long i = 0; ok && i < st.n_points; i++)
-        ok = history_push_train(&r->history, i + 1, (int)(i / per_epoch) + 1, st.point_loss[i], st.point_acc[i]);
-    free((void *)st.point_loss);
-    free((void *)st.point_acc);
-    if (!ok) {
-        lf_error_set(err, LF_ERR_INPUT, "%s: the training state is inconsistent (history of %ld steps, step %ld)",
-                     o->resume, st.n_points, st.step);
-        return false;
-    }
-    memcpy(r->s.net.model.rng.s, st.rng, sizeof st.rng);
-    r->tr.epoch = st.epoch;
-    r->tr.batch = st.batch;
-    r->tr.step = st.step;
-    r->last_checkpoint_step = st.step;
-    return true;
-}
-
-static bool save(TrainRun *r, bool complete, LfError *err) {
-    size_t n = r->history.n_train;
-    float *loss = malloc((n + 1) * sizeof *loss), *acc = malloc((n + 1) * sizeof *acc);
-    if (!loss || !acc) {
-        free(loss);
-        free(acc);
-        lf_error_set(err, LF_ERR_IO, "out of memory saving the checkpoint");
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        loss[i] = (float)r->history.train[i].loss;
-        acc[i] = (float)r->history.train[i].accuracy;
-    }
-    TrainState st = {r->tr.epoch, r->tr.batch, r->tr.step, complete, {0}, &r->opt, (long)n, loss, acc};
-    memcpy(st.rng, r->s.net.model.rng.s, sizeof st.rng);
-    /* The run owns --out once it started: later saves replace its own checkpoint. */
-    bool overwrite = r->o->force || r->o->resume || r->last_checkpoint_step >= 0;
-    bool ok = adapter_save(r->o->out, &r->o->ac, &r->s.net.model, r->s.net.slots, &st, overwrite, err);
-    if (ok) r->last_checkpoint_step = r->tr.step;
-    free(loss);
-    free(acc);
-    return ok;
-}
-
 static void log_step(TrainRun *r, const StepResult *sr, int epoch, long batch) {
     if (!r->log) return;
     fprintf(r->log,
@@ -322,6 +264,22 @@ static void finish_epoch(TrainRun *r, int epoch, EpochStats *es, LfError *err, b
     fflush(stdout);
 }
 
+/* After a signal: where the checkpoint is and the command that resumes it. */
+static void print_stopped(TrainRun *r) {
+    const TrainOptions *o = r->o;
+    /* Results are bitwise repeatable at the same thread count (and ranks): the hint repeats them. */
+    char threads[32] = "", launcher[32] = "", by[48] = "a signal to another rank";
+    if (o->threads) snprintf(threads, sizeof threads, " --threads %d", o->threads);
+    if (dist_size(r->d) > 1) snprintf(launcher, sizeof launcher, "mpirun -n %d ", dist_size(r->d));
+    if (stop_requested) snprintf(by, sizeof by, "%s", stop_requested == SIGTERM ? "SIGTERM" : "SIGINT");
+    progress_clear(&r->progress);
+    fprintf(stderr,
+            "lorafit train: stopped by %s after step %ld; checkpoint saved to %s\n"
+            "Resume with: %slorafit train --model %s --train %s%s%s%s --resume %s\n",
+            by, r->tr.step, o->out, launcher, o->model, o->train, o->val ? " --val " : "", o->val ? o->val : "",
+            threads, o->out);
+}
+
 /* The loop. Returns 0, 130 when stopped by a signal, or 1/2 with err set. */
 static int train_loop(TrainRun *r, LfError *err) {
     TrainOptions *o = r->o;
@@ -360,17 +318,9 @@ static int train_loop(TrainRun *r, LfError *err) {
             snprintf(extra, sizeof extra, "loss %.4f", sr.loss);
             progress_update(&r->progress, batch + 1, extra);
             bool checkpoint_due = o->save_every && r->tr.step % o->save_every == 0;
-            if ((checkpoint_due || stop_requested) && !save(r, false, err)) return 1;
-            if (stop_requested) {
-                /* Results are bitwise repeatable at the same thread count: the hint repeats it. */
-                char threads[32] = "";
-                if (o->threads) snprintf(threads, sizeof threads, " --threads %d", o->threads);
-                progress_clear(&r->progress);
-                fprintf(stderr,
-                        "lorafit train: stopped by %s after step %ld; checkpoint saved to %s\n"
-                        "Resume with: lorafit train --model %s --train %s%s%s%s --resume %s\n",
-                        stop_requested == SIGTERM ? "SIGTERM" : "SIGINT", r->tr.step, o->out, o->model, o->train,
-                        o->val ? " --val " : "", o->val ? o->val : "", threads, o->out);
+            if ((checkpoint_due || sr.stop_votes) && !train_save(r, false, err)) return 1;
+            if (sr.stop_votes) {
+                print_stopped(r);
                 return 130;
             }
         }
@@ -429,13 +379,18 @@ static bool setup(TrainRun *r, LfError *err) {
                       ac->training.drop_last, ac->training.grad_clip, ac->training.seed, err))
         return false;
     r->tr_built = true;
+    r->tr.stop_flag = &stop_requested;
+    /* For the tests only: a NaN on one rank must stop every rank (tests/cli_mpi.sh). */
+    const char *nan_at = getenv("LORAFIT_TEST_NAN_AT_STEP");
+    if (nan_at) r->tr.nan_at_step = atol(nan_at);
+    if (!trainer_share(&r->tr, r->d, err)) return false;
     if (trainer_batches_per_epoch(&r->tr) == 0) {
         lf_error_set(err, LF_ERR_INPUT, "%s has %zu rows, fewer than one batch of %d (lower --batch-size or pass --keep-last)",
                      o->train, r->train.n, ac->training.batch_size);
         return false;
     }
-    if (o->resume && !restore_checkpoint(r, err)) return false;
-    if (o->log_path && !(r->log = fopen(o->log_path, o->resume ? "a" : "w"))) {
+    if (o->resume && !train_restore(r, err)) return false;
+    if (o->log_path && dist_is_root(r->d) && !(r->log = fopen(o->log_path, o->resume ? "a" : "w"))) {
         lf_error_errno(err, LF_ERR_INPUT, "cannot open the log file %s", o->log_path);
         return false;
     }
@@ -480,14 +435,16 @@ static void report_outcome(const TrainRun *r, double loop_seconds, TrainOutcome 
                           loop_seconds};
 }
 
-static int run(TrainOptions *o, LfError *err) {
+static int run(TrainOptions *o, const Dist *d, LfError *err) {
     TrainRun r;
     memset(&r, 0, sizeof r);
     r.o = o;
+    r.d = d;
+    o->ac.training.ranks = dist_size(d);
     r.last_checkpoint_step = -1;
     r.last_norms_step = -1;
     r.t_start = clock_seconds();
-    if (!setup(&r, err)) {
+    if (!dist_agree(d, setup(&r, err), err) || !train_ranks_agree(&r, err)) {
         run_free(&r);
         return lf_error_exit_code(err);
     }
@@ -509,12 +466,12 @@ static int run(TrainOptions *o, LfError *err) {
     sigaction(SIGTERM, &old_term, NULL);
 
     if (rc == 0 && r.last_norms_step != r.tr.step) log_norms(&r, r.tr.epoch);
-    if (rc == 0 && !save(&r, true, err)) rc = lf_error_exit_code(err);
+    if (rc == 0 && !train_save(&r, true, err)) rc = lf_error_exit_code(err);
     if (rc == 0)
         fprintf(stderr, "lorafit train: %ld steps in %.1fs; adapter saved to %s\n", r.tr.step,
                 clock_seconds() - r.t_start, o->out);
     if (rc == 0 && o->outcome) report_outcome(&r, t_loop, o->outcome);
-    if (o->plot_path && (rc == 0 || rc == 130)) {
+    if (o->plot_path && (rc == 0 || rc == 130) && dist_is_root(d)) {
         char title[160];
         snprintf(title, sizeof title, "lorafit train: %s, rank %d", o->train, o->ac.lora.rank);
         LfError perr = {0};
@@ -527,47 +484,80 @@ static int run(TrainOptions *o, LfError *err) {
     return rc;
 }
 
-int cmd_train(int argc, char **argv) { return train_main(argc, argv, NULL, NULL); }
+/* The command line and, on --resume, the checkpoint's settings (kept, but
+ * for --epochs). Returns CLI_RUN, or the exit code after saying why. */
+static int prepare(int argc, char **argv, TrainOptions *o, const Dist *d) {
+    int rc = parse_options(argc, argv, o);
+    if (rc != CLI_RUN) return rc;
+    if (o->resume) {
+        TrainOptions given = *o;
+        const char *conflict = NULL;
+        LfError err = {0};
+        if (!adapter_load_config(o->resume, &o->ac, &err) || (conflict = cli_first_change(&o->cli, &given, o))) {
+            if (conflict)
+                fprintf(stderr, "lorafit train: %s differs from the checkpoint in %s; a resumed run keeps its "
+                                "settings (drop %s or give the checkpoint's value)\n",
+                        conflict, o->resume, conflict);
+            else
+                fprintf(stderr, "lorafit train: %s\n", err.msg);
+            return conflict ? 2 : lf_error_exit_code(&err);
+        }
+        if (cli_given(&o->cli, "--epochs")) o->ac.training.epochs = given.ac.training.epochs;
+        if (o->ac.training.ranks != dist_size(d)) {
+            /* N ranks add each batch's sums in their own order: only the same N repeats the run bitwise. */
+            char how[32] = "without mpirun";
+            if (o->ac.training.ranks > 1) snprintf(how, sizeof how, "mpirun -n %d", o->ac.training.ranks);
+            fprintf(stderr, "lorafit train: the checkpoint in %s was trained by %d process%s and this run has %d; "
+                            "resume it %s%s (lorafit train ... --resume %s)\n",
+                    o->resume, o->ac.training.ranks, o->ac.training.ranks == 1 ? "" : "es", dist_size(d),
+                    o->ac.training.ranks > 1 ? "with " : "", how, o->resume);
+            return 2;
+        }
+    }
+    return check_task_options(o) == CLI_RUN ? CLI_RUN : 2;
+}
 
-int train_main(int argc, char **argv, const Session *base, TrainOutcome *outcome) {
+static int train_command(int argc, char **argv, const Session *base, TrainOutcome *outcome, const Dist *d) {
     TrainOptions o;
     memset(&o, 0, sizeof o);
     o.base = base;
     o.outcome = outcome;
     o.ac.training.drop_last = true; /* as the labs; --keep-last keeps the last short batch */
     o.ac.training.mask_prompt = LM_MASK_BY_KIND;
-    int rc = parse_options(argc, argv, &o);
-    if (rc != CLI_RUN) {
-        dataset_options_free(&o.dopt);
-        return rc;
-    }
     LfError err = {0};
-    if (o.resume) {
-        TrainOptions given = o;
-        const char *conflict = NULL;
-        if (!adapter_load_config(o.resume, &o.ac, &err) || (conflict = cli_first_change(&o.cli, &given, &o))) {
-            if (conflict)
-                fprintf(stderr, "lorafit train: %s differs from the checkpoint in %s; a resumed run keeps its "
-                                "settings (drop %s or give the checkpoint's value)\n",
-                        conflict, o.resume, conflict);
-            else
-                fprintf(stderr, "lorafit train: %s\n", err.msg);
-            adapter_config_free(&o.ac);
-            dataset_options_free(&o.dopt);
-            return conflict ? 2 : lf_error_exit_code(&err);
+    int rc = prepare(argc, argv, &o, d);
+    bool ok = rc == CLI_RUN;
+    if (!ok)
+        lf_error_set(&err, LF_ERR_INPUT, "its command line or checkpoint was refused (every rank must run the "
+                                         "same command)");
+    if (!dist_agree(d, ok, &err)) {
+        if (ok) {
+            fprintf(stderr, "lorafit train: %s\n", err.msg);
+            rc = lf_error_exit_code(&err);
         }
-        if (cli_given(&o.cli, "--epochs")) o.ac.training.epochs = given.ac.training.epochs;
-    }
-    if (check_task_options(&o) != CLI_RUN) {
-        rc = 2;
     } else {
         session_set_threads(o.threads);
         stop_requested = 0;
-        rc = run(&o, &err);
+        rc = run(&o, d, &err);
         if (rc != 0 && rc != 130) fprintf(stderr, "lorafit train: %s\n", err.msg);
     }
     adapter_config_free(&o.ac);
     o.dopt.class_names = NULL;
     dataset_options_free(&o.dopt);
     return rc;
+}
+
+int cmd_train(int argc, char **argv) {
+    Dist d;
+    int rc = session_join_ranks(&d, "train");
+    if (rc) return rc;
+    rc = train_command(argc, argv, NULL, NULL, &d);
+    dist_finalize(&d);
+    return rc;
+}
+
+/* One process: a grid's runs share this process's base, not ranks. */
+int train_main(int argc, char **argv, const Session *base, TrainOutcome *outcome) {
+    Dist alone = dist_alone();
+    return train_command(argc, argv, base, outcome, &alone);
 }

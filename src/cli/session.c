@@ -147,6 +147,20 @@ void session_close(Session *s) {
     memset(s, 0, sizeof *s);
 }
 
+int session_join_ranks(Dist *d, const char *command) {
+    LfError err = {0};
+    if (!dist_init(d, &err)) {
+        fprintf(stderr, "lorafit %s: %s\n", command, err.msg);
+        return lf_error_exit_code(&err);
+    }
+    if (dist_is_root(d)) return 0;
+    fflush(stdout);
+    fflush(stderr);
+    /* should /dev/null be missing, the rank goes on speaking */
+    if (freopen("/dev/null", "w", stdout)) (void)freopen("/dev/null", "w", stderr);
+    return 0;
+}
+
 /* OpenBLAS's own thread pool (pthreads builds): started when the library
  * loads, unless OPENBLAS_NUM_THREADS=1. Weak: not every build exports it. */
 extern int blas_thread_shutdown_(void) __attribute__((weak));

@@ -17,6 +17,17 @@ void tokenset_free(TokenSet *ts) {
     memset(ts, 0, sizeof *ts);
 }
 
+TokenSet tokenset_view(const TokenSet *ts, size_t first, size_t n) {
+    TokenSet v = *ts;
+    v.n = n;
+    v.offset += first;
+    v.full_length += first;
+    v.length += first;
+    if (v.labels) v.labels += first;
+    if (v.prompt_length) v.prompt_length += first;
+    return v;
+}
+
 static bool alloc_arrays(TokenSet *ts, size_t n, bool with_labels, LfError *err) {
     ts->offset = calloc(n + 1, sizeof *ts->offset);
     ts->full_length = calloc(n + 1, sizeof *ts->full_length);

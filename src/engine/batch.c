@@ -23,14 +23,14 @@ Gpt2Batch batch_select(const TokenSet *ts, const int *rows, int B, Gpt2Pool pool
         if (ts->prompt_length) prompt_lengths[b] = ts->prompt_length[r];
     }
     return (Gpt2Batch){ts->tokens, lengths, ts->labels ? labels : NULL, B, batch_length(lengths, B, pool, pad_to),
-                       start, TOK_EOT, ts->prompt_length ? prompt_lengths : NULL};
+                       start, TOK_EOT, ts->prompt_length ? prompt_lengths : NULL, 0};
 }
 
 Gpt2Batch batch_range(const TokenSet *ts, size_t first, int B, Gpt2Pool pool, int pad_to) {
     const int *lengths = ts->length + first;
     return (Gpt2Batch){ts->tokens, lengths, ts->labels ? ts->labels + first : NULL, B,
                        batch_length(lengths, B, pool, pad_to), ts->offset + first, TOK_EOT,
-                       ts->prompt_length ? ts->prompt_length + first : NULL};
+                       ts->prompt_length ? ts->prompt_length + first : NULL, 0};
 }
 
 /* How many texts from `first` make the next batch of at most m->max_B, and

@@ -418,7 +418,10 @@ static float lm_forward(Gpt2Model *m, const Gpt2Batch *b, bool training) {
     const float *top = a->res3 + (size_t)(m->cfg.n_layer - 1) * max_rows(m) * C;
     memcpy(a->pooled, top, (size_t)n * C * sizeof(float));
     layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, a->pooled, m->w->lnf_w, m->w->lnf_b, n, C);
-    return (float)lm_head_forward(&m->lm, a->lnf, m->w->wte, training ? a->dlnf : NULL, n);
+    m->grad_count = b->grad_count ? b->grad_count : n;
+    float loss = (float)lm_head_forward(&m->lm, a->lnf, m->w->wte, training ? a->dlnf : NULL, m->grad_count);
+    m->loss_sum = m->lm.loss_sum;
+    return loss;
 }
 
 float gpt2_forward(Gpt2Model *m, const Gpt2Batch *b, Gpt2Pool pool, bool training, float *logits) {
@@ -448,11 +451,14 @@ float gpt2_forward(Gpt2Model *m, const Gpt2Batch *b, Gpt2Pool pool, bool trainin
     gemm(false, true, m->B, K, C, 1.0f, a->lnf, C, m->head_w, C, 1.0f, a->logits, K);
     float loss = 0.0f;
     if (training) {
-        loss = crossentropy_forward(a->probs, a->logits, b->labels, m->B, K);
+        m->loss_sum = crossentropy_forward(a->probs, a->logits, b->labels, m->B, K);
+        m->grad_count = b->grad_count ? b->grad_count : m->B;
+        loss = b->labels ? (float)(m->loss_sum / m->B) : 0.0f;
     } else {
         softmax_forward(a->probs, m->seq_loss, a->logits, b->labels, m->B, K);
         double sum = 0.0;
         for (int i = 0; b->labels && i < m->B; i++) sum += m->seq_loss[i];
+        m->loss_sum = sum;
         loss = (float)(sum / m->B);
     }
     if (logits) memcpy(logits, a->logits, (size_t)m->B * K * sizeof(float));
@@ -573,7 +579,7 @@ void gpt2_backward(Gpt2Model *m) {
     }
 
     /* head: logits = lnf @ head_w^T + head_b */
-    crossentropy_backward(a->dlogits, a->probs, m->labels, B, K);
+    crossentropy_backward(a->dlogits, a->probs, m->labels, B, K, m->grad_count);
     gemm(true, false, K, C, B, 1.0f, a->dlogits, K, a->lnf, C, 0.0f, m->grad_head_w, C);
     for (int k = 0; k < K; k++) {
         float s = 0.0f;

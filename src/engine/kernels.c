@@ -376,7 +376,7 @@ void residual_forward(float *out, const float *a, const float *b, long n) {
     for (long i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
-float crossentropy_forward(float *probs, const float *logits, const int *labels, int B, int K) {
+double crossentropy_forward(float *probs, const float *logits, const int *labels, int B, int K) {
     double total = 0.0;
     for (int b = 0; b < B; b++) {
         const float *z = logits + (size_t)b * K;
@@ -391,7 +391,7 @@ float crossentropy_forward(float *probs, const float *logits, const int *labels,
         /* -log_softmax(z)[y] = log(sum) - (z_y - max): no log of a tiny probability */
         if (labels) total += (double)(logf(sum) - (z[labels[b]] - maxv));
     }
-    return labels ? (float)(total / B) : 0.0f;
+    return labels ? total : 0.0;
 }
 
 void softmax_forward(float *probs, double *loss, const float *logits, const int *labels, int B, int K) {
@@ -406,10 +406,10 @@ void softmax_forward(float *probs, double *loss, const float *logits, const int 
     }
 }
 
-void crossentropy_backward(float *dlogits, const float *probs, const int *labels, int B, int K) {
+void crossentropy_backward(float *dlogits, const float *probs, const int *labels, int B, int K, int count) {
     for (int b = 0; b < B; b++)
         for (int k = 0; k < K; k++)
-            dlogits[(size_t)b * K + k] = (probs[(size_t)b * K + k] - (k == labels[b] ? 1.0f : 0.0f)) / B;
+            dlogits[(size_t)b * K + k] = (probs[(size_t)b * K + k] - (k == labels[b] ? 1.0f : 0.0f)) / count;
 }
 
 /* The first index of x's largest value: the maximum in eight lanes

@@ -103,6 +103,7 @@ static cJSON *config_to_json(const AdapterConfig *ac, const LoraSlot *slots, int
     add_hex(tr, "train_digest", ac->training.train_digest);
     cJSON_AddNumberToObject(tr, "train_rows", (double)ac->training.train_rows);
     if (ac->task == ADAPTER_TASK_CAUSAL_LM) cJSON_AddBoolToObject(tr, "mask_prompt", ac->training.mask_prompt == 1);
+    if (ac->training.ranks > 1) cJSON_AddNumberToObject(tr, "ranks", ac->training.ranks);
 
     /* PEFT's own fields, so that PEFT recognises a PEFT-named adapter. A
      * labs-named classifier has no task_type (its files predate the field). */
@@ -225,6 +226,8 @@ static bool config_from_json(const cJSON *root, AdapterConfig *ac, const char *p
     json_double(tr, "train_rows", &rows);
     ac->training.train_rows = (long)rows;
     ac->training.mask_prompt = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(tr, "mask_prompt"));
+    ac->training.ranks = 1;
+    json_int(tr, "ranks", &ac->training.ranks);
     return true;
 }
 

@@ -29,6 +29,7 @@
 #include "lorafit/engine/quant_weights.h"
 #include "lorafit/io/adapter.h"
 #include "lorafit/io/checkpoint.h"
+#include "lorafit/util/dist.h"
 #include "lorafit/util/error.h"
 
 typedef struct {
@@ -119,7 +120,14 @@ bool session_build_lm(Session *s, int max_B, int max_T, LfError *err);
  * probs [ts->n, n_classes], *mean_loss as there (may be NULL). */
 bool session_classify(Session *s, const TokenSet *ts, float *probs, double *mean_loss, LfError *err);
 
-/* Threads for this process: n, or every core when n is 0. OpenBLAS itself
+/* For the commands that share their work across ranks (train, eval; see
+ * util/dist.h): joins the ranks, and quiets every rank but 0 (stdout and
+ * stderr to /dev/null), whose errors reach rank 0 through dist_agree().
+ * Started alone: one rank, nothing changes. Returns 0, or the exit code
+ * after printing why it could not join. */
+int session_join_ranks(Dist *d, const char *command);
+
+/* Threads for this process (per rank): n, or every core when n is 0. OpenBLAS itself
  * stays single-threaded (the engine parallelises around it). */
 void session_set_threads(int n);
 

@@ -17,6 +17,7 @@
 #include "lorafit/engine/trainer.h"
 #include "lorafit/io/adapter.h"
 #include "lorafit/report/report.h"
+#include "lorafit/util/dist.h"
 
 /* What a finished run tells a caller that runs train in this process (lorafit grid). */
 typedef struct {
@@ -41,6 +42,7 @@ typedef struct {
 /* Everything one run holds; freed by run_free(). */
 typedef struct {
     TrainOptions *o;
+    const Dist *d;    /* the ranks sharing each batch: rank 0 alone prints and writes */
     Session s;
     Dataset *train_data, *val_data; /* classification */
     LmData *lm_train, *lm_val;      /* causal-lm */
@@ -75,5 +77,18 @@ bool train_encode_classes(TrainRun *r, LfError *err);
 /* The language model's records, encoded at --max-length (the model's
  * context unless given), training and validation with the same prompt mask. */
 bool train_load_lm(TrainRun *r, LfError *err);
+
+/* On --resume: checks that the run sees the checkpoint's data, then
+ * restores its weights, optimizer state, history and position. */
+bool train_restore(TrainRun *r, LfError *err);
+
+/* Saves a checkpoint (complete: the finished adapter) to --out: rank 0
+ * writes, and every rank learns whether it could and checks that the
+ * ranks' parameters are still the same bits. A collective (util/dist.h). */
+bool train_save(TrainRun *r, bool complete, LfError *err);
+
+/* After set-up, a collective: every rank runs the same settings on the
+ * same data and model and holds the same parameters and optimizer state. */
+bool train_ranks_agree(const TrainRun *r, LfError *err);
 
 #endif

@@ -41,6 +41,10 @@ bool tokenset_encode(TokenSet *ts, Tokenizer *tok, const char *const *texts, con
                      int max_length, LfError *err);
 void tokenset_free(TokenSet *ts);
 
+/* Texts first .. first + n - 1 of ts as a set of their own: a view into
+ * ts's arrays (never freed; valid while ts is), e.g. one rank's share. */
+TokenSet tokenset_view(const TokenSet *ts, size_t first, size_t n);
+
 /* Keeps at most max_length ids of every text (max_length >= 1). Not for
  * LM sets: lm_encode() has fitted them already, keeping their answers. */
 void tokenset_truncate(TokenSet *ts, int max_length);

@@ -85,6 +85,11 @@ typedef struct {
      * [B] with 0 <= prompt_lengths[b] < lengths[b]; NULL: every next token
      * counts (plain text). */
     const int *prompt_lengths;
+    /* Training: the gradient is of the loss summed over this batch and
+     * divided by grad_count, the count of the whole batch that ranks share
+     * (its texts, or an LM's counted targets; dist.h); 0: this batch's own
+     * count, the gradient of its mean loss. */
+    int grad_count;
 } Gpt2Batch;
 
 /* One adapter as the engine runs it: a LoraSlot plus its effective scale. */
@@ -171,6 +176,8 @@ typedef struct Gpt2Model {
     int *labels;         /* [max_B] */
     double *seq_loss;    /* [max_B] an inference forward's cross-entropy per sequence */
     bool have_labels, trained_forward;
+    int grad_count;      /* what the training forward's gradient divides the loss sum by */
+    double loss_sum;     /* a labelled forward's cross-entropy summed over its texts (an LM's targets) */
     uint64_t dropout_seed; /* the last training forward's dropout stream */
     Rng rng;             /* dropout masks; seeded from the build seed */
 } Gpt2Model;

@@ -104,16 +104,19 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, long n);
 /* out [n] = a + b. */
 void residual_forward(float *out, const float *a, const float *b, long n);
 
-/* Softmax cross-entropy over class logits, as torch.nn.functional.cross_entropy
- * (mean over the batch). probs, logits [B, K]; labels [B]. Returns the mean loss. */
-float crossentropy_forward(float *probs, const float *logits, const int *labels, int B, int K);
+/* Softmax cross-entropy over class logits, as torch.nn.functional.cross_entropy.
+ * probs, logits [B, K]; labels [B]. Returns the loss summed over the batch in
+ * double (torch's mean is (float)(sum / B)). */
+double crossentropy_forward(float *probs, const float *logits, const int *labels, int B, int K);
 /* The class probabilities a person reads, where no gradient follows: the
  * softmax in double, each probability rounded once to float, and (when
  * labels is not NULL) loss[b] = -log softmax(logits[b])[labels[b]] in
  * double, which eval sums over a whole set and prints to 17 digits. */
 void softmax_forward(float *probs, double *loss, const float *logits, const int *labels, int B, int K);
-/* dlogits [B, K] = (probs - onehot(labels)) / B. */
-void crossentropy_backward(float *dlogits, const float *probs, const int *labels, int B, int K);
+/* dlogits [B, K] = (probs - onehot(labels)) / count: the gradient of the
+ * loss summed over the batch and divided by count (B for the batch's mean;
+ * the whole batch's size when ranks share it, dist.h). */
+void crossentropy_backward(float *dlogits, const float *probs, const int *labels, int B, int K, int count);
 
 /* Next-token cross-entropy over a vocabulary, row by row (the LM head's
  * loss, one chunk of rows at a time): loss[n] = -log softmax(z[n])[targets[n]]

@@ -45,6 +45,7 @@ typedef struct {
     uint64_t train_digest; /* of the training texts and labels, to refuse other data on resume */
     long train_rows;
     int mask_prompt;       /* causal LM: 1 when the loss counted only completions, else 0 */
+    int ranks;             /* processes that shared each batch (mpirun -n; "ranks", written when above 1) */
 } AdapterTraining;
 
 typedef struct {
