@@ -22,6 +22,7 @@ typedef struct {
     const char *model, *train, *val, *out, *resume, *vocab, *log_path, *plot_path;
     AdapterConfig ac;  /* LoRA, pooling, max length and training settings */
     int threads, log_every, save_every;
+    int recompute; /* 1 on, 0 off, -1 by the base's dtype (gpt2_set_recompute) */
     bool force;
     DatasetOptions dopt;
     CliParse cli; /* which options were given */
