@@ -73,20 +73,29 @@ __attribute__((target("avx2"))) static inline void int8_decode64(const QuantMatr
     }
 }
 
-/* A whole slice (nj == COLS) whose rows start on a block boundary. */
+/* A whole slice (nj == COLS) whose rows start on a block boundary. KB
+ * rows of W' at a time are decoded into an L1 buffer; then each x row
+ * keeps its 64 sums in registers over those KB steps of k (one load, one
+ * multiply, one add a vector: no store-to-load chain through memory). */
+enum { KB = 16 };
 __attribute__((target("avx2"))) static void slice_avx2(const Slice *s, float acc[ROWS][COLS]) {
-    __m256 v[8];
-    for (int k = 0; k < s->IC; k++) {
-        const size_t e = (size_t)k * s->OC + s->j0;
-        if (s->w->dtype == QUANT_NF4) nf4_decode64(s->w, e, v);
-        else int8_decode64(s->w, e, v);
-        const float *x = s->xt + (size_t)k * s->N + s->n0;
+    __m256 wb[KB][8];
+    for (int k0 = 0; k0 < s->IC; k0 += KB) {
+        const int kb = s->IC - k0 < KB ? s->IC - k0 : KB;
+        for (int kk = 0; kk < kb; kk++) {
+            const size_t e = (size_t)(k0 + kk) * s->OC + s->j0;
+            if (s->w->dtype == QUANT_NF4) nf4_decode64(s->w, e, wb[kk]);
+            else int8_decode64(s->w, e, wb[kk]);
+        }
         for (int n = 0; n < s->nn; n++) {
-            const __m256 xn = _mm256_set1_ps(x[n]);
-            for (int g = 0; g < 8; g++) {
-                float *a = acc[n] + 8 * g;
-                _mm256_storeu_ps(a, _mm256_add_ps(_mm256_loadu_ps(a), _mm256_mul_ps(xn, v[g])));
+            __m256 a[8];
+            for (int g = 0; g < 8; g++) a[g] = _mm256_loadu_ps(acc[n] + 8 * g);
+            const float *x = s->xt + (size_t)k0 * s->N + s->n0 + n;
+            for (int kk = 0; kk < kb; kk++) {
+                const __m256 xn = _mm256_set1_ps(x[(size_t)kk * s->N]);
+                for (int g = 0; g < 8; g++) a[g] = _mm256_add_ps(a[g], _mm256_mul_ps(xn, wb[kk][g]));
             }
+            for (int g = 0; g < 8; g++) _mm256_storeu_ps(acc[n] + 8 * g, a[g]);
         }
     }
 }
@@ -107,9 +116,11 @@ void qfused_forward(float *out, const float *inp, const QuantMatrix *w, const fl
     for (int n = 0; n < N; n++)
         for (int k = 0; k < IC; k++) xt[(size_t)k * N + n] = inp[(size_t)n * IC + k];
     bool simd = false;
-#ifdef QFUSED_X86
+#if defined(__AVX2__)
+    simd = allow_simd && blocks_aligned(w); /* built for AVX2 (-march=native): the binary needs it anyway */
+#elif defined(QFUSED_X86)
     CpuInfo cpu;
-    cpu_detect(&cpu);
+    cpu_detect(&cpu); /* cpuid costs microseconds under a hypervisor: only when the build did not settle it */
     simd = allow_simd && cpu.avx2 && cpu.os_ymm && blocks_aligned(w);
 #else
     (void)allow_simd;

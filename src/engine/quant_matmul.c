@@ -36,7 +36,7 @@ static void dequantize_tile(const QuantMatrix *w, int k0, int k1, float *tile) {
 
 void qmatmul_forward(float *out, const float *inp, const QuantMatrix *w, const float *bias, int N, int IC,
                      int OC) {
-    if (N <= QFUSED_MAX_ROWS) {
+    if (N <= QFUSED_FASTER_ROWS) {
         qfused_forward(out, inp, w, bias, N, IC, OC, true);
         return;
     }

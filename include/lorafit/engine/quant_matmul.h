@@ -16,7 +16,7 @@
 #include "lorafit/engine/quant.h"
 
 /* out [N, OC] = inp [N, IC] @ W' + bias [OC] (bias may be NULL): up to
- * QFUSED_MAX_ROWS rows fused (quant_fused.h), more in tiles. */
+ * QFUSED_FASTER_ROWS rows fused (quant_fused.h), more in tiles. */
 void qmatmul_forward(float *out, const float *inp, const QuantMatrix *w, const float *bias, int N, int IC,
                      int OC);
 /* The tiled forward alone, whatever N. */
