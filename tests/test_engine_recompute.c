@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "engine_slots.h"
 #include "lorafit/engine/gpt2.h"
 #include "lorafit/engine/optim.h"
 #include "lorafit/engine/quant_weights.h"
@@ -23,22 +24,7 @@
 enum { B = 3, T = 40, NL = 3, C = 64, NH = 4, RANK = 4, NSLOT = NL * 4, STEPS = 3 };
 static const Gpt2Config cfg = {NL, C, NH, 97, 64, true};
 
-static int make_slots(LoraSlot *s) {
-    const LinearSite sites[] = {SITE_QKV, SITE_ATTN_OUT, SITE_FC, SITE_FC_PROJ};
-    int n = 0;
-    for (int l = 0; l < NL; l++)
-        for (int k = 0; k < 4; k++) {
-            memset(&s[n], 0, sizeof s[n]);
-            s[n].layer = l;
-            s[n].site = sites[k];
-            s[n].in = sites[k] == SITE_FC_PROJ ? 4 * C : C;
-            s[n].out = sites[k] == SITE_QKV ? 3 * C : sites[k] == SITE_FC ? 4 * C : C;
-            s[n].rank = RANK;
-            s[n].alpha = 8;
-            n++;
-        }
-    return n;
-}
+static int make_slots(LoraSlot *s) { return engine_slots_every_site(s, NL, C, RANK, 8); }
 
 typedef struct {
     Gpt2Model m;
