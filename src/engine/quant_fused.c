@@ -31,7 +31,10 @@ static void slice_c(const Slice *s, float acc[ROWS][COLS]) {
         quant_matrix_dequantize_range(s->w, e, e + s->nj, wk);
         const float *x = s->xt + (size_t)k * s->N + s->n0;
         for (int n = 0; n < s->nn; n++)
-            for (int j = 0; j < COLS; j++) acc[n][j] += x[n] * wk[j];
+            for (int j = 0; j < COLS; j++) {
+                const float p = x[n] * wk[j]; /* its own statement: clang contracts a * b + c within one */
+                acc[n][j] += p;
+            }
     }
 }
 
