@@ -105,8 +105,8 @@ static const CliOption OPTIONS[] = {
     {.name = "--no-recompute", .type = CLI_SET, CLI_AT(TrainOptions, recompute), .value = 0,
      .def_text = "on for int8 and nf4, off for fp32",
      .help = "keep only each block's input for the backward pass and run the block's forward again there: "
-             "the same results bit for bit, far less memory (gpt2-small at 8 x 120: about 580 MB less), "
-             "about a third more compute"},
+             "the same results bit for bit in far less memory (gpt2-small in nf4 at 8 x 120: 204 MiB, not 691), "
+             "for about 40% more compute"},
 
     CLI_HEADING("output:"),
     {.name = "--log-every", .type = CLI_INT, CLI_AT(TrainOptions, log_every), .lo = 0, .hi = 1 << 30, .metavar = "N",
