@@ -111,6 +111,7 @@ static bool blocks_aligned(const QuantMatrix *w) {
 
 void qfused_forward(float *out, const float *inp, const QuantMatrix *w, const float *bias, int N, int IC, int OC,
                     bool allow_simd) {
+    if (N <= 0) return; /* an LM batch without targets leaves its top block no rows */
     float *xt = malloc((size_t)IC * N * sizeof *xt);
     if (!xt) {
         fprintf(stderr, "lorafit: out of memory for a %d x %d input\n", N, IC);
