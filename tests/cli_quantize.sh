@@ -37,6 +37,20 @@ run "${TRAIN[@]}" --out "$TMP/ad-fp32" --epochs 1
 [ "$rc" -eq 0 ] && pass || fail "train fp32: $err"
 grep -q base_dtype "$TMP/ad-fp32/adapter_config.json" && fail "fp32 adapter records base_dtype" || pass
 
+# activation recomputation (on by default for nf4 and int8) changes no bit: losses and adapter bytes
+# with and without it, on the quantized base and the fp32 one
+for dtype in nf4 fp32; do
+  for rc_opt in --recompute --no-recompute; do
+    run "${TRAIN[@]}" --out "$TMP/ad-$dtype$rc_opt" --base-dtype "$dtype" --log-every 1 --lora-dropout 0.1 $rc_opt
+    [ "$rc" -eq 0 ] && pass || fail "train $dtype $rc_opt: $err"
+    printf '%s\n' "$out" | grep 'Batch .* Loss: ' >"$TMP/out-$dtype$rc_opt"
+  done
+  [ -s "$TMP/out-$dtype--recompute" ] && cmp -s "$TMP/out-$dtype--recompute" "$TMP/out-$dtype--no-recompute" &&
+    pass || fail "$dtype: the losses differ with recomputation"
+  cmp -s "$TMP/ad-$dtype--recompute/adapter_model.safetensors" "$TMP/ad-$dtype--no-recompute/adapter_model.safetensors" &&
+    pass || fail "$dtype: the adapter differs with recomputation"
+done
+
 # the quantized file and quantizing on opening: the same bits, so the same output
 EVAL=(eval --adapter "$TMP/ad-nf4" --data "$TMP/data/test.csv" --threads 2 --json)
 run "${EVAL[@]}" --model "$TMP/model" --base-dtype nf4

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "engine_slots.h"
 #include "lorafit/engine/gpt2.h"
 #include "lorafit/engine/optim.h"
 #include "lorafit/engine/random_weights.h"
@@ -20,22 +21,7 @@
 enum { B = 3, T = 48, NSLOT = 8, C = 64 };
 static const Gpt2Config cfg = {2, C, 4, 101, 64, true};
 
-static int make_slots(LoraSlot *s) {
-    const LinearSite sites[] = {SITE_QKV, SITE_ATTN_OUT, SITE_FC, SITE_FC_PROJ};
-    int n = 0;
-    for (int l = 0; l < 2; l++)
-        for (int k = 0; k < 4; k++) {
-            memset(&s[n], 0, sizeof s[n]);
-            s[n].layer = l;
-            s[n].site = sites[k];
-            s[n].in = sites[k] == SITE_FC_PROJ ? 4 * C : C;
-            s[n].out = sites[k] == SITE_QKV ? 3 * C : sites[k] == SITE_FC ? 4 * C : C;
-            s[n].rank = 4;
-            s[n].alpha = 8;
-            n++;
-        }
-    return n;
-}
+static int make_slots(LoraSlot *s) { return engine_slots_every_site(s, 2, C, 4, 8); }
 
 /* Builds, trains 3 steps, returns the parameters (malloc'd). */
 static float *train(const Gpt2Weights *w, uint64_t seed, int threads, LoraInit init, float **init_out,

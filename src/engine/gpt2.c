@@ -1,7 +1,8 @@
 /* gpt2.c - GPT-2 forward/backward for LoRA fine-tuning. See include/lorafit/engine/gpt2.h
  * (and gpt2_testing.h for the two functions only tests call). One unit of
- * somewhat over 600 lines: forward and backward share the activations'
- * layout and the rows' bookkeeping (packed rows, the top block's rows). */
+ * about 700 lines: forward and backward share the activations' layout (with
+ * or without recomputation) and the rows' bookkeeping (packed rows, the top
+ * block's rows). */
 #include "lorafit/engine/gpt2.h"
 #include "lorafit/engine/gpt2_testing.h"
 
@@ -53,6 +54,7 @@ static float *lora_h(const Gpt2Model *m, int i) {
 /* Lays out (when base != NULL) or just sizes the activations. */
 static size_t layout_acts(Gpt2Model *m, float *base) {
     const size_t NL = (size_t)m->cfg.n_layer, C = (size_t)m->cfg.n_embd, NH = (size_t)m->cfg.n_head;
+    const size_t NS = m->recompute ? 1 : NL; /* slices of the per-block intermediates */
     const size_t Nmax = max_rows(m), Bm = (size_t)m->max_B, Tm = (size_t)m->max_T;
     const size_t K = (size_t)m->n_classes;
     const size_t H = K ? Bm : Nmax; /* the head's rows: pooled, or LM targets */
@@ -63,18 +65,18 @@ static size_t layout_acts(Gpt2Model *m, float *base) {
     }
     struct { float **ptr; size_t n; } parts[] = {
         {&m->acts.encoded, Nmax * C},
-        {&m->acts.ln1, NL * Nmax * C},
-        {&m->acts.ln1_mean, NL * Nmax},
-        {&m->acts.ln1_rstd, NL * Nmax},
-        {&m->acts.qkv, NL * Nmax * 3 * C},
-        {&m->acts.att, NL * Bm * NH * Tm * Tm},
-        {&m->acts.atty, NL * Nmax * C},
-        {&m->acts.res2, NL * Nmax * C},
-        {&m->acts.ln2, NL * Nmax * C},
-        {&m->acts.ln2_mean, NL * Nmax},
-        {&m->acts.ln2_rstd, NL * Nmax},
-        {&m->acts.fch, NL * Nmax * 4 * C},
-        {&m->acts.fch_gelu, NL * Nmax * 4 * C},
+        {&m->acts.ln1, NS * Nmax * C},
+        {&m->acts.ln1_mean, NS * Nmax},
+        {&m->acts.ln1_rstd, NS * Nmax},
+        {&m->acts.qkv, NS * Nmax * 3 * C},
+        {&m->acts.att, NS * Bm * NH * Tm * Tm},
+        {&m->acts.atty, NS * Nmax * C},
+        {&m->acts.res2, NS * Nmax * C},
+        {&m->acts.ln2, NS * Nmax * C},
+        {&m->acts.ln2_mean, NS * Nmax},
+        {&m->acts.ln2_rstd, NS * Nmax},
+        {&m->acts.fch, NS * Nmax * 4 * C},
+        {&m->acts.fch_gelu, NS * Nmax * 4 * C},
         {&m->acts.res3, NL * Nmax * C},
         {&m->acts.lora_h, (size_t)m->n_adapters * Nmax * R},
         {&m->acts.pooled, H * C},
@@ -104,6 +106,34 @@ static size_t layout_acts(Gpt2Model *m, float *base) {
 }
 
 enum { PREFAULT_ACTS_MAX_BYTES = 64 << 20 };
+
+/* (Re)allocates the activations for the current layout. */
+static bool alloc_acts(Gpt2Model *m, LfError *err) {
+    free(m->acts_memory);
+    m->n_acts = layout_acts(m, NULL);
+    /* The buffers are sized for max_B x max_T rows, and a batch of real
+     * lengths uses only some of them: untouched pages cost no memory, so
+     * training's (hundreds of MB) fault in as used. A short run's few MB
+     * (classify: one message) are mapped at once, in 2 MB pages where the
+     * kernel allows: 20 ms less than a fault per page on this project's VMs. */
+    size_t acts_bytes = m->n_acts * sizeof(float);
+    bool small = acts_bytes <= PREFAULT_ACTS_MAX_BYTES;
+    m->acts_memory = small ? mem_alloc_huge(acts_bytes) : malloc(acts_bytes);
+    if (!m->acts_memory) {
+        lf_error_set(err, LF_ERR_IO, "out of memory for the activations (%d x %d tokens)", m->max_B, m->max_T);
+        return false;
+    }
+    if (small) mem_prefault(m->acts_memory, acts_bytes);
+    layout_acts(m, m->acts_memory);
+    return true;
+}
+
+bool gpt2_set_recompute(Gpt2Model *m, bool on, LfError *err) {
+    m->trained_forward = false; /* a forward's activations do not survive the new layout */
+    if (m->recompute == on) return true;
+    m->recompute = on;
+    return alloc_acts(m, err);
+}
 
 bool gpt2_build(Gpt2Model *m, const Gpt2Weights *w, const LoraSlot *slots, int n_slots,
                 const LoraConfig *lc, int n_classes, int max_B, int max_T, uint64_t seed,
@@ -225,18 +255,10 @@ bool gpt2_build(Gpt2Model *m, const Gpt2Weights *w, const LoraSlot *slots, int n
     /* dropout masks come from their own stream: turning dropout on leaves the init alone */
     rng_seed(&m->rng, seed ^ 0xd1b54a32d192ed03ULL);
 
-    m->n_acts = layout_acts(m, NULL);
-    /* The buffers are sized for max_B x max_T rows, and a batch of real
-     * lengths uses only some of them: untouched pages cost no memory, so
-     * training's (hundreds of MB) fault in as used. A short run's few MB
-     * (classify: one message) are mapped at once, in 2 MB pages where the
-     * kernel allows: 20 ms less than a fault per page on this project's VMs. */
-    size_t acts_bytes = m->n_acts * sizeof(float);
-    bool small = acts_bytes <= PREFAULT_ACTS_MAX_BYTES;
-    m->acts_memory = small ? mem_alloc_huge(acts_bytes) : malloc(acts_bytes);
-    if (!m->acts_memory) goto oom;
-    if (small) mem_prefault(m->acts_memory, acts_bytes);
-    layout_acts(m, m->acts_memory);
+    if (!alloc_acts(m, err)) {
+        gpt2_free(m);
+        return false;
+    }
     return true;
 
 oom:
@@ -325,6 +347,73 @@ static void top_rows_last(Gpt2Model *m) {
     m->top_rows = m->B;
 }
 
+/* Block l's intermediates: its own slice of each, or with recomputation
+ * the one slice every block shares; its input and output are kept for
+ * every block either way. */
+typedef struct {
+    const float *x; /* the embeddings or the block below's res3 */
+    float *ln1, *ln1_mean, *ln1_rstd, *qkv, *att, *atty, *res2, *ln2, *ln2_mean, *ln2_rstd, *fch, *fch_gelu;
+    float *res3;
+} BlockActs;
+
+static BlockActs block_acts(const Gpt2Model *m, int l) {
+    const Gpt2Acts *a = &m->acts;
+    const size_t Nmax = max_rows(m), NC = Nmax * (size_t)m->cfg.n_embd, s = m->recompute ? 0 : (size_t)l;
+    const size_t attl = (size_t)m->max_B * m->cfg.n_head * m->max_T * m->max_T;
+    return (BlockActs){
+        .x = l == 0 ? a->encoded : a->res3 + (size_t)(l - 1) * NC,
+        .ln1 = a->ln1 + s * NC, .ln1_mean = a->ln1_mean + s * Nmax, .ln1_rstd = a->ln1_rstd + s * Nmax,
+        .qkv = a->qkv + s * NC * 3, .att = a->att + s * attl, .atty = a->atty + s * NC,
+        .res2 = a->res2 + s * NC, .ln2 = a->ln2 + s * NC, .ln2_mean = a->ln2_mean + s * Nmax,
+        .ln2_rstd = a->ln2_rstd + s * Nmax, .fch = a->fch + s * NC * 4, .fch_gelu = a->fch_gelu + s * NC * 4,
+        .res3 = a->res3 + (size_t)l * NC,
+    };
+}
+
+/* Block l's forward over the laid-out rows (`top`: trimmed, see
+ * forward_blocks). Without `to_output` it is the backward's recomputation
+ * and stops at what the backward reads: the MLP's output projection and
+ * residual are skipped, only that stage's adapters run (for their x @ A;
+ * their output lands in dfch, free scratch at that point). The same calls
+ * on the same input as the first time: the same bits. */
+static void block_forward(Gpt2Model *m, int l, bool top, bool to_output) {
+    const Gpt2LayerWeights *lw = &m->w->layers[l];
+    const int C = m->cfg.n_embd, NH = m->cfg.n_head, N = m->N;
+    const int R = top ? m->top_rows : N; /* rows after the attention */
+    const BlockActs k = block_acts(m, l);
+
+    layernorm_forward(k.ln1, k.ln1_mean, k.ln1_rstd, k.x, lw->ln1_w, lw->ln1_b, N, C);
+    /* one sgemm for the fused q | k | v; adapters add into its column slices */
+    frozen_matmul_forward(k.qkv, k.ln1, lw->qkv_w, lw->qkv_q, lw->qkv_b, N, C, 3 * C);
+    adapters_forward(m, l, STAGE_QKV, k.ln1, k.qkv, 3 * C, N);
+    const AttnRows rows = attn_rows(m, top);
+    attention_forward(k.atty, k.att, k.qkv, &rows, m->B, m->T, C, NH);
+    /* res2 first holds c_proj's output, then the residual sum */
+    frozen_matmul_forward(k.res2, k.atty, lw->attn_proj_w, lw->attn_proj_q, lw->attn_proj_b, R, C, C);
+    adapters_forward(m, l, STAGE_ATTN_OUT, k.atty, k.res2, C, R);
+    if (top) {
+        for (int i = 0; i < m->B; i++) {
+            float *r2 = k.res2 + (size_t)m->top_out[i] * C;
+            residual_forward(r2, k.x + (size_t)(m->seq_off[i] + m->top_first[i]) * C, r2,
+                             (long)(m->top_len[i] - m->top_first[i]) * C);
+        }
+    } else {
+        residual_forward(k.res2, k.x, k.res2, (long)N * C);
+    }
+
+    layernorm_forward(k.ln2, k.ln2_mean, k.ln2_rstd, k.res2, lw->ln2_w, lw->ln2_b, R, C);
+    frozen_matmul_forward(k.fch, k.ln2, lw->fc_w, lw->fc_q, lw->fc_b, R, C, 4 * C);
+    adapters_forward(m, l, STAGE_FC, k.ln2, k.fch, 4 * C, R);
+    gelu_forward(k.fch_gelu, k.fch, (long)R * 4 * C);
+    if (!to_output) {
+        adapters_forward(m, l, STAGE_FC_PROJ, k.fch_gelu, m->acts.dfch, C, R);
+        return;
+    }
+    frozen_matmul_forward(k.res3, k.fch_gelu, lw->fc_proj_w, lw->fc_proj_q, lw->fc_proj_b, R, 4 * C, C);
+    adapters_forward(m, l, STAGE_FC_PROJ, k.fch_gelu, k.res3, C, R);
+    residual_forward(k.res3, k.res2, k.res3, (long)R * C);
+}
+
 /* Embeddings and every block; the stream ends in res3 of the last block.
  * With trim_top the last block computes only what the head reads (m->top_*):
  * keys and values at every row, but the attention output and MLP only at
@@ -332,56 +421,16 @@ static void top_rows_last(Gpt2Model *m) {
  * that is 10 of the block's 12 C^2 per token. */
 static void forward_blocks(Gpt2Model *m, const Gpt2Batch *b, bool trim_top) {
     const Gpt2Weights *w = m->w;
-    const int C = m->cfg.n_embd, NH = m->cfg.n_head, N = m->N, NL = m->cfg.n_layer;
-    const size_t Nmax = max_rows(m), NC = Nmax * C;
-    const size_t attl = (size_t)m->max_B * NH * m->max_T * m->max_T;
-    Gpt2Acts *a = &m->acts;
+    const int C = m->cfg.n_embd, NL = m->cfg.n_layer;
 
     for (int i = 0; i < m->B; i++) {
         /* dense rows hold their padding; packed ones only their real ids */
         const int32_t *ids = b->tokens + (b->start ? b->start[i] : (size_t)i * b->T);
         int n_ids = b->start ? b->lengths[i] : b->T;
-        encoder_forward(a->encoded + (size_t)m->seq_off[i] * C, ids, n_ids, b->pad_id, m->seq_len[i], w->wte,
+        encoder_forward(m->acts.encoded + (size_t)m->seq_off[i] * C, ids, n_ids, b->pad_id, m->seq_len[i], w->wte,
                         w->wpe, C);
     }
-    for (int l = 0; l < NL; l++) {
-        const Gpt2LayerWeights *lw = &w->layers[l];
-        const bool top = trim_top && l == NL - 1;
-        const int R = top ? m->top_rows : N; /* rows after the attention */
-        const float *x = l == 0 ? a->encoded : a->res3 + (l - 1) * NC;
-        float *ln1 = a->ln1 + l * NC, *qkv = a->qkv + l * NC * 3, *atty = a->atty + l * NC;
-        float *res2 = a->res2 + l * NC, *ln2 = a->ln2 + l * NC, *res3 = a->res3 + l * NC;
-        float *fch = a->fch + l * NC * 4, *fch_gelu = a->fch_gelu + l * NC * 4;
-
-        layernorm_forward(ln1, a->ln1_mean + l * Nmax, a->ln1_rstd + l * Nmax, x, lw->ln1_w,
-                          lw->ln1_b, N, C);
-        /* one sgemm for the fused q | k | v; adapters add into its column slices */
-        frozen_matmul_forward(qkv, ln1, lw->qkv_w, lw->qkv_q, lw->qkv_b, N, C, 3 * C);
-        adapters_forward(m, l, STAGE_QKV, ln1, qkv, 3 * C, N);
-        const AttnRows rows = attn_rows(m, top);
-        attention_forward(atty, a->att + l * attl, qkv, &rows, m->B, m->T, C, NH);
-        /* res2 first holds c_proj's output, then the residual sum */
-        frozen_matmul_forward(res2, atty, lw->attn_proj_w, lw->attn_proj_q, lw->attn_proj_b, R, C, C);
-        adapters_forward(m, l, STAGE_ATTN_OUT, atty, res2, C, R);
-        if (top) {
-            for (int i = 0; i < m->B; i++) {
-                float *r2 = res2 + (size_t)m->top_out[i] * C;
-                residual_forward(r2, x + (size_t)(m->seq_off[i] + m->top_first[i]) * C, r2,
-                                 (long)(m->top_len[i] - m->top_first[i]) * C);
-            }
-        } else {
-            residual_forward(res2, x, res2, (long)N * C);
-        }
-
-        layernorm_forward(ln2, a->ln2_mean + l * Nmax, a->ln2_rstd + l * Nmax, res2, lw->ln2_w,
-                          lw->ln2_b, R, C);
-        frozen_matmul_forward(fch, ln2, lw->fc_w, lw->fc_q, lw->fc_b, R, C, 4 * C);
-        adapters_forward(m, l, STAGE_FC, ln2, fch, 4 * C, R);
-        gelu_forward(fch_gelu, fch, (long)R * 4 * C);
-        frozen_matmul_forward(res3, fch_gelu, lw->fc_proj_w, lw->fc_proj_q, lw->fc_proj_b, R, 4 * C, C);
-        adapters_forward(m, l, STAGE_FC_PROJ, fch_gelu, res3, C, R);
-        residual_forward(res3, res2, res3, (long)R * C);
-    }
+    for (int l = 0; l < NL; l++) block_forward(m, l, trim_top && l == NL - 1, true);
 }
 
 /* Lists the batch's counted targets in m->lm: the packed row that
@@ -506,13 +555,12 @@ static bool block_backward(Gpt2Model *m, int l, bool top, float *dy) {
     const Gpt2LayerWeights *lw = &m->w->layers[l];
     const int C = m->cfg.n_embd, NH = m->cfg.n_head, N = m->N;
     const int R = top ? m->top_rows : N;
-    const size_t Nmax = max_rows(m), NC = Nmax * C;
-    const size_t attl = (size_t)m->max_B * NH * m->max_T * m->max_T;
     Gpt2Acts *a = &m->acts;
-    const float *x = l == 0 ? a->encoded : a->res3 + (l - 1) * NC;
-    const float *ln1 = a->ln1 + l * NC, *qkv = a->qkv + l * NC * 3, *atty = a->atty + l * NC;
-    const float *res2 = a->res2 + l * NC, *ln2 = a->ln2 + l * NC;
-    const float *fch = a->fch + l * NC * 4, *fch_gelu = a->fch_gelu + l * NC * 4;
+    /* the top block ran last: the shared slice still holds it */
+    if (m->recompute && !top) block_forward(m, l, false, false);
+    const BlockActs k = block_acts(m, l);
+    const float *x = k.x, *ln1 = k.ln1, *qkv = k.qkv, *atty = k.atty, *res2 = k.res2, *ln2 = k.ln2;
+    const float *fch = k.fch, *fch_gelu = k.fch_gelu;
 
     /* MLP: res3 = res2 + fc_proj(gelu(fc(ln2(res2)))) */
     bool below = gpt2_grad_below(m, l, STAGE_FC_PROJ);
@@ -524,8 +572,7 @@ static bool block_backward(Gpt2Model *m, int l, bool top, float *dy) {
     if (below) frozen_matmul_backward(a->dln, a->dfch, lw->fc_w, lw->fc_q, R, C, 4 * C, 0);
     adapters_backward(m, l, STAGE_FC, ln2, a->dfch, 4 * C, below ? a->dln : NULL, R);
     if (!below) return false;
-    layernorm_backward(dy, a->dln, res2, lw->ln2_w, a->ln2_mean + l * Nmax, a->ln2_rstd + l * Nmax,
-                       R, C);
+    layernorm_backward(dy, a->dln, res2, lw->ln2_w, k.ln2_mean, k.ln2_rstd, R, C);
 
     /* dy = d(res2); attention: res2 = x + c_proj(attn(qkv(ln1(x)))) */
     below = gpt2_grad_below(m, l, STAGE_ATTN_OUT);
@@ -533,7 +580,7 @@ static bool block_backward(Gpt2Model *m, int l, bool top, float *dy) {
     adapters_backward(m, l, STAGE_ATTN_OUT, atty, dy, C, below ? a->datty : NULL, R);
     if (!below) return false;
     const AttnRows rows = attn_rows(m, top);
-    attention_backward(a->dqkv, a->datt, m->att_slots, a->datty, qkv, a->att + l * attl, &rows, m->B, m->T, C, NH);
+    attention_backward(a->dqkv, a->datt, m->att_slots, a->datty, qkv, k.att, &rows, m->B, m->T, C, NH);
     for (int i = 0; top && i < m->B; i++) /* rows after the last query: no gradient */
         memset(a->dqkv + (size_t)(m->seq_off[i] + m->top_len[i]) * 3 * C, 0,
                (size_t)(m->seq_len[i] - m->top_len[i]) * 3 * C * sizeof(float));
@@ -548,8 +595,7 @@ static bool block_backward(Gpt2Model *m, int l, bool top, float *dy) {
             memcpy(a->dres + (size_t)(m->seq_off[i] + m->top_first[i]) * C, dy + (size_t)m->top_out[i] * C,
                    (size_t)(m->top_len[i] - m->top_first[i]) * C * sizeof(float));
     }
-    layernorm_backward(a->dres, a->dln, x, lw->ln1_w, a->ln1_mean + l * Nmax, a->ln1_rstd + l * Nmax,
-                       N, C);
+    layernorm_backward(a->dres, a->dln, x, lw->ln1_w, k.ln1_mean, k.ln1_rstd, N, C);
     return true;
 }
 

@@ -261,8 +261,11 @@ static void int8_dequantize(const QuantMatrix *q, size_t e0, size_t e1, float *o
     for (size_t e = e0; e < e1; e++) *out++ = (float)codes[e] * q->scales[e / QUANT_INT8_BLOCK];
 }
 
-void quant_matrix_dequantize_rows(const QuantMatrix *q, int r0, int r1, float *out) {
-    size_t e0 = (size_t)r0 * q->cols, e1 = (size_t)r1 * q->cols;
+void quant_matrix_dequantize_range(const QuantMatrix *q, size_t e0, size_t e1, float *out) {
     if (q->dtype == QUANT_NF4) nf4_dequantize(q, e0, e1, out);
     else int8_dequantize(q, e0, e1, out);
+}
+
+void quant_matrix_dequantize_rows(const QuantMatrix *q, int r0, int r1, float *out) {
+    quant_matrix_dequantize_range(q, (size_t)r0 * q->cols, (size_t)r1 * q->cols, out);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "lorafit/engine/kernels.h"
+#include "lorafit/engine/quant_fused.h"
 
 /* About 1 MB of fp32 a tile: big enough that each gemm() call has work for
  * every thread, small enough to stay in the L2/L3 caches. */
@@ -35,6 +36,15 @@ static void dequantize_tile(const QuantMatrix *w, int k0, int k1, float *tile) {
 
 void qmatmul_forward(float *out, const float *inp, const QuantMatrix *w, const float *bias, int N, int IC,
                      int OC) {
+    if (N <= QFUSED_FASTER_ROWS) {
+        qfused_forward(out, inp, w, bias, N, IC, OC, true);
+        return;
+    }
+    qmatmul_forward_tiled(out, inp, w, bias, N, IC, OC);
+}
+
+void qmatmul_forward_tiled(float *out, const float *inp, const QuantMatrix *w, const float *bias, int N, int IC,
+                           int OC) {
     const int kt = tile_rows(IC, OC);
     float *tile = tile_alloc(kt, OC);
     for (int k0 = 0; k0 < IC; k0 += kt) {

@@ -32,6 +32,7 @@ typedef struct {
     AdapterConfig ac;  /* LoRA, pooling, max length and training settings */
     int threads, log_every, save_every;
     int track_norms; /* 0 = off */
+    int recompute; /* 1 on, 0 off, -1 by the base's dtype (gpt2_set_recompute) */
     bool force;
     DatasetOptions dopt;
     CliParse cli; /* which options were given */

@@ -101,7 +101,8 @@ typedef struct {
 } Gpt2Adapter;
 
 /* Activations of one forward, pointers into one allocation (see gpt2.c for
- * the sizes). N = packed rows of the batch (<= max_B * max_T). In a
+ * the sizes; with recomputation the per-block arrays but res3 hold one block,
+ * see gpt2_set_recompute). N = packed rows of the batch (<= max_B * max_T). In a
  * classification forward the top block computes only what the head reads:
  * its qkv covers all N rows, but its atty, res2, ln2, fch, fch_gelu and
  * res3 hold B rows (row b = sequence b's pooled position). */
@@ -160,6 +161,7 @@ typedef struct Gpt2Model {
     float *grad_head_w, *grad_head_b;
 
     /* activations, one allocation */
+    bool recompute;       /* gpt2_set_recompute: one shared slice of block intermediates */
     float *acts_memory;
     size_t n_acts;
     Gpt2Acts acts;
@@ -224,6 +226,20 @@ float gpt2_forward(Gpt2Model *m, const Gpt2Batch *b, Gpt2Pool pool, bool trainin
  * m->grads to the gradient of the mean cross-entropy (overwrites; no
  * accumulation across calls). */
 void gpt2_backward(Gpt2Model *m);
+
+/* Activation recomputation (gradient checkpointing), off after gpt2_build.
+ * On, the forward keeps only each block's output (its res3, the next
+ * block's input): every block writes its other intermediates into one
+ * shared slice, and the backward runs each block's forward again from its
+ * input just before going back through it, one block at a time. The same
+ * kernels in the same order: losses and gradients are bit for bit those
+ * without it. It costs a second forward of every block below the top one
+ * (without the MLP's output projection, which the backward does not read)
+ * and saves (n_layer - 1) / n_layer of the per-block activations: at
+ * gpt2-small's 8 x 120, about 580 of 630 MB. Re-lays out (reallocates) the
+ * activations: call it between steps, not between a forward and its
+ * backward. False (err set) when the memory cannot be had. */
+bool gpt2_set_recompute(Gpt2Model *m, bool on, LfError *err);
 
 /* Whether the backward carries the gradient below stage s of block `layer`:
  * whether an adapter sits lower (in a lower block, or lower in this one).

@@ -79,6 +79,9 @@ void quant_matrix_free(QuantMatrix *q);
 /* out [(r1 - r0), cols] = W'[r0 .. r1 - 1, :] (serial; callers thread over
  * row ranges). */
 void quant_matrix_dequantize_rows(const QuantMatrix *q, int r0, int r1, float *out);
+/* out [e1 - e0] = W'[e0 .. e1 - 1] over the flattened elements (serial): any
+ * range, a part of a row too, the same values as whole rows give. */
+void quant_matrix_dequantize_range(const QuantMatrix *q, size_t e0, size_t e1, float *out);
 
 /* Bytes the quantized form takes (codes and scales). */
 size_t quant_matrix_bytes(const QuantMatrix *q);

@@ -15,9 +15,13 @@
 
 #include "lorafit/engine/quant.h"
 
-/* out [N, OC] = inp [N, IC] @ W' + bias [OC] (bias may be NULL). */
+/* out [N, OC] = inp [N, IC] @ W' + bias [OC] (bias may be NULL): up to
+ * QFUSED_FASTER_ROWS rows fused (quant_fused.h), more in tiles. */
 void qmatmul_forward(float *out, const float *inp, const QuantMatrix *w, const float *bias, int N, int IC,
                      int OC);
+/* The tiled forward alone, whatever N. */
+void qmatmul_forward_tiled(float *out, const float *inp, const QuantMatrix *w, const float *bias, int N, int IC,
+                           int OC);
 /* dinp [N, IC] (=, or += when accumulate) dout [N, OC] @ W'^T. */
 void qmatmul_backward(float *dinp, const float *dout, const QuantMatrix *w, int N, int IC, int OC,
                       int accumulate);
