@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -147,7 +148,7 @@ bool adapter_config_save(const char *dir, const AdapterConfig *ac, const LoraSlo
 
 static bool json_int(const cJSON *o, const char *key, int *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble)) return false;
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || fabs(v->valuedouble) > INT_MAX) return false;
     *out = (int)v->valuedouble;
     return true;
 }
@@ -226,8 +227,8 @@ static bool config_from_json(const cJSON *root, AdapterConfig *ac, const char *p
     json_double(tr, "train_rows", &rows);
     ac->training.train_rows = (long)rows;
     ac->training.mask_prompt = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(tr, "mask_prompt"));
-    ac->training.ranks = 1;
-    json_int(tr, "ranks", &ac->training.ranks);
+    /* absent: one process (ranks is written only when there were several) */
+    if (!json_int(tr, "ranks", &ac->training.ranks) || ac->training.ranks < 1) ac->training.ranks = 1;
     return true;
 }
 
