@@ -3,8 +3,8 @@
  *
  * The engine runs attention as GEMMs over tiles of 64 queries and keys on
  * or below the diagonal; the PyTorch fixtures are shorter than one tile, so
- * this test takes sequences of 150, 70 and 130 tokens (three tiles, two,
- * and a tile boundary inside the queries when only some are asked for),
+ * this test takes sequences of 150, 70 and 130 tokens (several tiles, and
+ * query tiles that start off the key tiles' grid when only some are asked for),
  * every query or queries first .. len - 1 (the trimmed top block's), and a
  * single last query (the dot-product path). Outputs and dq, dk, dv within
  * 2e-5 * max(1, |ref|).
