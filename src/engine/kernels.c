@@ -56,6 +56,20 @@ static inline float max_of(const float *x, int n) {
     return m;
 }
 
+/* The largest of x[0 .. n - 1] (-inf when n is 0; NaNs skipped): eight
+ * lanes, so that it vectorizes. The maximum is exact whatever the order. */
+static inline float max_in_lanes(const float *x, int n) {
+    float lane[8];
+    for (int k = 0; k < 8; k++) lane[k] = -INFINITY;
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) lane[k] = x[i + k] > lane[k] ? x[i + k] : lane[k];
+    for (; i < n; i++) lane[0] = x[i] > lane[0] ? x[i] : lane[0];
+    float m = lane[0];
+    for (int k = 1; k < 8; k++) m = lane[k] > m ? lane[k] : m;
+    return m;
+}
+
 static inline void axpy(float *y, float a, const float *x, int n) {
     for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
@@ -202,9 +216,7 @@ void dropout_forward(float *out, const float *inp, uint64_t seed, float p, int N
 /* Row t of a causal softmax over s [0..t] (in place), zero beyond t up to n:
  * the probabilities then serve whole as a GEMM operand. */
 static void causal_softmax_row(float *p, int t, int n) {
-    float maxv = -INFINITY;
-    for (int t2 = 0; t2 <= t; t2++)
-        if (p[t2] > maxv) maxv = p[t2];
+    const float maxv = max_in_lanes(p, t + 1);
     float sum = 0.0f;
     for (int t2 = 0; t2 <= t; t2++) p[t2] = exp_fast(p[t2] - maxv);
     for (int t2 = 0; t2 <= t; t2++) sum += p[t2];
