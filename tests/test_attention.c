@@ -1,8 +1,8 @@
 /* test_attention.c - causal attention's forward and backward (kernels.h)
  * against the formulas, evaluated in double with plain loops.
  *
- * The engine runs attention as GEMMs over tiles of 64 queries and keys on
- * or below the diagonal; the PyTorch fixtures are shorter than one tile, so
+ * The engine runs four of attention's GEMMs over tiles of 48 queries or keys
+ * on or below the diagonal; the PyTorch fixtures are shorter than one tile, so
  * this test takes sequences of 150, 70 and 130 tokens (several tiles, and
  * query tiles that start off the key tiles' grid when only some are asked for),
  * every query or queries first .. len - 1 (the trimmed top block's), and a

@@ -244,30 +244,33 @@ static AttnHead attn_head(const float *qkv, const AttnRows *r, int b, int h, int
                       r->first && first == r->len[b] - 1};
 }
 
-/* Causal attention's GEMMs run per tile of ATTN_TILE queries (or keys),
- * over the blocks on or below the diagonal only: query tile [i0, i1) sees
- * keys 0 .. i1 - 1, key tile [j0, j1) is seen by queries j0 .. len - 1.
- * What they leave out are products with the exact zeros of P and dS above
- * the diagonal (leading or trailing terms of each sum): the same sums, for
- * 62% of the rectangle's FLOPs at 250 tokens. (Not always the same bits:
- * OpenBLAS's kernels for edge tiles round differently. Within a run they
- * still depend on the lengths only, not on the threads.) 64 rows: sequences
- * of up to 64 tokens run as one tile, as before tiling, bit for bit (48 timed
- * about 5% faster on attention at 120 and 250 tokens, within the noise). */
-enum { ATTN_TILE = 64 };
+/* Causal attention skips the products with the zeros above the diagonal
+ * where that keeps every bit: P V and dS K per tile of ATTN_TILE queries
+ * (tile [i0, i1) reads keys 0 .. i1 - 1 only), P^T dy and dS^T Q per tile of
+ * keys (tile [j0, j1) reads its queries from j0 on, rounded down to a whole
+ * tile from the first). Dropping trailing zeros of a sum, or leading ones by
+ * whole tiles, and splitting a GEMM's rows at multiples of 48 leave
+ * OpenBLAS's sums as they were (its x86 sgemm kernels work on 16 or 24 rows
+ * of A at a time; checked bit for bit up to 267 tokens, where one block of
+ * the inner dimension holds them all). Restricting S = Q K^T or dP = dy V^T
+ * to the causal columns would not (other column kernels round otherwise), so
+ * those stay whole. 4 of the 6 products on the triangle's tiles: 59% of
+ * their FLOPs at 250 tokens. */
+enum { ATTN_TILE = 48 };
 
 static int tile_end(int i0, int L) { return i0 + ATTN_TILE < L ? i0 + ATTN_TILE : L; }
 
 /* Queries first .. len - 1: S = scale Q K^T, P = causal softmax(S), out =
- * P V, as two GEMMs per query tile. out: row stride ldo. */
+ * P V (per query tile). out: row stride ldo. */
 static void attention_head_queries(float *out, int ldo, float *att, const AttnHead *a) {
     const int L = a->len, f = a->first;
+    float *s = att + (size_t)f * a->T;
+    gemm(false, true, L - f, L, a->hs, a->scale, a->q + (size_t)f * a->ld, a->ld, a->k, a->ld, 0.0f, s, a->T);
+    for (int t = f; t < L; t++) causal_softmax_row(att + (size_t)t * a->T, t, L);
     for (int i0 = f; i0 < L; i0 += ATTN_TILE) {
-        const int i1 = tile_end(i0, L), nq = i1 - i0;
-        float *s = att + (size_t)i0 * a->T;
-        gemm(false, true, nq, i1, a->hs, a->scale, a->q + (size_t)i0 * a->ld, a->ld, a->k, a->ld, 0.0f, s, a->T);
-        for (int t = i0; t < i1; t++) causal_softmax_row(att + (size_t)t * a->T, t, L);
-        gemm(false, false, nq, a->hs, i1, 1.0f, s, a->T, a->v, a->ld, 0.0f, out + (size_t)(i0 - f) * ldo, ldo);
+        const int i1 = tile_end(i0, L);
+        gemm(false, false, i1 - i0, a->hs, i1, 1.0f, att + (size_t)i0 * a->T, a->T, a->v, a->ld, 0.0f,
+             out + (size_t)(i0 - f) * ldo, ldo);
     }
 }
 
@@ -327,33 +330,32 @@ static void attention_head_backward_last(float *dq, float *dp, const float *dy, 
 }
 
 /* The same from the output gradients of queries first .. len - 1 (query
- * t's at dy + (t - first) * ldy), by GEMMs over the tiles on or below the
- * diagonal: per query tile dP = dy V^T, dS = scale P (dP - rowsum(P dP))
- * (zero above the diagonal), dq = dS K; then per key tile dv = P^T dy and
- * dk = dS^T Q. ds: scratch [len, T]. */
+ * t's at dy + (t - first) * ldy): dP = dy V^T, dS = scale P (dP -
+ * rowsum(P dP)) (zero above the diagonal), then dq = dS K per query tile,
+ * dv = P^T dy and dk = dS^T Q per key tile. ds: scratch [len, T]. */
 static void attention_head_backward_queries(float *dq, float *ds, const float *dy, int ldy, const float *att,
                                             const AttnHead *a) {
-    const int L = a->len, f = a->first, ld = a->ld, hs = a->hs, T = a->T;
+    const int L = a->len, f = a->first, nq = L - f, ld = a->ld, hs = a->hs, T = a->T;
     float *dk = dq + a->C, *dv = dq + 2 * a->C;
     for (int t = 0; t < f; t++) memset(dq + (size_t)t * ld, 0, (size_t)hs * sizeof(float));
+    gemm(false, true, nq, L, hs, 1.0f, dy, ldy, a->v, ld, 0.0f, ds, T);
+    for (int t = f; t < L; t++) {
+        const float *p = att + (size_t)t * T;
+        float *d = ds + (size_t)(t - f) * T;
+        const float pdp = dot(p, d, t + 1);
+        for (int t2 = 0; t2 <= t; t2++) d[t2] = p[t2] * (d[t2] - pdp) * a->scale;
+        for (int t2 = t + 1; t2 < L; t2++) d[t2] = 0.0f;
+    }
     for (int i0 = f; i0 < L; i0 += ATTN_TILE) {
-        const int i1 = tile_end(i0, L), nq = i1 - i0;
-        float *dsi = ds + (size_t)(i0 - f) * T;
-        gemm(false, true, nq, i1, hs, 1.0f, dy + (size_t)(i0 - f) * ldy, ldy, a->v, ld, 0.0f, dsi, T);
-        for (int t = i0; t < i1; t++) {
-            const float *p = att + (size_t)t * T;
-            float *d = ds + (size_t)(t - f) * T;
-            const float pdp = dot(p, d, t + 1);
-            for (int t2 = 0; t2 <= t; t2++) d[t2] = p[t2] * (d[t2] - pdp) * a->scale;
-            for (int t2 = t + 1; t2 < L; t2++) d[t2] = 0.0f; /* key tiles read past i1 */
-        }
-        gemm(false, false, nq, hs, i1, 1.0f, dsi, T, a->k, ld, 0.0f, dq + (size_t)i0 * ld, ld);
+        const int i1 = tile_end(i0, L);
+        gemm(false, false, i1 - i0, hs, i1, 1.0f, ds + (size_t)(i0 - f) * T, T, a->k, ld, 0.0f, dq + (size_t)i0 * ld, ld);
     }
     for (int j0 = 0; j0 < L; j0 += ATTN_TILE) {
-        const int nk = tile_end(j0, L) - j0, q0 = j0 > f ? j0 : f, nq = L - q0;
-        gemm(true, false, nk, hs, nq, 1.0f, att + (size_t)q0 * T + j0, T, dy + (size_t)(q0 - f) * ldy, ldy, 0.0f,
+        const int nk = tile_end(j0, L) - j0;
+        const int q0 = j0 > f ? f + (j0 - f) / ATTN_TILE * ATTN_TILE : f; /* whole tiles of zeros */
+        gemm(true, false, nk, hs, L - q0, 1.0f, att + (size_t)q0 * T + j0, T, dy + (size_t)(q0 - f) * ldy, ldy, 0.0f,
              dv + (size_t)j0 * ld, ld);
-        gemm(true, false, nk, hs, nq, 1.0f, ds + (size_t)(q0 - f) * T + j0, T, a->q + (size_t)q0 * ld, ld, 0.0f,
+        gemm(true, false, nk, hs, L - q0, 1.0f, ds + (size_t)(q0 - f) * T + j0, T, a->q + (size_t)q0 * ld, ld, 0.0f,
              dk + (size_t)j0 * ld, ld);
     }
 }
