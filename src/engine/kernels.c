@@ -468,17 +468,27 @@ static int argmax_first(const float *x, int n, float *maxv) {
 }
 
 /* sum of e^(x - maxv): float in eight lanes over blocks of 256 (vectorizes),
- * the blocks added in double (no float error growing with the vocabulary). */
-static double sum_exp(const float *x, int n, float maxv) {
+ * the blocks added in double (no float error growing with the vocabulary).
+ * With keep, x is overwritten with the exponentials (the gradient's, so
+ * they are evaluated once). */
+static double sum_exp(float *x, int n, float maxv, bool keep) {
     double sum = 0;
     int v = 0;
     for (; v + 256 <= n; v += 256) {
         float acc[8] = {0};
         for (int i = v; i < v + 256; i += 8)
-            for (int k = 0; k < 8; k++) acc[k] += exp_fast(x[i + k] - maxv);
+            for (int k = 0; k < 8; k++) {
+                const float e = exp_fast(x[i + k] - maxv);
+                acc[k] += e;
+                if (keep) x[i + k] = e;
+            }
         sum += (double)(((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
     }
-    for (; v < n; v++) sum += exp_fast(x[v] - maxv);
+    for (; v < n; v++) {
+        const float e = exp_fast(x[v] - maxv);
+        sum += e;
+        if (keep) x[v] = e;
+    }
     return sum;
 }
 
@@ -490,11 +500,11 @@ void crossentropy_rows(float *z, double *loss, int *hit, const int32_t *targets,
         float maxv;
         hit[n] = argmax_first(x, V, &maxv) == y;
         const float zy = x[y];
-        const double sum = sum_exp(x, V, maxv);
+        const double sum = sum_exp(x, V, maxv, dscale > 0.0f);
         loss[n] = log(sum) - ((double)zy - maxv);
         if (dscale > 0.0f) {
             const float s = (float)(dscale / sum);
-            for (int u = 0; u < V; u++) x[u] = exp_fast(x[u] - maxv) * s;
+            for (int u = 0; u < V; u++) x[u] *= s;
             x[y] -= dscale;
         }
     }
