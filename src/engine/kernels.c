@@ -28,7 +28,10 @@ static inline float dot(const float *a, const float *b, int n) {
  * inputs are clamped to [-87.3, 88.3], where 2^n stays a normal float;
  * NaN stays NaN. */
 static inline float exp_fast(float x) {
-    x = x < -87.3f ? -87.3f : x > 88.3f ? 88.3f : x;
+    /* two selects of the max/min form (a NaN passes both): written as one
+     * nested select, gcc evaluated the polynomial on several paths */
+    x = -87.3f > x ? -87.3f : x;
+    x = x > 88.3f ? 88.3f : x;
     /* n = round(x / ln2): adding 1.5 * 2^23 rounds to an integer */
     float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     /* A NaN input must come out NaN (the trainer's guard looks for it) but
