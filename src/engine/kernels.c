@@ -254,8 +254,9 @@ static AttnHead attn_head(const float *qkv, const AttnRows *r, int b, int h, int
  * tile from the first). Dropping trailing zeros of a sum, or leading ones by
  * whole tiles, and splitting a GEMM's rows at multiples of 48 leave
  * OpenBLAS's sums as they were (its x86 sgemm kernels work on 16 or 24 rows
- * of A at a time; checked bit for bit up to 267 tokens, where one block of
- * the inner dimension holds them all). Restricting S = Q K^T or dP = dy V^T
+ * of A at a time; checked bit for bit with the Zen, Haswell and Sandybridge
+ * kernels up to 300 tokens; longer, the inner dimension is cut into other
+ * blocks and the last bits may move). Restricting S = Q K^T or dP = dy V^T
  * to the causal columns would not (other column kernels round otherwise), so
  * those stay whole. 4 of the 6 products on the triangle's tiles: 59% of
  * their FLOPs at 250 tokens. */
