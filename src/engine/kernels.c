@@ -28,7 +28,10 @@ static inline float dot(const float *a, const float *b, int n) {
  * inputs are clamped to [-87.3, 88.3], where 2^n stays a normal float;
  * NaN stays NaN. */
 static inline float exp_fast(float x) {
-    x = x < -87.3f ? -87.3f : x > 88.3f ? 88.3f : x;
+    /* two selects of the max/min form (a NaN passes both): written as one
+     * nested select, gcc evaluated the polynomial on several paths */
+    x = -87.3f > x ? -87.3f : x;
+    x = x > 88.3f ? 88.3f : x;
     /* n = round(x / ln2): adding 1.5 * 2^23 rounds to an integer */
     float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     /* A NaN input must come out NaN (the trainer's guard looks for it) but
@@ -53,6 +56,20 @@ static inline float max_of(const float *x, int n) {
     float m = x[0];
     for (int i = 1; i < n; i++)
         if (x[i] > m) m = x[i];
+    return m;
+}
+
+/* The largest of x[0 .. n - 1] (-inf when n is 0; NaNs skipped): eight
+ * lanes, so that it vectorizes. The maximum is exact whatever the order. */
+static inline float max_in_lanes(const float *x, int n) {
+    float lane[8];
+    for (int k = 0; k < 8; k++) lane[k] = -INFINITY;
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) lane[k] = x[i + k] > lane[k] ? x[i + k] : lane[k];
+    for (; i < n; i++) lane[0] = x[i] > lane[0] ? x[i] : lane[0];
+    float m = lane[0];
+    for (int k = 1; k < 8; k++) m = lane[k] > m ? lane[k] : m;
     return m;
 }
 
@@ -202,9 +219,7 @@ void dropout_forward(float *out, const float *inp, uint64_t seed, float p, int N
 /* Row t of a causal softmax over s [0..t] (in place), zero beyond t up to n:
  * the probabilities then serve whole as a GEMM operand. */
 static void causal_softmax_row(float *p, int t, int n) {
-    float maxv = -INFINITY;
-    for (int t2 = 0; t2 <= t; t2++)
-        if (p[t2] > maxv) maxv = p[t2];
+    const float maxv = max_in_lanes(p, t + 1);
     float sum = 0.0f;
     for (int t2 = 0; t2 <= t; t2++) p[t2] = exp_fast(p[t2] - maxv);
     for (int t2 = 0; t2 <= t; t2++) sum += p[t2];
@@ -232,15 +247,35 @@ static AttnHead attn_head(const float *qkv, const AttnRows *r, int b, int h, int
                       r->first && first == r->len[b] - 1};
 }
 
+/* Causal attention skips the products with the zeros above the diagonal
+ * where that keeps every bit: P V and dS K per tile of ATTN_TILE queries
+ * (tile [i0, i1) reads keys 0 .. i1 - 1 only), P^T dy and dS^T Q per tile of
+ * keys (tile [j0, j1) reads its queries from j0 on, rounded down to a whole
+ * tile from the first). Dropping trailing zeros of a sum, or leading ones by
+ * whole tiles, and splitting a GEMM's rows at multiples of 48 leave
+ * OpenBLAS's sums as they were (its x86 sgemm kernels work on 16 or 24 rows
+ * of A at a time; checked bit for bit with the Zen, Haswell and Sandybridge
+ * kernels up to 300 tokens; longer, the inner dimension is cut into other
+ * blocks and the last bits may move). Restricting S = Q K^T or dP = dy V^T
+ * to the causal columns would not (other column kernels round otherwise), so
+ * those stay whole. 4 of the 6 products on the triangle's tiles: 59% of
+ * their FLOPs at 250 tokens. */
+enum { ATTN_TILE = 48 };
+
+static int tile_end(int i0, int L) { return i0 + ATTN_TILE < L ? i0 + ATTN_TILE : L; }
+
 /* Queries first .. len - 1: S = scale Q K^T, P = causal softmax(S), out =
- * P V, as two GEMMs (the upper triangle of S is computed and dropped:
- * cheaper than len dot-product loops). out: row stride ldo. */
+ * P V (per query tile). out: row stride ldo. */
 static void attention_head_queries(float *out, int ldo, float *att, const AttnHead *a) {
-    const int L = a->len, f = a->first, nq = L - f;
+    const int L = a->len, f = a->first;
     float *s = att + (size_t)f * a->T;
-    gemm(false, true, nq, L, a->hs, a->scale, a->q + (size_t)f * a->ld, a->ld, a->k, a->ld, 0.0f, s, a->T);
+    gemm(false, true, L - f, L, a->hs, a->scale, a->q + (size_t)f * a->ld, a->ld, a->k, a->ld, 0.0f, s, a->T);
     for (int t = f; t < L; t++) causal_softmax_row(att + (size_t)t * a->T, t, L);
-    gemm(false, false, nq, a->hs, L, 1.0f, s, a->T, a->v, a->ld, 0.0f, out, ldo);
+    for (int i0 = f; i0 < L; i0 += ATTN_TILE) {
+        const int i1 = tile_end(i0, L);
+        gemm(false, false, i1 - i0, a->hs, i1, 1.0f, att + (size_t)i0 * a->T, a->T, a->v, a->ld, 0.0f,
+             out + (size_t)(i0 - f) * ldo, ldo);
+    }
 }
 
 /* Only the last query: one row, dot products. */
@@ -299,17 +334,14 @@ static void attention_head_backward_last(float *dq, float *dp, const float *dy, 
 }
 
 /* The same from the output gradients of queries first .. len - 1 (query
- * t's at dy + (t - first) * ldy), as four GEMMs over the rectangle (P is
- * zero above the diagonal and dS is made so: those products add nothing):
- * dv = P^T dy, dP = dy V^T, dS = scale P (dP - rowsum(P dP)), dq = dS K,
- * dk = dS^T Q. ds: scratch [len, T]. */
+ * t's at dy + (t - first) * ldy): dP = dy V^T, dS = scale P (dP -
+ * rowsum(P dP)) (zero above the diagonal), then dq = dS K per query tile,
+ * dv = P^T dy and dk = dS^T Q per key tile. ds: scratch [len, T]. */
 static void attention_head_backward_queries(float *dq, float *ds, const float *dy, int ldy, const float *att,
                                             const AttnHead *a) {
     const int L = a->len, f = a->first, nq = L - f, ld = a->ld, hs = a->hs, T = a->T;
     float *dk = dq + a->C, *dv = dq + 2 * a->C;
-    const float *pf = att + (size_t)f * T;
     for (int t = 0; t < f; t++) memset(dq + (size_t)t * ld, 0, (size_t)hs * sizeof(float));
-    gemm(true, false, L, hs, nq, 1.0f, pf, T, dy, ldy, 0.0f, dv, ld);
     gemm(false, true, nq, L, hs, 1.0f, dy, ldy, a->v, ld, 0.0f, ds, T);
     for (int t = f; t < L; t++) {
         const float *p = att + (size_t)t * T;
@@ -318,8 +350,18 @@ static void attention_head_backward_queries(float *dq, float *ds, const float *d
         for (int t2 = 0; t2 <= t; t2++) d[t2] = p[t2] * (d[t2] - pdp) * a->scale;
         for (int t2 = t + 1; t2 < L; t2++) d[t2] = 0.0f;
     }
-    gemm(false, false, nq, hs, L, 1.0f, ds, T, a->k, ld, 0.0f, dq + (size_t)f * ld, ld);
-    gemm(true, false, L, hs, nq, 1.0f, ds, T, a->q + (size_t)f * ld, ld, 0.0f, dk, ld);
+    for (int i0 = f; i0 < L; i0 += ATTN_TILE) {
+        const int i1 = tile_end(i0, L);
+        gemm(false, false, i1 - i0, hs, i1, 1.0f, ds + (size_t)(i0 - f) * T, T, a->k, ld, 0.0f, dq + (size_t)i0 * ld, ld);
+    }
+    for (int j0 = 0; j0 < L; j0 += ATTN_TILE) {
+        const int nk = tile_end(j0, L) - j0;
+        const int q0 = j0 > f ? f + (j0 - f) / ATTN_TILE * ATTN_TILE : f; /* whole tiles of zeros */
+        gemm(true, false, nk, hs, L - q0, 1.0f, att + (size_t)q0 * T + j0, T, dy + (size_t)(q0 - f) * ldy, ldy, 0.0f,
+             dv + (size_t)j0 * ld, ld);
+        gemm(true, false, nk, hs, L - q0, 1.0f, ds + (size_t)(q0 - f) * T + j0, T, a->q + (size_t)q0 * ld, ld, 0.0f,
+             dk + (size_t)j0 * ld, ld);
+    }
 }
 
 void attention_backward(float *dqkv, float *scratch, int slots, const float *dout, const float *qkv,
@@ -430,17 +472,27 @@ static int argmax_first(const float *x, int n, float *maxv) {
 }
 
 /* sum of e^(x - maxv): float in eight lanes over blocks of 256 (vectorizes),
- * the blocks added in double (no float error growing with the vocabulary). */
-static double sum_exp(const float *x, int n, float maxv) {
+ * the blocks added in double (no float error growing with the vocabulary).
+ * With keep, x is overwritten with the exponentials (the gradient's, so
+ * they are evaluated once). */
+static double sum_exp(float *x, int n, float maxv, bool keep) {
     double sum = 0;
     int v = 0;
     for (; v + 256 <= n; v += 256) {
         float acc[8] = {0};
         for (int i = v; i < v + 256; i += 8)
-            for (int k = 0; k < 8; k++) acc[k] += exp_fast(x[i + k] - maxv);
+            for (int k = 0; k < 8; k++) {
+                const float e = exp_fast(x[i + k] - maxv);
+                acc[k] += e;
+                if (keep) x[i + k] = e;
+            }
         sum += (double)(((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
     }
-    for (; v < n; v++) sum += exp_fast(x[v] - maxv);
+    for (; v < n; v++) {
+        const float e = exp_fast(x[v] - maxv);
+        sum += e;
+        if (keep) x[v] = e;
+    }
     return sum;
 }
 
@@ -452,11 +504,11 @@ void crossentropy_rows(float *z, double *loss, int *hit, const int32_t *targets,
         float maxv;
         hit[n] = argmax_first(x, V, &maxv) == y;
         const float zy = x[y];
-        const double sum = sum_exp(x, V, maxv);
+        const double sum = sum_exp(x, V, maxv, dscale > 0.0f);
         loss[n] = log(sum) - ((double)zy - maxv);
         if (dscale > 0.0f) {
             const float s = (float)(dscale / sum);
-            for (int u = 0; u < V; u++) x[u] = exp_fast(x[u] - maxv) * s;
+            for (int u = 0; u < V; u++) x[u] *= s;
             x[y] -= dscale;
         }
     }

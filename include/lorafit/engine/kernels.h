@@ -79,7 +79,8 @@ void dropout_forward(float *out, const float *inp, uint64_t seed, float p, int N
  * its positions first[b] .. len[b] - 1 (every position when first is NULL),
  * their outputs at rows out[b], out[b] + 1, ... A single query given by
  * first = len - 1 (a pooled head's) is computed with dot products; more
- * queries (or every one) with GEMMs per sequence and head. */
+ * queries (or every one) with GEMMs per sequence and head, four of the six
+ * per tile of 48 queries or keys on the causal triangle only. */
 typedef struct {
     const int *off, *len, *first, *out;
 } AttnRows;
