@@ -6,8 +6,8 @@
 # N gives the uninterrupted run's adapter bitwise (another N is refused,
 # saying what to do); a rank that fails (its own unreadable --train, a NaN
 # injected on it, other settings) ends every rank non-zero within seconds with
-# one message from rank 0. eval splits its texts over the ranks and reports
-# what one process reports. Skipped, saying why, without mpirun or without MPI
+# one message from rank 0. eval (classification, causal-lm, qa) splits its
+# texts over the ranks and reports what one process reports. Skipped, saying why, without mpirun or without MPI
 # in the binary.
 . "$(dirname "$0")/lib.sh"
 
@@ -124,6 +124,43 @@ e1=$out
 mpi 3 eval --model "$TMP/model" --adapter "$TMP/n1" --data "$TMP/train.csv" --threads 1
 [ "$rc" -eq 0 ] && pass || fail "eval on 3 ranks: exit $rc: $err"
 [ "$out" = "$e1" ] && pass || fail "eval on 3 ranks:"$'\n'"$out"$'\n'"--- one process:"$'\n'"$e1"
+
+# eval --task causal-lm and qa: each rank its share of the texts or questions;
+# rank 0 reports (and writes the predictions of) the whole, as one process.
+LMEVAL=(eval --task causal-lm --model "$TMP/model" --adapter "$TMP/lm1" --data "$TMP/lm.jsonl" --threads 1 --json)
+# same_lm_eval A B: the same JSON but for the perplexity, and that within
+# 1e-9 relative (the loss sums are added in another order).
+same_lm_eval() {
+  [ "${1/\"perplexity\": [0-9.]*/}" = "${2/\"perplexity\": [0-9.]*/}" ] &&
+    awk -v a="$(printf '%s' "$1" | grep -o '"perplexity": [0-9.]*' | cut -d' ' -f2)" \
+        -v b="$(printf '%s' "$2" | grep -o '"perplexity": [0-9.]*' | cut -d' ' -f2)" \
+        'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a > 0 && d <= 1e-9 * a) }'
+}
+run "${LMEVAL[@]}"
+e1=$out
+mpi 3 "${LMEVAL[@]}"
+[ "$rc" -eq 0 ] && same_lm_eval "$out" "$e1" && pass ||
+  fail "eval --task causal-lm on 3 ranks: exit $rc: $out $err"$'\n'"--- one process: $e1"
+# Contexts of 1 to 13 sentences: each answer runs until the context is full
+# (128 tokens), so answers differ in length and the order of the gathered
+# answers shows in the predictions file.
+{
+  printf '{"version": "1.1", "data": [{"title": "t", "paragraphs": ['
+  for i in $(seq 1 13); do
+    [ "$i" -gt 1 ] && printf ', '
+    printf '{"context": "%s", "qas": [{"id": "q%d", "question": "Which river?", "answers": [{"text": "Rhine", "answer_start": 0}]}]}' \
+      "$(printf 'The river is long. %.0s' $(seq 1 "$i"))" "$i"
+  done
+  printf ']}]}\n'
+} > "$TMP/squad.json"
+QA=(eval --task qa --model "$TMP/model" --data "$TMP/squad.json" --max-new-tokens 200 --threads 1 --json)
+run "${QA[@]}" --predictions "$TMP/pred1.json"
+e1=$out
+for n in 2 3; do
+  mpi "$n" "${QA[@]}" --predictions "$TMP/pred$n.json"
+  [ "$rc" -eq 0 ] && [ "$out" = "$e1" ] && pass || fail "eval --task qa on $n ranks: exit $rc: $out $err"$'\n'"--- one process: $e1"
+  expect_that "eval --task qa on $n ranks: the predictions file of one process" cmp -s "$TMP/pred1.json" "$TMP/pred$n.json"
+done
 
 # Interrupt and resume: SIGINT to rank 1 alone (not the one that logs); the
 # ranks stop after the same step, rank 0 saves once and says how to resume.

@@ -75,8 +75,6 @@ static int parse_options(int argc, char **argv, Options *o) {
     if (rc == CLI_RUN && o->task != EVAL_QA) rc = cli_refuse_given(&p, EVAL_QA_OPTION_NAMES, "is for --task qa");
     if (rc == CLI_RUN && o->task != EVAL_CLASSIFICATION && o->m.adapters.n > 1)
         rc = cli_error(&p, "--adapter is given once with --task qa or causal-lm");
-    if (rc == CLI_RUN && o->task != EVAL_CLASSIFICATION && dist_size(o->d) > 1)
-        rc = cli_error(&p, "--task qa and causal-lm run in one process: start them without mpirun");
     return rc;
 }
 
@@ -306,7 +304,7 @@ int cmd_eval(int argc, char **argv) {
     }
     session_set_threads(o.m.threads);
     LfError err = {0};
-    rc = o.task == EVAL_CLASSIFICATION ? run(&o, &err) : eval_lm_run(o.task, &o.m, o.data, o.json, &o.lm, &err);
+    rc = o.task == EVAL_CLASSIFICATION ? run(&o, &err) : eval_lm_run(o.task, &o.m, o.data, o.json, &o.lm, &d, &err);
     if (rc) fprintf(stderr, "lorafit eval: %s\n", err.msg);
     dataset_options_free(&o.dopt);
     dist_finalize(&d);

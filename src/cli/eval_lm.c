@@ -13,6 +13,8 @@
 #include "lorafit/data/squad_eval.h"
 #include "lorafit/engine/batch.h"
 #include "lorafit/engine/generation.h"
+#include "lorafit/engine/trainer.h"
+#include "lorafit/util/dist.h"
 #include "lorafit/util/strbuf.h"
 
 const CliOption EVAL_QA_OPTIONS[] = {
@@ -45,14 +47,31 @@ static int batch_for(const Session *s, size_t n) {
     return n < (size_t)s->batch_size ? (n ? (int)n : 1) : s->batch_size;
 }
 
-static bool eval_perplexity(Session *s, const char *path, bool json, LfError *err) {
+/* Each rank evaluates its slice of the texts (trainer_slice, by tokens);
+ * the sums are added in double on every rank. */
+static bool evaluate_shared(Session *s, const TokenSet *ts, const Dist *dist, LmEval *ev, LfError *err) {
+    if (dist_size(dist) == 1) return batch_lm_evaluate(&s->net.model, ts, ev, err);
+    long lo, hi;
+    trainer_slice(ts->length, (long)ts->n, dist_rank(dist), dist_size(dist), &lo, &hi);
+    const TokenSet part = tokenset_view(ts, (size_t)lo, (size_t)(hi - lo));
+    LmEval mine = {0};
+    if (!dist_agree(dist, hi == lo || batch_lm_evaluate(&s->net.model, &part, &mine, err), err)) return false;
+    double sums[3] = {mine.loss_sum, (double)mine.targets, (double)mine.hits};
+    if (!dist_allreduce_sum_f64(dist, sums, 3, err)) return false;
+    *ev = (LmEval){sums[0], (long)sums[1], (long)sums[2]};
+    return true;
+}
+
+static bool eval_perplexity(Session *s, const char *path, bool json, const Dist *dist, LfError *err) {
     LmData *d = NULL;
     TokenSet ts = {0};
     int mask = LM_MASK_BY_KIND;
     LmEval ev = {0};
-    bool ok = lm_input_read(path, s->tok, s->ac.max_length, &mask, &d, &ts, err) &&
-              session_build_lm(s, batch_for(s, ts.n), longest_kept(&ts), err) &&
-              batch_lm_evaluate(&s->net.model, &ts, &ev, err);
+    bool ok = dist_agree(dist,
+                         lm_input_read(path, s->tok, s->ac.max_length, &mask, &d, &ts, err) &&
+                             session_build_lm(s, batch_for(s, ts.n), longest_kept(&ts), err),
+                         err) &&
+              evaluate_shared(s, &ts, dist, &ev, err);
     if (ok) {
         lm_input_notes(d, &ts, "eval");
         double loss = ev.targets ? ev.loss_sum / (double)ev.targets : 0.0;
@@ -163,51 +182,93 @@ static void print_scores(const SquadScore *sc, const LmData *d, size_t n_cut, bo
                 n_cut, with_adapter ? "the adapter's --max-length" : "the model's context");
 }
 
-static bool eval_qa(Session *s, const char *path, bool json, const EvalLmOptions *o, LfError *err) {
-    LmData *d = lm_data_load(path, err);
-    if (!d) return false;
-    Qa q = {.s = s, .o = o, .seqs = calloc(d->n, sizeof *q.seqs), .answers = calloc(d->n, sizeof *q.answers)};
-    const char **ids = calloc(d->n, sizeof *ids), **answers = calloc(d->n, sizeof *answers);
-    SquadScore sc = {0};
-    size_t n_cut = 0;
-    bool ok = false;
+static bool qa_open(Qa *q, const LmData *d, const char *path, size_t *n_cut, LfError *err) {
     if (d->kind != LM_KIND_SQUAD) {
         lf_error_set(err, LF_ERR_INPUT, "%s holds %s records; --task qa needs SQuAD JSON", path, lm_kind_name(d->kind));
-        goto done;
+        return false;
     }
-    if (!q.seqs || !q.answers || !ids || !answers) {
+    if (!q->seqs || !q->answers) {
         lf_error_set(err, LF_ERR_IO, "out of memory");
-        goto done;
+        return false;
     }
-    if (!session_build_lm(s, 1, 1, err) || !qa_setup(&q, d, &n_cut, err)) goto done;
-    for (size_t at = 0; at < d->n; at += (size_t)q.gen.max_B) {
-        int n = d->n - at < (size_t)q.gen.max_B ? (int)(d->n - at) : q.gen.max_B;
-        if (!qa_batch(&q, at, n, err)) goto done;
+    return session_build_lm(q->s, 1, 1, err) && qa_setup(q, d, n_cut, err);
+}
+
+/* Answers this rank's questions [lo, hi) (by count: an answer's cost is
+ * mostly its own tokens), and joins their stripped answers, each ended by
+ * a NUL, into *out. */
+static bool qa_answer_slice(Qa *q, size_t lo, size_t hi, StrBuf *out, LfError *err) {
+    for (size_t at = lo; at < hi; at += (size_t)q->gen.max_B) {
+        int n = hi - at < (size_t)q->gen.max_B ? (int)(hi - at) : q->gen.max_B;
+        if (!qa_batch(q, at, n, err)) return false;
     }
-    for (size_t i = 0; i < d->n; i++) {
-        ids[i] = d->records[i].id;
-        answers[i] = strip(q.answers[i].bytes);
-        if (!squad_score_add(&sc, answers[i], (const char *const *)d->records[i].answers, d->records[i].n_answers)) {
+    for (size_t i = lo; i < hi; i++) {
+        const char *a = strip(q->answers[i].bytes);
+        if (!strbuf_append(out, a, strlen(a) + 1)) {
             lf_error_set(err, LF_ERR_IO, "out of memory");
-            goto done;
+            return false;
         }
     }
-    if (o->predictions && !squad_write_predictions(o->predictions, ids, answers, d->n, err)) goto done;
-    print_scores(&sc, d, n_cut, s->adapter_dir != NULL, json);
-    ok = true;
-done:
+    return true;
+}
+
+/* On rank 0: every question's answer, from the ranks' joined slices in
+ * rank (so question) order; scored, written and printed. */
+static bool qa_report(const char *joined, size_t n_bytes, const LmData *d, size_t n_cut, const Session *s,
+                      const EvalLmOptions *o, bool json, LfError *err) {
+    const char **ids = calloc(d->n, sizeof *ids), **answers = calloc(d->n, sizeof *answers);
+    SquadScore sc = {0};
+    bool ok = ids && answers;
+    if (!ok) lf_error_set(err, LF_ERR_IO, "out of memory");
+    size_t at = 0;
+    for (size_t i = 0; ok && i < d->n; i++) {
+        if (at >= n_bytes) {
+            lf_error_set(err, LF_ERR_RUNTIME, "the ranks returned %zu answers for %zu questions", i, d->n);
+            ok = false;
+            break;
+        }
+        ids[i] = d->records[i].id;
+        answers[i] = joined + at;
+        at += strlen(answers[i]) + 1;
+        if (!squad_score_add(&sc, answers[i], (const char *const *)d->records[i].answers, d->records[i].n_answers)) {
+            lf_error_set(err, LF_ERR_IO, "out of memory");
+            ok = false;
+        }
+    }
+    ok = ok && (!o->predictions || squad_write_predictions(o->predictions, ids, answers, d->n, err));
+    if (ok) print_scores(&sc, d, n_cut, s->adapter_dir != NULL, json);
     free(ids);
     free(answers);
-    qa_free(&q, d->n);
+    return ok;
+}
+
+/* Each rank answers its share of the questions; rank 0 gathers the
+ * answers, scores them and writes the predictions. */
+static bool eval_qa(Session *s, const char *path, bool json, const EvalLmOptions *o, const Dist *dist,
+                    LfError *err) {
+    LmData *d = lm_data_load(path, err);
+    size_t n = d ? d->n : 0, n_cut = 0, n_joined = 0;
+    Qa q = {.s = s, .o = o, .seqs = calloc(n ? n : 1, sizeof *q.seqs), .answers = calloc(n ? n : 1, sizeof *q.answers)};
+    StrBuf mine = {0};
+    char *joined = NULL;
+    long lo = 0, hi = 0;
+    trainer_slice(NULL, (long)n, dist_rank(dist), dist_size(dist), &lo, &hi);
+    bool ok = dist_agree(dist, d && qa_open(&q, d, path, &n_cut, err), err) &&
+              dist_agree(dist, qa_answer_slice(&q, (size_t)lo, (size_t)hi, &mine, err), err) &&
+              dist_gather_bytes(dist, mine.bytes, mine.len, &joined, &n_joined, err) &&
+              (!dist_is_root(dist) || qa_report(joined, n_joined, d, n_cut, s, o, json, err));
+    free(joined);
+    strbuf_free(&mine);
+    qa_free(&q, n);
     lm_data_free(d);
     return ok;
 }
 
 int eval_lm_run(EvalTask task, const AdapterOptions *m, const char *data, bool json, const EvalLmOptions *o,
-                LfError *err) {
+                const Dist *dist, LfError *err) {
     Session s;
-    bool ok = session_open_lm_adapter(&s, m, err) &&
-              (task == EVAL_QA ? eval_qa(&s, data, json, o, err) : eval_perplexity(&s, data, json, err));
+    bool ok = dist_agree(dist, session_open_lm_adapter(&s, m, err), err) &&
+              (task == EVAL_QA ? eval_qa(&s, data, json, o, dist, err) : eval_perplexity(&s, data, json, dist, err));
     session_close(&s);
     return ok ? 0 : lf_error_exit_code(err);
 }

@@ -59,18 +59,83 @@ static int wait_passively(MPI_Request *req) {
     return rc;
 }
 
-bool dist_allreduce_sum(const Dist *d, float *buf, size_t n, LfError *err) {
+/* buf [n] of `type` (`size` bytes each) summed over the ranks in place. */
+static bool allreduce_sum(const Dist *d, void *buf, size_t n, MPI_Datatype type, size_t size, LfError *err) {
     if (d->size == 1) return true;
-    /* One call for any adapter below 2^31 floats (8 GB); beyond, in parts. */
+    /* One call for any adapter below 2^31 values (8 GB); beyond, in parts. */
     for (size_t done = 0; done < n;) {
         size_t part = n - done < (size_t)INT_MAX ? n - done : (size_t)INT_MAX;
         MPI_Request req;
-        if (mpi_failed(MPI_Iallreduce(MPI_IN_PLACE, buf + done, (int)part, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &req),
+        if (mpi_failed(MPI_Iallreduce(MPI_IN_PLACE, (char *)buf + done * size, (int)part, type, MPI_SUM,
+                                      MPI_COMM_WORLD, &req),
                        "MPI_Iallreduce", err) ||
             mpi_failed(wait_passively(&req), "MPI_Iallreduce", err))
             return false;
         done += part;
     }
+    return true;
+}
+
+bool dist_allreduce_sum(const Dist *d, float *buf, size_t n, LfError *err) {
+    return allreduce_sum(d, buf, n, MPI_FLOAT, sizeof *buf, err);
+}
+
+bool dist_allreduce_sum_f64(const Dist *d, double *buf, size_t n, LfError *err) {
+    return allreduce_sum(d, buf, n, MPI_DOUBLE, sizeof *buf, err);
+}
+
+/* One rank: a copy, as in dist_none.c (MPI may not even be started). */
+static bool gather_alone(const void *mine, size_t n, char **all, size_t *all_n, LfError *err) {
+    if (!(*all = malloc(n ? n : 1))) {
+        lf_error_set(err, LF_ERR_IO, "out of memory");
+        return false;
+    }
+    if (n) memcpy(*all, mine, n);
+    *all_n = n;
+    return true;
+}
+
+bool dist_gather_bytes(const Dist *d, const void *mine, size_t n, char **all, size_t *all_n, LfError *err) {
+    *all = NULL;
+    *all_n = 0;
+    if (d->size == 1) return gather_alone(mine, n, all, all_n, err);
+    /* every rank learns every count, so all know the total and whether it fits */
+    int count = n < (size_t)INT_MAX ? (int)n : -1, *counts = calloc((size_t)d->size, sizeof *counts),
+        *offsets = calloc((size_t)d->size, sizeof *offsets);
+    bool ok = counts && offsets;
+    if (!ok) lf_error_set(err, LF_ERR_IO, "out of memory");
+    if (!dist_agree(d, ok, err) ||
+        mpi_failed(MPI_Allgather(&count, 1, MPI_INT, counts, 1, MPI_INT, MPI_COMM_WORLD), "MPI_Allgather", err)) {
+        free(counts);
+        free(offsets);
+        return false;
+    }
+    size_t total = 0;
+    for (int r = 0; r < d->size; r++) {
+        if (counts[r] < 0) ok = false;
+        offsets[r] = total < (size_t)INT_MAX ? (int)total : 0;
+        total += counts[r] < 0 ? 0 : (size_t)counts[r];
+    }
+    if (!ok || total >= (size_t)INT_MAX) {
+        lf_error_set(err, LF_ERR_RUNTIME, "MPI: %zu bytes to gather on rank 0 (at most 2^31 - 1)", total);
+        ok = false;
+    } else if (dist_is_root(d) && !(*all = malloc(total ? total : 1))) {
+        lf_error_set(err, LF_ERR_IO, "out of memory gathering %zu bytes", total);
+        ok = false;
+    }
+    char none = 0;
+    ok = dist_agree(d, ok, err) &&
+         !mpi_failed(MPI_Gatherv(n ? mine : &none, count, MPI_BYTE, *all ? *all : &none, counts, offsets, MPI_BYTE,
+                                 0, MPI_COMM_WORLD),
+                     "MPI_Gatherv", err);
+    free(counts);
+    free(offsets);
+    if (!ok) {
+        free(*all);
+        *all = NULL;
+        return false;
+    }
+    *all_n = dist_is_root(d) ? total : 0;
     return true;
 }
 

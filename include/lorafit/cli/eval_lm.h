@@ -22,6 +22,7 @@
 #include "lorafit/cli/cli.h"
 #include "lorafit/cli/session.h"
 #include "lorafit/engine/sampler.h"
+#include "lorafit/util/dist.h"
 #include "lorafit/util/error.h"
 
 typedef enum { EVAL_CLASSIFICATION, EVAL_QA, EVAL_CAUSAL_LM } EvalTask;
@@ -39,8 +40,10 @@ extern const CliOption EVAL_QA_OPTIONS[];
 extern const char *const EVAL_QA_OPTION_NAMES[];
 
 /* Runs the evaluation and prints it (JSON with json); returns the exit code
- * with err set on failure. */
+ * with err set on failure. Under mpirun each rank takes its share of the
+ * texts (qa: of the questions, by count; causal-lm: by tokens) and rank 0
+ * reports the whole: the same figures and predictions as one process. */
 int eval_lm_run(EvalTask task, const AdapterOptions *m, const char *data, bool json, const EvalLmOptions *o,
-                LfError *err);
+                const Dist *dist, LfError *err);
 
 #endif

@@ -54,6 +54,15 @@ static inline bool dist_is_root(const Dist *d) { return d->rank == 0; }
 /* buf [n] becomes the element-wise sum over the ranks, on every rank. */
 bool dist_allreduce_sum(const Dist *d, float *buf, size_t n, LfError *err);
 
+/* The same in double: for sums that must keep their digits (a loss over
+ * many texts) or stay exact (counts below 2^53). */
+bool dist_allreduce_sum_f64(const Dist *d, double *buf, size_t n, LfError *err);
+
+/* Every rank's n bytes at `mine`, joined in rank order, on rank 0 alone:
+ * *all (malloc'd, the caller frees it; never NULL there) and *all_n; NULL
+ * and 0 on the others. n must stay below 2^31 bytes on each rank. */
+bool dist_gather_bytes(const Dist *d, const void *mine, size_t n, char **all, size_t *all_n, LfError *err);
+
 /* Root's `bytes` bytes of buf, copied to every rank. */
 bool dist_bcast(const Dist *d, void *buf, size_t bytes, int root, LfError *err);
 
