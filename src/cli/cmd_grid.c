@@ -17,6 +17,7 @@
 #include "lorafit/cli/grid_table.h"
 #include "lorafit/cli/session.h"
 #include "lorafit/cli/train_run.h"
+#include "lorafit/engine/batch.h"
 #include "lorafit/util/clock.h"
 #include "lorafit/util/dist.h"
 #include "lorafit/util/files.h"
@@ -192,15 +193,7 @@ static bool accuracy_on(const char *data, Session *s, const char *adapter, doubl
     if (ok) ok = session_classify(s, &ts, probs, NULL, err);
     *forward = clock_seconds() - t0;
     if (ok) {
-        long correct = 0;
-        for (size_t i = 0; i < ts.n; i++) {
-            const float *p = probs + i * (size_t)s->ac.n_classes;
-            int best = 0;
-            for (int c = 1; c < s->ac.n_classes; c++)
-                if (p[c] > p[best]) best = c;
-            correct += best == ts.labels[i];
-        }
-        *acc = ts.n ? (double)correct / (double)ts.n : 0;
+        *acc = ts.n ? (double)batch_count_correct(probs, ts.labels, ts.n, s->ac.n_classes) / (double)ts.n : 0;
     } else if (d) {
         lf_error_prefix(err, "%s", data);
     }

@@ -47,21 +47,6 @@ static int batch_for(const Session *s, size_t n) {
     return n < (size_t)s->batch_size ? (n ? (int)n : 1) : s->batch_size;
 }
 
-/* Each rank evaluates its slice of the texts (trainer_slice, by tokens);
- * the sums are added in double on every rank. */
-static bool evaluate_shared(Session *s, const TokenSet *ts, const Dist *dist, LmEval *ev, LfError *err) {
-    if (dist_size(dist) == 1) return batch_lm_evaluate(&s->net.model, ts, ev, err);
-    long lo, hi;
-    trainer_slice(ts->length, (long)ts->n, dist_rank(dist), dist_size(dist), &lo, &hi);
-    const TokenSet part = tokenset_view(ts, (size_t)lo, (size_t)(hi - lo));
-    LmEval mine = {0};
-    if (!dist_agree(dist, hi == lo || batch_lm_evaluate(&s->net.model, &part, &mine, err), err)) return false;
-    double sums[3] = {mine.loss_sum, (double)mine.targets, (double)mine.hits};
-    if (!dist_allreduce_sum_f64(dist, sums, 3, err)) return false;
-    *ev = (LmEval){sums[0], (long)sums[1], (long)sums[2]};
-    return true;
-}
-
 static bool eval_perplexity(Session *s, const char *path, bool json, const Dist *dist, LfError *err) {
     LmData *d = NULL;
     TokenSet ts = {0};
@@ -71,7 +56,7 @@ static bool eval_perplexity(Session *s, const char *path, bool json, const Dist 
                          lm_input_read(path, s->tok, s->ac.max_length, &mask, &d, &ts, err) &&
                              session_build_lm(s, batch_for(s, ts.n), longest_kept(&ts), err),
                          err) &&
-              evaluate_shared(s, &ts, dist, &ev, err);
+              trainer_lm_evaluate_shared(&s->net.model, &ts, dist, &ev, err);
     if (ok) {
         lm_input_notes(d, &ts, "eval");
         double loss = ev.targets ? ev.loss_sum / (double)ev.targets : 0.0;

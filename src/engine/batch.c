@@ -88,3 +88,15 @@ bool batch_lm_evaluate(Gpt2Model *m, const TokenSet *ts, LmEval *out, LfError *e
     }
     return true;
 }
+
+long batch_count_correct(const float *probs, const int *labels, size_t n, int C) {
+    long correct = 0;
+    for (size_t i = 0; i < n; i++) {
+        const float *p = probs + i * (size_t)C;
+        int best = 0; /* the first of equal maxima, as the labs' argmax */
+        for (int c = 1; c < C; c++)
+            if (p[c] > p[best]) best = c;
+        correct += best == labels[i];
+    }
+    return correct;
+}

@@ -206,43 +206,49 @@ bool trainer_step(Trainer *t, StepResult *r, LfError *err) {
     return true;
 }
 
-/* sums [n] over the ranks (nothing alone); false on every rank when one failed. */
-static bool gather_sums(Trainer *t, float *sums, int n, bool ok, LfError *err) {
-    if (ranks(t) == 1) return ok;
-    if (!dist_agree(t->dist, ok, err)) return false;
-    return dist_allreduce_sum(t->dist, sums, (size_t)n, err);
+/* sums [n] over the ranks (nothing alone), in double; false on every rank when one failed. */
+static bool gather_sums(const Dist *d, double *sums, int n, bool ok, LfError *err) {
+    if (!d || dist_size(d) == 1) return ok;
+    if (!dist_agree(d, ok, err)) return false;
+    return dist_allreduce_sum_f64(d, sums, (size_t)n, err);
+}
+
+bool trainer_lm_evaluate_shared(Gpt2Model *m, const TokenSet *whole, const Dist *d, LmEval *out, LfError *err) {
+    long lo = 0, hi = (long)whole->n;
+    if (d && dist_size(d) > 1) trainer_slice(whole->length, (long)whole->n, dist_rank(d), dist_size(d), &lo, &hi);
+    const TokenSet part = tokenset_view(whole, (size_t)lo, (size_t)(hi - lo));
+    LmEval e = {0};
+    bool ok = hi == lo || batch_lm_evaluate(m, &part, &e, err);
+    double sums[3] = {e.loss_sum, (double)e.targets, (double)e.hits};
+    if (!gather_sums(d, sums, 3, ok, err)) return false;
+    *out = (LmEval){sums[0], (long)sums[1], (long)sums[2]};
+    return true;
 }
 
 bool trainer_evaluate(Trainer *t, const TokenSet *whole, double *loss, double *accuracy, LfError *err) {
     int C = t->model->n_classes;
+    if (C == 0) {
+        LmEval e;
+        if (!trainer_lm_evaluate_shared(t->model, whole, t->dist, &e, err)) return false;
+        *loss = e.targets ? e.loss_sum / (double)e.targets : 0;
+        *accuracy = e.targets ? (double)e.hits / (double)e.targets : 0;
+        return true;
+    }
     long lo = 0, hi = (long)whole->n;
     if (ranks(t) > 1)
         trainer_slice(t->pool == POOL_LAST_POSITION ? NULL : whole->length, (long)whole->n, dist_rank(t->dist),
                       dist_size(t->dist), &lo, &hi);
     const TokenSet part = tokenset_view(whole, (size_t)lo, (size_t)(hi - lo)), *set = &part;
-    if (C == 0) {
-        LmEval e;
-        bool ok = batch_lm_evaluate(t->model, set, &e, err);
-        float sums[3] = {(float)e.loss_sum, (float)e.targets, (float)e.hits};
-        if (ranks(t) > 1) {
-            if (!(ok = gather_sums(t, sums, 3, ok, err))) return false;
-            e = (LmEval){sums[0], (long)sums[1], (long)sums[2]};
-        }
-        *loss = e.targets ? e.loss_sum / (double)e.targets : 0;
-        *accuracy = e.targets ? (double)e.hits / (double)e.targets : 0;
-        return ok;
-    }
     float *probs = malloc((set->n + 1) * (size_t)C * sizeof *probs);
     bool ok = probs != NULL;
     if (!ok) lf_error_set(err, LF_ERR_IO, "out of memory");
     ok = ok && batch_predict(t->model, set, t->pool, t->pad_to, probs, loss, err);
-    long correct = 0;
-    for (size_t i = 0; ok && i < set->n; i++) correct += argmax(probs + i * (size_t)C, C) == set->labels[i];
+    long correct = ok ? batch_count_correct(probs, set->labels, set->n, C) : 0;
     free(probs);
     if (ranks(t) > 1) {
-        float sums[2] = {ok ? (float)(*loss * (double)set->n) : 0.0f, (float)correct};
-        if (!(ok = gather_sums(t, sums, 2, ok, err))) return false;
-        *loss = whole->n ? (double)sums[0] / (double)whole->n : 0;
+        double sums[2] = {ok ? *loss * (double)set->n : 0.0, (double)correct};
+        if (!(ok = gather_sums(t->dist, sums, 2, ok, err))) return false;
+        *loss = whole->n ? sums[0] / (double)whole->n : 0;
         correct = (long)sums[1];
     }
     *accuracy = whole->n ? (double)correct / (double)whole->n : 0;

@@ -13,8 +13,6 @@
 
 bool dist_available(void) { return true; }
 
-Dist dist_alone(void) { return (Dist){.rank = 0, .size = 1, .mpi = false}; }
-
 /* Set by mpirun (Open MPI), by a PMIx launcher (srun --mpi=pmix, prterun)
  * or by a PMI-1/2 one (MPICH's Hydra, srun --mpi=pmi2). */
 static bool launched(void) {

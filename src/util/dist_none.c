@@ -7,8 +7,6 @@
 
 bool dist_available(void) { return false; }
 
-Dist dist_alone(void) { return (Dist){.rank = 0, .size = 1, .mpi = false}; }
-
 /* Started by mpirun or srun with several ranks, each would train alone and
  * all write the same files: refused. */
 bool dist_init(Dist *d, LfError *err) {

@@ -52,4 +52,8 @@ typedef struct {
  * been built for ts's longest text. */
 bool batch_lm_evaluate(Gpt2Model *m, const TokenSet *ts, LmEval *out, LfError *err);
 
+/* How many of the n rows of probs [n, C] have their largest value (the
+ * first, on a tie) at the row's label. */
+long batch_count_correct(const float *probs, const int *labels, size_t n, int C);
+
 #endif

@@ -35,6 +35,7 @@
 
 #include "lorafit/util/dist.h"
 #include "lorafit/util/error.h"
+#include "lorafit/engine/batch.h"
 #include "lorafit/engine/gpt2.h"
 #include "lorafit/engine/optim.h"
 #include "lorafit/data/tokenset.h"
@@ -110,5 +111,11 @@ bool trainer_step(Trainer *t, StepResult *r, LfError *err);
  * loss per counted target token (exp(loss) is the perplexity) and the
  * next-token accuracy (batch_lm_evaluate in batch.h has the sums). */
 bool trainer_evaluate(Trainer *t, const TokenSet *set, double *loss, double *accuracy, LfError *err);
+
+/* A causal LM's figures over `whole` shared by the ranks of d (NULL or one
+ * rank: alone): each rank evaluates its slice (trainer_slice, by tokens)
+ * and the sums are added in double, the same on every rank. False on every
+ * rank when one failed. trainer_evaluate's and eval's. */
+bool trainer_lm_evaluate_shared(Gpt2Model *m, const TokenSet *whole, const Dist *d, LmEval *out, LfError *err);
 
 #endif
