@@ -19,15 +19,16 @@ esac
 
 # Build tools and the three libraries, all from the distribution. clang and
 # its runtimes are for the sanitizer/fuzzer builds (scripts/test.sh, README);
-# Open MPI for `mpirun -n N lorafit train` and its tests (optional at build time).
+# Open MPI for `mpirun -n N lorafit train` and its tests, oneDNN for --base-dtype bf16 (both optional
+# at build time).
 PACKAGES=(build-essential cmake pkg-config curl unzip libopenblas-dev libcjson-dev libutf8proc-dev
-          clang libclang-rt-14-dev libomp-14-dev libopenmpi-dev openmpi-bin)
+          clang libclang-rt-14-dev libomp-14-dev libopenmpi-dev openmpi-bin libdnnl-dev)
 
 have_all() {
   command -v cmake >/dev/null && command -v cc >/dev/null && command -v pkg-config >/dev/null &&
     pkg-config --exists openblas libcjson libutf8proc && command -v clang >/dev/null &&
     command -v curl >/dev/null && command -v unzip >/dev/null && command -v mpirun >/dev/null &&
-    pkg-config --exists ompi-c &&
+    pkg-config --exists ompi-c && [ -e /usr/include/oneapi/dnnl/dnnl.h ] &&
     [ -e /usr/lib/llvm-14/lib/libomp.so ] || return 1
 }
 

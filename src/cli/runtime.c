@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "lorafit/engine/bf16_matmul.h"
 #include "lorafit/engine/blas_kernels.h"
 
 static const char CORETYPE[] = "OPENBLAS_CORETYPE";
@@ -97,5 +98,7 @@ void runtime_describe(FILE *f, const RuntimeKernels *k, int threads, const char 
     fprintf(f, "threads: %d%s; OpenBLAS single-threaded, each GEMM split over lorafit's OpenMP threads; "
                "OMP_WAIT_POLICY %s\n",
             threads, threads_note ? threads_note : "", policy && *policy ? policy : "unset (libgomp spins)");
-    fprintf(f, "oneDNN: not built in\n");
+    char dnnl[256];
+    bf16_describe(dnnl, sizeof dnnl);
+    fprintf(f, "oneDNN: %s\n", dnnl);
 }

@@ -4,10 +4,12 @@
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lorafit/cli/common_options.h"
 #include "lorafit/engine/batch.h"
+#include "lorafit/engine/bf16_matmul.h"
 #include "lorafit/io/merge.h"
 
 bool session_open_base(Session *s, const char *model, const char *vocab_dir, LfError *err) {
@@ -29,6 +31,18 @@ bool session_open_base(Session *s, const char *model, const char *vocab_dir, LfE
     return true;
 }
 
+/* LORAFIT_BF16_BACKEND=reference: the bf16 GEMMs through lorafit's
+ * reference instead of oneDNN, on any CPU. A testing aid (the command-line
+ * tests run bf16 end to end with it where oneDNN cannot), not an option:
+ * it is slow. */
+static bool bf16_reference_wanted(bool *reference, LfError *err) {
+    const char *v = getenv("LORAFIT_BF16_BACKEND");
+    *reference = v && strcmp(v, "reference") == 0;
+    if (!v || !*v || *reference || strcmp(v, "onednn") == 0) return true;
+    lf_error_set(err, LF_ERR_INPUT, "LORAFIT_BF16_BACKEND is \"%s\"; it takes reference or onednn", v);
+    return false;
+}
+
 bool session_set_base_dtype(Session *s, QuantDtype dtype, LfError *err) {
     QuantDtype in_file = checkpoint_base_dtype(s->ck);
     s->base_dtype = in_file != QUANT_F32 ? in_file : dtype;
@@ -38,11 +52,18 @@ bool session_set_base_dtype(Session *s, QuantDtype dtype, LfError *err) {
         return false;
     }
     if (in_file != QUANT_F32 || dtype == QUANT_F32) return true;
+    bool reference = false;
+    if (dtype == QUANT_BF16 && (!bf16_reference_wanted(&reference, err) || (!reference && !bf16_usable(err))))
+        return false; /* before converting anything */
     if (!quant_weights_build(&s->qw, checkpoint_weights(s->ck), dtype, err)) {
         lf_error_prefix(err, "%s", checkpoint_file(s->ck));
         return false;
     }
     checkpoint_release_block_matrices(s->ck); /* the fp32 copies no longer count in RSS */
+    if (dtype == QUANT_BF16 && !reference && !bf16_weights_use_dnnl(&s->qw, err)) {
+        lf_error_prefix(err, "%s", checkpoint_file(s->ck));
+        return false;
+    }
     return true;
 }
 

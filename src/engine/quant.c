@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lorafit/engine/bf16.h"
+#include "lorafit/engine/bf16_dnnl.h"
+
 /* bitsandbytes' NF4 levels (get_4bit_type("nf4"), nf4_dequantization_lut). */
 const float quant_nf4_levels[16] = {
     -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
@@ -95,11 +98,11 @@ const float quant_dynamic_map[256] = {
 enum { DYNAMIC_ZERO = 127 };
 
 const char *quant_dtype_name(QuantDtype d) {
-    return d == QUANT_NF4 ? "nf4" : d == QUANT_INT8 ? "int8" : "fp32";
+    return d == QUANT_NF4 ? "nf4" : d == QUANT_INT8 ? "int8" : d == QUANT_BF16 ? "bf16" : "fp32";
 }
 
 bool quant_dtype_parse(const char *s, QuantDtype *out) {
-    static const QuantDtype all[] = {QUANT_F32, QUANT_INT8, QUANT_NF4};
+    static const QuantDtype all[] = {QUANT_F32, QUANT_INT8, QUANT_NF4, QUANT_BF16};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (strcmp(s, quant_dtype_name(all[i])) == 0) {
             *out = all[i];
@@ -111,7 +114,10 @@ bool quant_dtype_parse(const char *s, QuantDtype *out) {
 static size_t blocks_of(size_t n, size_t block) { return (n + block - 1) / block; }
 
 size_t quant_codes_bytes(QuantDtype d, size_t n) {
-    return d == QUANT_NF4 ? (n + 1) / 2 : d == QUANT_INT8 ? n : n * sizeof(float);
+    return d == QUANT_NF4    ? (n + 1) / 2
+           : d == QUANT_INT8 ? n
+           : d == QUANT_BF16 ? n * sizeof(uint16_t)
+                             : n * sizeof(float);
 }
 
 size_t quant_nf4_absmax_count(size_t n) { return blocks_of(n, QUANT_NF4_BLOCK); }
@@ -227,6 +233,8 @@ bool quant_matrix_quantize(QuantMatrix *q, QuantDtype dtype, const float *w, int
         uint8_t *acodes = codes + ncodes;
         q->absmax_codes = acodes;
         nf4_quantize(q, codes, acodes, scales, scales + nscales, w, n);
+    } else if (dtype == QUANT_BF16) {
+        bf16_from_f32_array((uint16_t *)(void *)codes, w, n); /* malloc's alignment, no scales before */
     } else {
         int8_quantize((int8_t *)codes, scales, w, n);
     }
@@ -234,6 +242,7 @@ bool quant_matrix_quantize(QuantMatrix *q, QuantDtype dtype, const float *w, int
 }
 
 void quant_matrix_free(QuantMatrix *q) {
+    bf16_dnnl_free(q->dnnl);
     free(q->owned);
     memset(q, 0, sizeof *q);
 }
@@ -261,8 +270,14 @@ static void int8_dequantize(const QuantMatrix *q, size_t e0, size_t e1, float *o
     for (size_t e = e0; e < e1; e++) *out++ = (float)codes[e] * q->scales[e / QUANT_INT8_BLOCK];
 }
 
+static void bf16_widen(const QuantMatrix *q, size_t e0, size_t e1, float *out) {
+    const uint16_t *codes = (const uint16_t *)(const void *)q->codes;
+    for (size_t e = e0; e < e1; e++) *out++ = bf16_to_f32(codes[e]);
+}
+
 void quant_matrix_dequantize_range(const QuantMatrix *q, size_t e0, size_t e1, float *out) {
     if (q->dtype == QUANT_NF4) nf4_dequantize(q, e0, e1, out);
+    else if (q->dtype == QUANT_BF16) bf16_widen(q, e0, e1, out);
     else int8_dequantize(q, e0, e1, out);
 }
 

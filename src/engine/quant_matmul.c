@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "lorafit/engine/bf16_matmul.h"
 #include "lorafit/engine/kernels.h"
 #include "lorafit/engine/quant_fused.h"
 
@@ -36,6 +37,10 @@ static void dequantize_tile(const QuantMatrix *w, int k0, int k1, float *tile) {
 
 void qmatmul_forward(float *out, const float *inp, const QuantMatrix *w, const float *bias, int N, int IC,
                      int OC) {
+    if (w->dtype == QUANT_BF16) {
+        bf16_matmul_forward(out, inp, w, bias, N, IC, OC);
+        return;
+    }
     if (N <= QFUSED_FASTER_ROWS) {
         qfused_forward(out, inp, w, bias, N, IC, OC, true);
         return;
@@ -62,6 +67,12 @@ void qmatmul_forward_tiled(float *out, const float *inp, const QuantMatrix *w, c
 
 void qmatmul_backward(float *dinp, const float *dout, const QuantMatrix *w, int N, int IC, int OC,
                       int accumulate) {
+    if (w->dtype == QUANT_BF16) bf16_matmul_backward(dinp, dout, w, N, IC, OC, accumulate);
+    else qmatmul_backward_tiled(dinp, dout, w, N, IC, OC, accumulate);
+}
+
+void qmatmul_backward_tiled(float *dinp, const float *dout, const QuantMatrix *w, int N, int IC, int OC,
+                            int accumulate) {
     const int kt = tile_rows(IC, OC);
     float *tile = tile_alloc(kt, OC);
     for (int k0 = 0; k0 < IC; k0 += kt) {

@@ -191,7 +191,7 @@ static bool config_from_json(const cJSON *root, AdapterConfig *ac, const char *p
     if (!missing && !json_hex(base, "fingerprint", &ac->base_fingerprint)) missing = "base_model.fingerprint";
     const char *dtype = missing ? NULL : json_string(base, "base_dtype");
     ac->base_dtype = QUANT_F32;
-    if (dtype && !quant_dtype_parse(dtype, &ac->base_dtype)) missing = "base_model.base_dtype (fp32, int8 or nf4)";
+    if (dtype && !quant_dtype_parse(dtype, &ac->base_dtype)) missing = "base_model.base_dtype (fp32, bf16, int8 or nf4)";
     if (!missing && (!naming || (strcmp(naming, "labs") && strcmp(naming, "peft")))) missing = "naming (labs or peft)";
     if (!missing && (!json_int(root, "r", &ac->lora.rank) || ac->lora.rank < 1)) missing = "r (a rank of 1 or more)";
     if (!missing && !json_double(root, "lora_alpha", &ac->lora.alpha)) missing = "lora_alpha";

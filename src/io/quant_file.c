@@ -34,7 +34,7 @@ bool quant_file_dtype(const StFile *st, QuantDtype *out, LfError *err) {
     const char *v = st_metadata(st, QUANT_FILE_DTYPE_KEY);
     *out = QUANT_F32;
     if (!v) return true;
-    if (quant_dtype_parse(v, out) && *out != QUANT_F32) return true;
+    if (quant_dtype_parse(v, out) && (*out == QUANT_NF4 || *out == QUANT_INT8)) return true;
     lf_error_set(err, LF_ERR_INPUT, "%s: metadata %s is \"%s\", expected \"nf4\" or \"int8\"", st_path(st),
                  QUANT_FILE_DTYPE_KEY, v);
     return false;

@@ -103,6 +103,8 @@ bool cpu_can_avx512(const CpuInfo *c) {
 
 bool cpu_can_avx512_bf16(const CpuInfo *c) { return cpu_can_avx512(c) && c->avx512_bf16; }
 
+bool cpu_can_amx_bf16(const CpuInfo *c) { return c->amx_tile && c->amx_bf16 && c->os_amx; }
+
 char *cpu_features_text(const CpuInfo *c, char *buf, size_t size) {
     /* the OS state each group needs: 0 none beyond SSE, 1 YMM, 2 ZMM, 3 tiles */
     const struct {

@@ -65,13 +65,15 @@
     {.name = "--out", .type = CLI_STRING, CLI_AT(T, f), .metavar = "DIR", .flags = (flags_), .help = (help_)}
 
 /* How the base's block Linear weights are held (engine/quant.h), into a
- * QuantDtype. */
+ * QuantDtype; then --precision, issue 13's name for it (fp32 / bf16). */
 #define CLI_OPT_BASE_DTYPE(T, f, flags_)                                                                      \
     {.name = "--base-dtype", .type = CLI_CHOICE, CLI_AT(T, f), .metavar = "D",                                \
-     .choices = (const char *const[]){"fp32", "int8", "nf4", NULL},                                           \
-     .values = (const int[]){QUANT_F32, QUANT_INT8, QUANT_NF4}, .def = "fp32", .flags = (flags_),             \
-     .help = "how the base's block Linear weights are held: fp32; int8 (a scale per block of 32); nf4 "       \
-             "(bitsandbytes' 4-bit NormalFloat, blocks of 64); a model `lorafit quantize` wrote is used as it is"}
+     .choices = (const char *const[]){"fp32", "bf16", "int8", "nf4", NULL},                                   \
+     .values = (const int[]){QUANT_F32, QUANT_BF16, QUANT_INT8, QUANT_NF4}, .def = "fp32", .flags = (flags_), \
+     .help = "how the base's block Linear weights are held: fp32; bf16 (their GEMMs in bf16 with fp32 sums, "  \
+             "through oneDNN: CPUs with AVX512-BF16 or AMX); int8 (a scale per block of 32); nf4 "            \
+             "(bitsandbytes' 4-bit NormalFloat, blocks of 64); a model `lorafit quantize` wrote is used as it is"}, \
+        CLI_ALIAS("--precision", "--base-dtype")
 
 /* --config: a known preset name, stored as given. */
 bool cli_parse_preset(const char *as, const char *value, void *field, LfError *err);

@@ -50,7 +50,10 @@ bool session_open_base(Session *s, const char *model, const char *vocab_dir, LfE
 
 /* Holds the base's block Linear weights in `dtype` from now on: quantized
  * here, unless the file already holds them quantized (then it must be
- * fp32, i.e. not given, or that same dtype). Sets s->base_dtype. */
+ * fp32, i.e. not given, or that same dtype). Sets s->base_dtype. bf16 runs
+ * on oneDNN and fails (LF_ERR_INPUT, saying what the CPU or build lacks)
+ * where it cannot; LORAFIT_BF16_BACKEND=reference, a testing aid, runs the
+ * reference GEMMs instead (engine/bf16_matmul.h). */
 bool session_set_base_dtype(Session *s, QuantDtype dtype, LfError *err);
 
 /* On stderr, when the adapter (config ac, in adapter_dir) was trained with

@@ -31,7 +31,12 @@
  *    (bitsandbytes' binary search with midpoints agrees but for exact
  *    midpoints); a block of equal absmaxes gets absmax2 0 and the code of 0;
  *  - int8's d is kept in fp32 (Q8_0 stores fp16): 36 bytes a block instead
- *    of 34, but no overflow past 65504 * 127 nor lost digits below 6e-5. */
+ *    of 34, but no overflow past 65504 * 127 nor lost digits below 6e-5.
+ *
+ * bf16 (engine/bf16.h): each weight rounded to nearest even, as torch's
+ * .bfloat16(); codes hold the rows * cols values (uint16_t, 2 bytes each),
+ * no scales; W' is their exact widening. Its GEMMs are bf16 ones, the
+ * activations rounded too (bf16_matmul.h), not fp32 GEMMs of W'. */
 #ifndef LORAFIT_QUANT_H
 #define LORAFIT_QUANT_H
 
@@ -41,21 +46,26 @@
 
 #include "lorafit/util/error.h"
 
-typedef enum { QUANT_F32 = 0, QUANT_INT8, QUANT_NF4 } QuantDtype;
+typedef enum { QUANT_F32 = 0, QUANT_INT8, QUANT_NF4, QUANT_BF16 } QuantDtype;
+
+struct Bf16Dnnl;
 
 enum { QUANT_NF4_BLOCK = 64, QUANT_NF4_ABSMAX_BLOCK = 256, QUANT_INT8_BLOCK = 32 };
 
 typedef struct {
-    QuantDtype dtype;       /* QUANT_INT8 or QUANT_NF4 */
+    QuantDtype dtype;       /* QUANT_INT8, QUANT_NF4 or QUANT_BF16 */
     int rows, cols;
-    const uint8_t *codes;   /* nf4: quant_codes_bytes() packed nibbles; int8: rows * cols int8 */
+    const uint8_t *codes;   /* nf4: quant_codes_bytes() packed nibbles; int8: rows * cols int8;
+                               bf16: rows * cols uint16_t, 2-byte aligned */
     const float *scales;    /* int8: d a block of 32; nf4: absmax2 a block of 256 absmaxes */
     const uint8_t *absmax_codes; /* nf4: one a block of 64 */
     float absmax_offset;    /* nf4 */
     void *owned;            /* the arrays' allocation when quant_matrix_quantize made them */
+    struct Bf16Dnnl *dnnl;  /* bf16: oneDNN's primitives for W' (bf16_dnnl.h), freed with q; NULL:
+                               the reference GEMMs */
 } QuantMatrix;
 
-/* "fp32", "int8", "nf4". */
+/* "fp32", "int8", "nf4", "bf16". */
 const char *quant_dtype_name(QuantDtype d);
 /* Parses those names; false for anything else. */
 bool quant_dtype_parse(const char *s, QuantDtype *out);
@@ -70,7 +80,7 @@ extern const float quant_nf4_levels[16];
 extern const float quant_dynamic_map[256];
 
 /* Quantizes w [rows, cols] into q (arrays allocated in one block, freed by
- * quant_matrix_free). Fails, naming nothing but the element, on a weight
+ * quant_matrix_free, with q->dnnl). Fails, naming nothing but the element, on a weight
  * that is not finite: callers prefix the tensor's name. */
 bool quant_matrix_quantize(QuantMatrix *q, QuantDtype dtype, const float *w, int rows, int cols,
                            LfError *err);

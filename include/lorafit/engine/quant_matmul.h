@@ -16,7 +16,8 @@
 #include "lorafit/engine/quant.h"
 
 /* out [N, OC] = inp [N, IC] @ W' + bias [OC] (bias may be NULL): up to
- * QFUSED_FASTER_ROWS rows fused (quant_fused.h), more in tiles. */
+ * QFUSED_FASTER_ROWS rows fused (quant_fused.h), more in tiles; a bf16 W'
+ * through bf16_matmul.h (bf16 inputs), in both directions. */
 void qmatmul_forward(float *out, const float *inp, const QuantMatrix *w, const float *bias, int N, int IC,
                      int OC);
 /* The tiled forward alone, whatever N. */
@@ -25,6 +26,9 @@ void qmatmul_forward_tiled(float *out, const float *inp, const QuantMatrix *w, c
 /* dinp [N, IC] (=, or += when accumulate) dout [N, OC] @ W'^T. */
 void qmatmul_backward(float *dinp, const float *dout, const QuantMatrix *w, int N, int IC, int OC,
                       int accumulate);
+/* The tiled backward alone, whatever the dtype. */
+void qmatmul_backward_tiled(float *dinp, const float *dout, const QuantMatrix *w, int N, int IC, int OC,
+                            int accumulate);
 
 void frozen_matmul_forward(float *out, const float *inp, const float *w, const QuantMatrix *wq,
                            const float *bias, int N, int IC, int OC);

@@ -31,6 +31,7 @@ bool cpu_can_avx(const CpuInfo *c);
 bool cpu_can_avx2_fma(const CpuInfo *c);     /* AVX2 and FMA3 with the YMM state */
 bool cpu_can_avx512(const CpuInfo *c);       /* AVX-512 F, BW, DQ, VL with the ZMM state */
 bool cpu_can_avx512_bf16(const CpuInfo *c);  /* the above and AVX512-BF16 */
+bool cpu_can_amx_bf16(const CpuInfo *c);     /* AMX tiles and AMX-BF16 with the tile state */
 
 /* The vector features present, in order of age, separated by spaces:
  * "SSE4.2 AVX AVX2 FMA F16C AVX-512F ... AMX-INT8" ("none" when there are
