@@ -24,6 +24,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "bf16_expect.h"
 #include "check.h"
 #include "lorafit/engine/bf16.h"
 #include "lorafit/engine/bf16_matmul.h"
@@ -90,37 +91,6 @@ static void check_rounding(void) {
         CHECK(h[i] == bf16_from_f32(in[i]) && back[i] == r[i] && r[i] == bf16_round(in[i]), "array %d", i);
 }
 
-/* Outputs y [N, M] = bf16(a) [N, K] @ B [K, M] (+ init [N, M]): how many lie
- * beyond the summation bound of the exact sum over the rounded a, and how
- * many beyond it of the exact sum over a itself. b_at(k, m) is B's value. */
-typedef struct {
-    const float *a;     /* [N, K] as given to the GEMM (unrounded) */
-    const float *wd;    /* W' [IC, OC] widened */
-    const float *init;  /* NULL, the bias [M], or the values accumulated onto [N, M] */
-    bool init_is_bias, transposed;
-    int N, K, M, OC;
-} Expect;
-
-static void count_beyond(const Expect *e, const float *y, size_t *beyond, size_t *beyond_unrounded) {
-    *beyond = *beyond_unrounded = 0;
-    for (int n = 0; n < e->N; n++)
-        for (int m = 0; m < e->M; m++) {
-            double init = e->init ? e->init[e->init_is_bias ? (size_t)m : (size_t)n * e->M + m] : 0.0;
-            double exact = init, unrounded = init, mag = fabs(init);
-            for (int k = 0; k < e->K; k++) {
-                float a = e->a[(size_t)n * e->K + k];
-                double b = e->transposed ? e->wd[(size_t)m * e->OC + k] : e->wd[(size_t)k * e->OC + m];
-                exact += (double)bf16_round(a) * b;
-                unrounded += (double)a * b;
-                mag += fabs((double)bf16_round(a) * b);
-            }
-            const double bound = (e->K + 2) * ldexp(1.0, -24) * mag;
-            const double got = y[(size_t)n * e->M + m];
-            *beyond += fabs(got - exact) > bound;
-            *beyond_unrounded += fabs(got - unrounded) > bound;
-        }
-}
-
 static void check_gemm(int N, int IC, int OC) {
     const size_t nw = (size_t)IC * OC;
     float *w = malloc(sizeof(float) * nw), *wd = malloc(sizeof(float) * nw);
@@ -152,19 +122,19 @@ static void check_gemm(int N, int IC, int OC) {
     CHECK(N == 0 || memcmp(y, y1, sizeof(float) * N * OC) == 0, "%dx%dx%d: a second run agrees bit for bit", N,
           IC, OC);
 
-    size_t beyond, beyond_unrounded;
     Expect fwd = {x, wd, bias, true, false, N, IC, OC, OC};
-    count_beyond(&fwd, y, &beyond, &beyond_unrounded);
+    size_t beyond = count_beyond(&fwd, y, true);
     CHECK(beyond == 0, "forward %dx%dx%d: %zu outputs beyond the fp32 summation bound", N, IC, OC, beyond);
     if (N * OC >= 64 && IC <= 400)
-        CHECK(beyond_unrounded > 0, "forward %dx%dx%d: the inputs were not rounded to bf16", N, IC, OC);
+        CHECK(count_beyond(&fwd, y, false) > 0, "forward %dx%dx%d: the inputs were not rounded to bf16", N, IC, OC);
     Expect bwd = {dy, wd, NULL, false, true, N, OC, IC, OC};
-    count_beyond(&bwd, dx, &beyond, &beyond_unrounded);
+    beyond = count_beyond(&bwd, dx, true);
     CHECK(beyond == 0, "backward %dx%dx%d: %zu outputs beyond the bound", N, IC, OC, beyond);
     if (N * IC >= 64 && OC <= 400)
-        CHECK(beyond_unrounded > 0, "backward %dx%dx%d: the gradients were not rounded to bf16", N, IC, OC);
+        CHECK(count_beyond(&bwd, dx, false) > 0, "backward %dx%dx%d: the gradients were not rounded to bf16", N, IC,
+              OC);
     bwd.init = d0;
-    count_beyond(&bwd, dxa, &beyond, &beyond_unrounded);
+    beyond = count_beyond(&bwd, dxa, true);
     CHECK(beyond == 0, "backward += %dx%dx%d: %zu outputs beyond the bound", N, IC, OC, beyond);
 
     /* the dispatch: a bf16 matrix without oneDNN runs the reference, bit for bit */
