@@ -27,7 +27,8 @@
 #    last-token pooling), wall clock including tokenizing, and its peak RSS.
 # The load average is printed before and after: the machine may be shared.
 #
-# Environment: LORAFIT_BIN (default build/lorafit), PYTHON (default /usr/bin/python3).
+# Environment: LORAFIT_BIN (default build/lorafit), PYTHON (default /usr/bin/python3),
+# BENCH_TORCH_AUTOCAST=bf16 (the reference's forward under torch.autocast bf16: bench_torch.py).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)

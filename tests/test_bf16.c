@@ -158,10 +158,10 @@ static void check_by_hand(void) {
     bf16_reference_backward(dx, dy, &q, 1, 2, 3, 0);
     /* dy rounds to (1, 0, 1) (a tie, to even): dx = (1 - 2, 0.5) */
     CHECK(dx[0] == -1.0f && dx[1] == 0.5f, "by hand backward: dx = %.9g %.9g, want -1 0.5", dx[0], dx[1]);
+    quant_matrix_free(&q);
     float bad[2] = {1, NAN};
     CHECK(!quant_matrix_quantize(&q, QUANT_BF16, bad, 1, 2, &err) && strstr(err.msg, "[0, 1]"),
           "a NaN weight is refused naming it: %s", err.msg);
-    quant_matrix_free(&q);
 }
 
 int main(void) {

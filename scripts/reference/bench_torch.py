@@ -28,10 +28,16 @@ through the model (LM head tied to the token embedding), argmax of the last
 position. The continuation's mean ms per token is measured at every 32nd
 step (and the last) and interpolated linearly in between, since the cost
 grows with the length (BENCH_TORCH_FULL_GENERATE=1 times every step).
+BENCH_TORCH_AUTOCAST=bf16 runs every forward and loss (not the backward,
+as PyTorch's recipe has it) under torch.autocast("cpu", dtype=torch.bfloat16):
+PyTorch's one-flag mixed precision, the counterpart of lorafit's
+--base-dtype bf16 (issue 13), on oneDNN as well; the JSON says "autocast".
 Prints one JSON object. Run with /usr/bin/python3 (Debian's python3-torch):
 
   /usr/bin/python3 scripts/reference/bench_torch.py lorafit-bench.json
+  BENCH_TORCH_AUTOCAST=bf16 /usr/bin/python3 scripts/reference/bench_torch.py lorafit-bench.json
 """
+import contextlib
 import json
 import os
 import resource
@@ -76,21 +82,33 @@ def batches_of(case, vocab, gen):
     return out
 
 
+def autocast():
+    """The forward's precision: bf16 autocast when BENCH_TORCH_AUTOCAST=bf16."""
+    mode = os.environ.get("BENCH_TORCH_AUTOCAST", "")
+    if mode == "bf16":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    if mode:
+        sys.exit(f"BENCH_TORCH_AUTOCAST is {mode!r}: bf16 or unset")
+    return contextlib.nullcontext()
+
+
 def step(model, head, opt, batch, pool, training):
     tokens, lengths, labels = batch
     if pool == "lm":
-        logits = model(tokens)
-        loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
-                               ignore_index=-100)
+        with autocast():
+            logits = model(tokens)
+            loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
+                                   ignore_index=-100)
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
         return loss
     if not training:
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             return ref.classify(model, head, tokens, lengths, pool)
-    logits = ref.classify(model, head, tokens, lengths, pool)
-    loss = F.cross_entropy(logits, labels)
+    with autocast():
+        logits = ref.classify(model, head, tokens, lengths, pool)
+        loss = F.cross_entropy(logits, labels)
     loss.backward()
     opt.step()
     opt.zero_grad(set_to_none=True)
@@ -156,7 +174,8 @@ def main():
             rss_after_train_padded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     generate = time_generate(model, spec, gen) if "generate" in spec else None
     print(json.dumps({
-        "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "torch": torch.__version__, "autocast": os.environ.get("BENCH_TORCH_AUTOCAST") or None,
+        "threads": torch.get_num_threads(),
         "interop_threads": torch.get_num_interop_threads(), "trainable_params": n_trainable,
         "cases": results,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,

@@ -56,7 +56,9 @@ static void api_close(DnnlApi *a) {
 /* Opens the library (dlopen counts references: cheap when already open). */
 static bool api_open(DnnlApi *a, LfError *err) {
     memset(a, 0, sizeof *a);
-    if (!(a->lib = dlopen(SONAME(DNNL_VERSION_MAJOR), RTLD_NOW | RTLD_LOCAL))) {
+    /* never unloaded: the OpenMP threads its matmuls started (libgomp's,
+     * loaded with it where lorafit runs on another runtime) outlive it */
+    if (!(a->lib = dlopen(SONAME(DNNL_VERSION_MAJOR), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE))) {
         lf_error_set(err, LF_ERR_INPUT, "cannot load oneDNN: %s", dlerror());
         return false;
     }
