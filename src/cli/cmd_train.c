@@ -102,12 +102,7 @@ static const CliOption OPTIONS[] = {
      .flags = CLI_FIXED, .help = "also train on the last incomplete batch (the labs drop it)"},
     CLI_OPT_THREADS(TrainOptions, threads, "threads; results are bitwise repeatable for the same seed and thread count"),
     CLI_OPT_BASE_DTYPE(TrainOptions, ac.base_dtype, 0),
-    {.name = "--recompute", .type = CLI_SET, CLI_AT(TrainOptions, recompute), .value = 1},
-    {.name = "--no-recompute", .type = CLI_SET, CLI_AT(TrainOptions, recompute), .value = 0,
-     .def_text = "on for int8 and nf4, off for fp32",
-     .help = "keep only each block's input for the backward pass and run the block's forward again there: "
-             "the same results bit for bit in far less memory (gpt2-small in nf4 at 8 x 120: 204 MiB, not 691), "
-             "for about 40% more compute"},
+    CLI_OPT_RECOMPUTE(TrainOptions, recompute),
 
     CLI_HEADING("output:"),
     {.name = "--log-every", .type = CLI_INT, CLI_AT(TrainOptions, log_every), .lo = 0, .hi = 1 << 30, .metavar = "N",
