@@ -350,7 +350,7 @@ static bool setup_lm(Bench *b, const BenchOptions *o, const BenchSummary *s, Rng
     LoraConfig lc = lora_config_default();
     if (!classifier_build(&b->lm, b->w, MODTREE_LABS, &lc, 0, o->batch, bench_workload_longest(&b->lm_answer),
                           (uint64_t)o->seed, err) ||
-        !gpt2_set_recompute(&b->lm.model, s->recompute, err) ||
+        !gpt2_set_recompute(&b->lm.model, s->recompute, GPT2_RECOMPUTE_KEEP_BYTES, err) ||
         !adamw_build(&b->lm_opt, b->lm.model.n_params, 5e-5f, 0.1f, err))
         return false;
     b->lm_opt_built = true;
@@ -389,7 +389,7 @@ static bool setup(Bench *b, const BenchOptions *o, BenchSummary *s, LfError *err
     s->rank = lc.rank;
     int longest = bench_workload_longest(&b->sms), max_T = o->pad_to > longest ? o->pad_to : longest;
     if (!classifier_build(&b->net, b->w, MODTREE_LABS, &lc, 2, o->batch, max_T, (uint64_t)o->seed, err) ||
-        !gpt2_set_recompute(&b->net.model, s->recompute, err) ||
+        !gpt2_set_recompute(&b->net.model, s->recompute, GPT2_RECOMPUTE_KEEP_BYTES, err) ||
         !adamw_build(&b->opt, b->net.model.n_params, 5e-5f, 0.1f, err))
         return false;
     b->opt_built = true;

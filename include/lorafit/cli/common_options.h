@@ -79,9 +79,9 @@
     {.name = "--recompute", .type = CLI_SET, CLI_AT(T, f), .value = 1},                                       \
     {.name = "--no-recompute", .type = CLI_SET, CLI_AT(T, f), .value = 0,                                     \
      .def_text = "on for int8 and nf4, off for fp32",                                                         \
-     .help = "keep only each block's input for the backward pass and run the block's forward again there: "  \
-             "the same results bit for bit in far less memory (gpt2-small in nf4 at 8 x 120: 204 MiB, not "   \
-             "691), for about 40% more compute"}
+     .help = "keep only each block's input (and up to 96 MiB of MLP pre-activations) for the backward "   \
+             "pass and run the block's forward again there: the same results bit for bit in far less memory " \
+             "(gpt2-small in nf4 at 8 x 120: 298 MiB, not 691), for about 20% more compute"}
 
 /* --config: a known preset name, stored as given. */
 bool cli_parse_preset(const char *as, const char *value, void *field, LfError *err);
