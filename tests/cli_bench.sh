@@ -88,6 +88,25 @@ printf 'Label,Text\n' >"$TMP/tiny.csv"
 for i in 1 2 3 4 5 6 7 8; do printf 'ham,see you at %d tonight\nspam,WIN a prize now call %d\n' "$i" "$i" >>"$TMP/tiny.csv"; done
 expect_contains "last-token" bench --quick --threads 1 --cases train-last --data "$TMP/tiny.csv"
 
+# --base-dtype: the block matrices held as train holds them, recomputation by
+# the dtype unless told. Their size from the formats' layouts (engine/quant.h)
+# for --quick's 2 blocks of width 64, whose matrices hold n = 12288, 4096,
+# 16384 and 16384 weights: fp32 4n bytes; int8 n + 4 * ceil(n / 32); nf4
+# n / 2 codes + n / 64 absmax codes + 4 * ceil(n / 64 / 256).
+bench_base() { # DTYPE RECOMPUTE MB [OPTION]
+  run bench --quick --threads 1 --json --cases train-padded --base-dtype "$1" ${4:+"$4"}
+  if [ "$rc" -eq 0 ] && [[ "$out" == *"\"base_dtype\":	\"$1\""* && "$out" == *"\"recompute\":	$2,"* ]] &&
+    awk -v want="$3" '/"block_weights_mb":/ { gsub(/[^0-9.e+-]/, "", $2); ok = ($2 - want) ^ 2 < 1e-14 }
+      END { exit !ok }' <<<"$out"; then pass; else fail "bench --base-dtype $1 ${4:-}: exit $rc: $out $err"; fi
+}
+mb() { awk -v n=$((12288 + 4096 + 2 * 16384)) "BEGIN { printf \"%.12g\", 2 * ($1) / 1048576 }"; }
+bench_base fp32 false "$(mb '4 * n')"
+bench_base int8 true "$(mb 'n + 4 * n / 32')"
+bench_base nf4 true "$(mb 'n / 2 + n / 64 + 4 * 4')"
+bench_base nf4 false "$(mb 'n / 2 + n / 64 + 4 * 4')" --no-recompute
+bench_base fp32 true "$(mb '4 * n')" --recompute
+expect_contains "base: block matrices in nf4" bench --quick --threads 1 --cases infer-last --base-dtype nf4
+
 # Usage errors.
 expect_fail 2 "unknown option '--bogus'" bench --bogus
 expect_fail 2 "unknown case 'train'" bench --quick --cases train
@@ -96,5 +115,6 @@ expect_fail 2 "not both" bench --config gpt2-small --model /nonexistent
 expect_fail 2 "unexpected argument" bench --quick extra
 expect_fail 2 "--quick" bench --quick --config gpt2-small
 expect_fail 2 "" bench --quick --data "$TMP/missing.csv"
+expect_fail 2 "--base-dtype" bench --quick --base-dtype fp16
 
 finish

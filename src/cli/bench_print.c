@@ -103,6 +103,8 @@ void bench_print_text(const BenchSummary *s, BenchCase *cases, const bool *on, c
     printf("lorafit bench: %s, %d layers x %d wide, %d LoRA adapters rank %d alpha 16, 2-class head\n",
            s->model_desc, s->n_layer, s->n_embd, s->n_adapters, s->rank);
     printf("seed %ld, median of %d after %d warm-up\n", o->seed, o->repeat, o->warmup);
+    printf("base: block matrices in %s (%.2f MB), activation recomputation %s\n", quant_dtype_name(s->base_dtype),
+           s->block_weights_mb, s->recompute ? "on" : "off");
     printf("load average %.2f %.2f %.2f at start, %.2f %.2f %.2f at end\n", s->load_start[0], s->load_start[1],
            s->load_start[2], s->load_end[0], s->load_end[1], s->load_end[2]);
     runtime_describe(stdout, &s->kernels, s->threads, NULL);
@@ -154,6 +156,9 @@ void bench_print_json(const BenchSummary *s, BenchCase *cases, const bool *on, c
     cJSON_AddNumberToObject(root, "adapters", s->n_adapters);
     cJSON_AddNumberToObject(root, "rank", s->rank);
     cJSON_AddNumberToObject(root, "threads", s->threads);
+    cJSON_AddStringToObject(root, "base_dtype", quant_dtype_name(s->base_dtype));
+    cJSON_AddNumberToObject(root, "block_weights_mb", s->block_weights_mb);
+    cJSON_AddBoolToObject(root, "recompute", s->recompute);
     char features[512];
     cJSON_AddStringToObject(root, "cpu", s->kernels.cpu.model_name);
     cJSON_AddStringToObject(root, "cpu_features", cpu_features_text(&s->kernels.cpu, features, sizeof features));

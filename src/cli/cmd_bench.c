@@ -23,6 +23,7 @@
 #include "lorafit/data/tokenizer.h"
 #include "lorafit/engine/classifier.h"
 #include "lorafit/engine/optim.h"
+#include "lorafit/engine/quant_weights.h"
 #include "lorafit/engine/random_weights.h"
 #include "lorafit/io/checkpoint.h"
 #include "lorafit/report/bench.h"
@@ -112,6 +113,8 @@ static const CliOption OPTIONS[] = {
     {.name = "--data", .type = CLI_STRING, CLI_AT(BenchOptions, data), .metavar = "FILE",
      .help = "a labelled CSV/TSV: the SMS-length cases use its first 64 texts, encoded with GPT-2's tokenizer, "
              "in consecutive batches"},
+    CLI_OPT_BASE_DTYPE(BenchOptions, base_dtype, 0),
+    CLI_OPT_RECOMPUTE(BenchOptions, recompute),
     CLI_OPT_BATCH_SIZE(BenchOptions, batch, 0, "sequences per batch"),
     CLI_ALIAS("--batch", "--batch-size"),
     {.name = "--pad-to", .type = CLI_INT, CLI_AT(BenchOptions, pad_to), .lo = 1, .hi = 1 << 16, .metavar = "T",
@@ -135,7 +138,7 @@ static const CliOption OPTIONS[] = {
 static const CliCommand COMMAND = {
     .name = "bench",
     .usage = "lorafit bench [--threads N] [--seed N] [--repeat N] [--warmup N] [--config PRESET | --model DIR] "
-             "[--data FILE.csv] [--batch-size N] [--pad-to T] [--cases LIST] [--shapes] [--no-ceiling] [--json] "
+             "[--data FILE.csv] [--base-dtype D] [--[no-]recompute] [--batch-size N] [--pad-to T] [--cases LIST] [--shapes] [--no-ceiling] [--json] "
              "[--quick] [--time-gemms]",
     .synopsis = "lorafit bench [options]",
     .about = ABOUT,
@@ -251,6 +254,7 @@ typedef struct {
     Gpt2Checkpoint *ck;
     Gpt2Weights *random;
     const Gpt2Weights *w;
+    QuantWeights qw; /* --base-dtype int8 / nf4: w points at qw.w */
     Classifier net, lm; /* lm: built only for the LM cases */
     AdamW opt, lm_opt;
     bool opt_built, lm_opt_built;
@@ -271,6 +275,7 @@ static void bench_free(Bench *b) {
     if (b->lm_opt_built) adamw_free(&b->lm_opt);
     classifier_free(&b->net);
     classifier_free(&b->lm);
+    quant_weights_free(&b->qw);
     gpt2_weights_random_free(b->random);
     checkpoint_close(b->ck);
 }
@@ -307,9 +312,36 @@ static bool load_weights(Bench *b, const BenchOptions *o, BenchSummary *s, LfErr
     return true;
 }
 
+/* --base-dtype: the block matrices quantized as train does (a file
+ * `lorafit quantize` wrote keeps its own), and their size either way. */
+static bool hold_base(Bench *b, const BenchOptions *o, BenchSummary *s, LfError *err) {
+    QuantDtype held = b->ck ? checkpoint_base_dtype(b->ck) : QUANT_F32;
+    if (held != QUANT_F32 && o->base_dtype != QUANT_F32 && o->base_dtype != held) {
+        lf_error_set(err, LF_ERR_INPUT, "%s holds its weights in %s; --base-dtype %s needs the fp32 model",
+                     checkpoint_file(b->ck), quant_dtype_name(held), quant_dtype_name(o->base_dtype));
+        return false;
+    }
+    s->base_dtype = held != QUANT_F32 ? held : o->base_dtype;
+    if (s->base_dtype != QUANT_F32) {
+        if (!quant_weights_build(&b->qw, b->w, s->base_dtype, err)) return false;
+        b->w = &b->qw.w;
+    }
+    const Gpt2Config *cfg = &b->w->cfg;
+    double bytes = 0;
+    for (int l = 0; l < cfg->n_layer; l++)
+        for (int i = 0; i < QUANT_MATS_PER_LAYER; i++) {
+            const QuantMatrix *q = *quant_layer_q(&b->w->layers[l], i);
+            bytes += q ? (double)quant_matrix_bytes(q)
+                       : 4.0 * quant_block_matrices[i].in * quant_block_matrices[i].out * cfg->n_embd * cfg->n_embd;
+        }
+    s->block_weights_mb = bytes / (1024.0 * 1024.0);
+    s->recompute = o->recompute < 0 ? s->base_dtype != QUANT_F32 : o->recompute != 0;
+    return true;
+}
+
 /* The causal LM (same adapters, n_classes 0) and its SQuAD-like batch:
  * the same texts twice, 10 answer tokens counted or every one. */
-static bool setup_lm(Bench *b, const BenchOptions *o, Rng *r, LfError *err) {
+static bool setup_lm(Bench *b, const BenchOptions *o, const BenchSummary *s, Rng *r, LfError *err) {
     const Gpt2Config *cfg = &b->w->cfg;
     Rng again = *r;
     if (!bench_workload_lm(&b->lm_answer, o->batch, cfg->n_ctx, LM_ANSWER_TOKENS, cfg->vocab_size, r, err) ||
@@ -318,6 +350,7 @@ static bool setup_lm(Bench *b, const BenchOptions *o, Rng *r, LfError *err) {
     LoraConfig lc = lora_config_default();
     if (!classifier_build(&b->lm, b->w, MODTREE_LABS, &lc, 0, o->batch, bench_workload_longest(&b->lm_answer),
                           (uint64_t)o->seed, err) ||
+        !gpt2_set_recompute(&b->lm.model, s->recompute, GPT2_RECOMPUTE_KEEP_BYTES, err) ||
         !adamw_build(&b->lm_opt, b->lm.model.n_params, 5e-5f, 0.1f, err))
         return false;
     b->lm_opt_built = true;
@@ -331,7 +364,7 @@ static bool setup_lm(Bench *b, const BenchOptions *o, Rng *r, LfError *err) {
 
 static bool setup(Bench *b, const BenchOptions *o, BenchSummary *s, LfError *err) {
     s->rss_before_mb = mb((double)bench_current_rss_kb());
-    if (!load_weights(b, o, s, err)) return false;
+    if (!load_weights(b, o, s, err) || !hold_base(b, o, s, err)) return false;
     s->rss_weights_mb = mb((double)bench_current_rss_kb());
     const Gpt2Config *cfg = &b->w->cfg;
     s->n_layer = cfg->n_layer;
@@ -356,6 +389,7 @@ static bool setup(Bench *b, const BenchOptions *o, BenchSummary *s, LfError *err
     s->rank = lc.rank;
     int longest = bench_workload_longest(&b->sms), max_T = o->pad_to > longest ? o->pad_to : longest;
     if (!classifier_build(&b->net, b->w, MODTREE_LABS, &lc, 2, o->batch, max_T, (uint64_t)o->seed, err) ||
+        !gpt2_set_recompute(&b->net.model, s->recompute, GPT2_RECOMPUTE_KEEP_BYTES, err) ||
         !adamw_build(&b->opt, b->net.model.n_params, 5e-5f, 0.1f, err))
         return false;
     b->opt_built = true;
@@ -367,7 +401,7 @@ static bool setup(Bench *b, const BenchOptions *o, BenchSummary *s, LfError *err
     c[CASE_TRAIN_LAST] = (BenchCase){.name = CASE_NAMES[1], .training = true, .data = &b->sms, .model = net, .opt = &b->opt};
     c[CASE_INFER_PADDED] = (BenchCase){.name = CASE_NAMES[2], .training = false, .data = &b->padded, .model = net, .opt = &b->opt};
     c[CASE_INFER_LAST] = (BenchCase){.name = CASE_NAMES[3], .training = false, .data = &b->sms, .model = net, .opt = &b->opt};
-    return !(o->cases[CASE_TRAIN_LM] || o->cases[CASE_TRAIN_LM_ALL]) || setup_lm(b, o, &r, err);
+    return !(o->cases[CASE_TRAIN_LM] || o->cases[CASE_TRAIN_LM_ALL]) || setup_lm(b, o, s, &r, err);
 }
 
 /* Each case's ceiling is measured right after the case, so that both see
@@ -394,7 +428,7 @@ static bool run_all(Bench *b, const BenchOptions *o, BenchSummary *s, LfError *e
 }
 
 int cmd_bench(int argc, char **argv) {
-    BenchOptions o = {.cases = {true, true, true, true, true, true, false}};
+    BenchOptions o = {.cases = {true, true, true, true, true, true, false}, .recompute = -1};
     int rc = parse_options(argc, argv, &o);
     if (rc != CLI_RUN) return rc;
     if (o.threads == 0) {

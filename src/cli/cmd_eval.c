@@ -212,9 +212,9 @@ static bool eval_data_for(EvalData *ed, Options *o, const Session *s, LfError *e
 }
 
 /* Classifies ts with the session's adapter, each rank its share of the
- * texts (trainer_slice, by tokens), the probabilities [ts->n, C] and the mean loss
- * gathered on every rank in one allreduce (the others' rows are zeros, so
- * the probabilities arrive exact). probs has room for one float more. */
+ * texts (trainer_slice, by tokens), the probabilities [ts->n, C] gathered on
+ * every rank in one allreduce (the others' rows are zeros, so they arrive
+ * exact) and the loss sums in another, in double as causal-lm's are. */
 static bool classify_shared(Session *s, const TokenSet *ts, const Dist *d, float *probs, double *loss,
                             LfError *err) {
     if (dist_size(d) == 1) return session_classify(s, ts, probs, loss, err);
@@ -224,12 +224,12 @@ static bool classify_shared(Session *s, const TokenSet *ts, const Dist *d, float
                   &hi);
     const TokenSet part = tokenset_view(ts, (size_t)lo, (size_t)(hi - lo));
     double part_loss = 0;
-    memset(probs, 0, (n + 1) * sizeof *probs);
+    memset(probs, 0, n * sizeof *probs);
     bool ok = session_classify(s, &part, probs + (size_t)lo * s->ac.n_classes, &part_loss, err);
     if (!dist_agree(d, ok, err)) return false;
-    probs[n] = (float)(part_loss * (double)(hi - lo));
-    if (!dist_allreduce_sum(d, probs, n + 1, err)) return false;
-    *loss = ts->n ? (double)probs[n] / (double)ts->n : 0.0;
+    double loss_sum = part_loss * (double)(hi - lo);
+    if (!dist_allreduce_sum(d, probs, n, err) || !dist_allreduce_sum_f64(d, &loss_sum, 1, err)) return false;
+    *loss = ts->n ? loss_sum / (double)ts->n : 0.0;
     return true;
 }
 
@@ -240,7 +240,7 @@ static bool eval_adapter(Session *s, EvalData *ed, const Options *o, int r, cJSO
     const AdapterConfig *ac = &s->ac;
     const TokenSet *ts = &ed->ts;
     bool several = o->m.adapters.n > 1;
-    float *probs = malloc((ts->n * (size_t)ac->n_classes + 1) * sizeof *probs);
+    float *probs = malloc((ts->n * (size_t)ac->n_classes + 1) * sizeof *probs); /* + 1: never 0 bytes */
     Scores sc = {ac->n_classes, 0, 0, calloc((size_t)ac->n_classes * ac->n_classes, sizeof(long))};
     double loss = 0;
     bool ok = probs && sc.confusion;

@@ -102,12 +102,7 @@ static const CliOption OPTIONS[] = {
      .flags = CLI_FIXED, .help = "also train on the last incomplete batch (the labs drop it)"},
     CLI_OPT_THREADS(TrainOptions, threads, "threads; results are bitwise repeatable for the same seed and thread count"),
     CLI_OPT_BASE_DTYPE(TrainOptions, ac.base_dtype, 0),
-    {.name = "--recompute", .type = CLI_SET, CLI_AT(TrainOptions, recompute), .value = 1},
-    {.name = "--no-recompute", .type = CLI_SET, CLI_AT(TrainOptions, recompute), .value = 0,
-     .def_text = "on for int8 and nf4, off for fp32",
-     .help = "keep only each block's input for the backward pass and run the block's forward again there: "
-             "the same results bit for bit in far less memory (gpt2-small in nf4 at 8 x 120: 204 MiB, not 691), "
-             "for about 40% more compute"},
+    CLI_OPT_RECOMPUTE(TrainOptions, recompute),
 
     CLI_HEADING("output:"),
     {.name = "--log-every", .type = CLI_INT, CLI_AT(TrainOptions, log_every), .lo = 0, .hi = 1 << 30, .metavar = "N",
@@ -379,7 +374,7 @@ static bool setup(TrainRun *r, LfError *err) {
     if (!session_build_model(&r->s, ac->naming, &ac->lora, ac->n_classes, ac->training.batch_size, max_T,
                              ac->training.seed, err) ||
         !gpt2_set_recompute(&r->s.net.model, o->recompute < 0 ? r->s.base_dtype != QUANT_F32 : o->recompute != 0,
-                            err) ||
+                            GPT2_RECOMPUTE_KEEP_BYTES, err) ||
         !adamw_build(&r->opt, r->s.net.model.n_params, (float)ac->training.lr, (float)ac->training.weight_decay, err))
         return false;
     r->opt_built = true;

@@ -55,6 +55,7 @@ static float *lora_h(const Gpt2Model *m, int i) {
 static size_t layout_acts(Gpt2Model *m, float *base) {
     const size_t NL = (size_t)m->cfg.n_layer, C = (size_t)m->cfg.n_embd, NH = (size_t)m->cfg.n_head;
     const size_t NS = m->recompute ? 1 : NL; /* slices of the per-block intermediates */
+    const size_t NF = NS + (size_t)m->keep_fch; /* fch's: and one a kept block */
     const size_t Nmax = max_rows(m), Bm = (size_t)m->max_B, Tm = (size_t)m->max_T;
     const size_t K = (size_t)m->n_classes;
     const size_t H = K ? Bm : Nmax; /* the head's rows: pooled, or LM targets */
@@ -75,7 +76,7 @@ static size_t layout_acts(Gpt2Model *m, float *base) {
         {&m->acts.ln2, NS * Nmax * C},
         {&m->acts.ln2_mean, NS * Nmax},
         {&m->acts.ln2_rstd, NS * Nmax},
-        {&m->acts.fch, NS * Nmax * 4 * C},
+        {&m->acts.fch, NF * Nmax * 4 * C},
         {&m->acts.fch_gelu, NS * Nmax * 4 * C},
         {&m->acts.res3, NL * Nmax * C},
         {&m->acts.lora_h, (size_t)m->n_adapters * Nmax * R},
@@ -128,10 +129,14 @@ static bool alloc_acts(Gpt2Model *m, LfError *err) {
     return true;
 }
 
-bool gpt2_set_recompute(Gpt2Model *m, bool on, LfError *err) {
+bool gpt2_set_recompute(Gpt2Model *m, bool on, size_t keep_bytes, LfError *err) {
     m->trained_forward = false; /* a forward's activations do not survive the new layout */
-    if (m->recompute == on) return true;
+    const size_t fch_bytes = max_rows(m) * 4 * (size_t)m->cfg.n_embd * sizeof(float);
+    size_t keep = on && fch_bytes ? keep_bytes / fch_bytes : 0;
+    if (keep > (size_t)m->cfg.n_layer - 1) keep = (size_t)m->cfg.n_layer - 1;
+    if (m->recompute == on && (size_t)m->keep_fch == keep) return true;
     m->recompute = on;
+    m->keep_fch = (int)keep;
     return alloc_acts(m, err);
 }
 
@@ -356,16 +361,25 @@ typedef struct {
     float *res3;
 } BlockActs;
 
+/* Whether block l's fch survives from the forward to the backward under
+ * recomputation (gpt2_set_recompute's keep_bytes). */
+static bool fch_kept(const Gpt2Model *m, int l) {
+    const int top = m->cfg.n_layer - 1;
+    return m->recompute && l < top && l >= top - m->keep_fch;
+}
+
 static BlockActs block_acts(const Gpt2Model *m, int l) {
     const Gpt2Acts *a = &m->acts;
     const size_t Nmax = max_rows(m), NC = Nmax * (size_t)m->cfg.n_embd, s = m->recompute ? 0 : (size_t)l;
+    /* a kept fch: slot 1 + its place among the kept blocks */
+    const size_t sf = fch_kept(m, l) ? (size_t)(l - (m->cfg.n_layer - 1 - m->keep_fch)) + 1 : s;
     const size_t attl = (size_t)m->max_B * m->cfg.n_head * m->max_T * m->max_T;
     return (BlockActs){
         .x = l == 0 ? a->encoded : a->res3 + (size_t)(l - 1) * NC,
         .ln1 = a->ln1 + s * NC, .ln1_mean = a->ln1_mean + s * Nmax, .ln1_rstd = a->ln1_rstd + s * Nmax,
         .qkv = a->qkv + s * NC * 3, .att = a->att + s * attl, .atty = a->atty + s * NC,
         .res2 = a->res2 + s * NC, .ln2 = a->ln2 + s * NC, .ln2_mean = a->ln2_mean + s * Nmax,
-        .ln2_rstd = a->ln2_rstd + s * Nmax, .fch = a->fch + s * NC * 4, .fch_gelu = a->fch_gelu + s * NC * 4,
+        .ln2_rstd = a->ln2_rstd + s * Nmax, .fch = a->fch + sf * NC * 4, .fch_gelu = a->fch_gelu + s * NC * 4,
         .res3 = a->res3 + (size_t)l * NC,
     };
 }
@@ -402,8 +416,12 @@ static void block_forward(Gpt2Model *m, int l, bool top, bool to_output) {
     }
 
     layernorm_forward(k.ln2, k.ln2_mean, k.ln2_rstd, k.res2, lw->ln2_w, lw->ln2_b, R, C);
-    frozen_matmul_forward(k.fch, k.ln2, lw->fc_w, lw->fc_q, lw->fc_b, R, C, 4 * C);
-    adapters_forward(m, l, STAGE_FC, k.ln2, k.fch, 4 * C, R);
+    /* a kept fch holds the first pass's values, adapters included (their
+     * x @ A too is kept, per adapter; dropout's masks come from seeds) */
+    if (to_output || !fch_kept(m, l)) {
+        frozen_matmul_forward(k.fch, k.ln2, lw->fc_w, lw->fc_q, lw->fc_b, R, C, 4 * C);
+        adapters_forward(m, l, STAGE_FC, k.ln2, k.fch, 4 * C, R);
+    }
     gelu_forward(k.fch_gelu, k.fch, (long)R * 4 * C);
     if (!to_output) {
         adapters_forward(m, l, STAGE_FC_PROJ, k.fch_gelu, m->acts.dfch, C, R);

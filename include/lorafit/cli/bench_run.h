@@ -10,6 +10,7 @@
 #include "lorafit/cli/runtime.h"
 #include "lorafit/engine/gpt2.h"
 #include "lorafit/engine/optim.h"
+#include "lorafit/engine/quant.h"
 #include "lorafit/report/bench.h"
 #include "lorafit/report/bench_generate.h"
 #include "lorafit/report/bench_workload.h"
@@ -24,6 +25,8 @@ typedef struct {
     const char *config, *model, *data;
     bool cases[N_CASES + 1]; /* + CASE_GENERATE */
     bool shapes, json, quick, no_ceiling, time_gemms;
+    QuantDtype base_dtype;
+    int recompute; /* 1 on, 0 off, -1 by the base's dtype, as train */
 } BenchOptions;
 
 typedef struct {
@@ -43,6 +46,9 @@ typedef struct {
     const char *model_desc;
     int n_layer, n_embd, n_head, n_ctx, vocab_size, n_adapters, rank, threads;
     double load_start[3], load_end[3];
+    QuantDtype base_dtype;  /* how the block matrices were held */
+    bool recompute;         /* the models' gpt2_set_recompute */
+    double block_weights_mb; /* the four block matrices' bytes in base_dtype */
     double weights_mb, rss_before_mb, rss_weights_mb, peak_rss_mb, peak_train_padded_mb;
     bool weights_mapped;   /* a checkpoint, not random weights */
     bool weights_in_place; /* its block weights used from the mapping, not copied */

@@ -162,6 +162,7 @@ typedef struct Gpt2Model {
 
     /* activations, one allocation */
     bool recompute;       /* gpt2_set_recompute: one shared slice of block intermediates */
+    int keep_fch;         /* with it: the blocks below the top one whose fch is kept (the highest) */
     float *acts_memory;
     size_t n_acts;
     Gpt2Acts acts;
@@ -236,10 +237,23 @@ void gpt2_backward(Gpt2Model *m);
  * without it. It costs a second forward of every block below the top one
  * (without the MLP's output projection, which the backward does not read)
  * and saves (n_layer - 1) / n_layer of the per-block activations: at
- * gpt2-small's 8 x 120, about 580 of 630 MB. Re-lays out (reallocates) the
- * activations: call it between steps, not between a forward and its
- * backward. False (err set) when the memory cannot be had. */
-bool gpt2_set_recompute(Gpt2Model *m, bool on, LfError *err);
+ * gpt2-small's 8 x 120, about 580 of 630 MB.
+ * keep_bytes buys part of the cost back: the MLP's pre-activation (fch,
+ * [N, 4C]) of the highest blocks below the top one, as many as fit in
+ * keep_bytes at max_B x max_T rows, is kept from the forward, so their
+ * recomputation skips the fc product (half of what it multiplies) and its
+ * adapters. Each byte kept saves about the same work whichever activation
+ * it holds (a column of a product per row), and fch's dependents are all
+ * cheap to recompute. GPT2_RECOMPUTE_KEEP_BYTES is the default.
+ * Re-lays out (reallocates) the activations: call it between steps, not
+ * between a forward and its backward. False (err set) when the memory
+ * cannot be had. */
+bool gpt2_set_recompute(Gpt2Model *m, bool on, size_t keep_bytes, LfError *err);
+
+/* 96 MiB: gpt2-small at 8 x 120 keeps 8 of its 11 blocks below the top
+ * (11.25 MiB each), its nf4 training run peaking near 300 MiB, well inside
+ * the 350 MB that QLoRA-style training of it should take (issue 14). */
+#define GPT2_RECOMPUTE_KEEP_BYTES ((size_t)96 << 20)
 
 /* Whether the backward carries the gradient below stage s of block `layer`:
  * whether an adapter sits lower (in a lower block, or lower in this one).

@@ -1,7 +1,7 @@
 /* quant_matmul.h - the frozen Linears' GEMMs over a quantized weight.
  *
  * W' (a QuantMatrix [IC, OC], Conv1D layout) is dequantized a tile of rows
- * at a time (about 1 MB of fp32, never the whole matrix) and each tile goes
+ * at a time (at most 4 MB of fp32 and half the matrix) and each tile goes
  * through gemm(), so the products are threaded as the engine's others and
  * their bits depend only on the thread count. The dequantization of a tile
  * is split over the OpenMP threads by rows; each value is computed alone,
