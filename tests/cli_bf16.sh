@@ -2,9 +2,9 @@
 #
 # What `lorafit --version --verbose` says of oneDNN and bf16 must match
 # /proc/cpuinfo (usable only with avx512_bf16 or amx_bf16). Where bf16 is
-# unusable, train, eval, classify and generate refuse it with exit 2 and a
-# message naming the CPU's vector features; where it is usable, they run on
-# oneDNN. Both cases then run the same workflow on the reference GEMMs
+# unusable, train, eval, classify, generate and bench refuse it with exit 2
+# and a message naming the CPU's vector features; where it is usable, they
+# run on oneDNN. Both cases then run the same workflow on the reference GEMMs
 # (LORAFIT_BF16_BACKEND=reference, the testing aid): the adapter records
 # base_dtype bf16, recomputation (on by default for bf16) changes no bit,
 # the adapter used on fp32 warns naming both dtypes, and a wrong value of
@@ -52,6 +52,7 @@ if [ "$usable" -eq 0 ]; then
     --base-dtype bf16
   expect_fail 2 "--base-dtype bf16 " classify --model "$TMP/model" --adapter "$TMP/ad-fp32" --precision bf16 "hi"
   expect_fail 2 "--base-dtype bf16 " generate --model "$TMP/model" --base-dtype bf16 --max-new-tokens 2 "hi"
+  expect_fail 2 "--base-dtype bf16 " bench --quick --base-dtype bf16 --cases train-last
 else
   run "${TRAIN[@]}" --out "$TMP/ad-dnnl" --precision bf16
   [ "$rc" -eq 0 ] && pass || fail "train bf16 on oneDNN: $err"
@@ -62,6 +63,7 @@ else
   [ "$rc" -eq 0 ] && pass || fail "classify bf16 on oneDNN: $err"
   run generate --model "$TMP/model" --base-dtype bf16 --max-new-tokens 4 "hello"
   [ "$rc" -eq 0 ] && pass || fail "generate bf16 on oneDNN: $err"
+  expect_contains "base: block matrices in bf16" bench --quick --base-dtype bf16 --cases train-last,infer-last
 fi
 
 # The reference GEMMs, on any CPU.
@@ -93,6 +95,7 @@ run classify --model "$TMP/model" --adapter "$TMP/ad--recompute" --precision bf1
 [ "$rc" -eq 0 ] && [[ "$err" != *warning* ]] && pass || fail "classify bf16 (reference): $err"
 run generate --model "$TMP/model" --base-dtype bf16 --max-new-tokens 4 "hello"
 [ "$rc" -eq 0 ] && pass || fail "generate bf16 (reference): $err"
+expect_contains "base: block matrices in bf16" bench --quick --base-dtype bf16 --cases train-last
 
 LORAFIT_BF16_BACKEND=fast expect_fail 2 "LORAFIT_BF16_BACKEND is \"fast\"" "${TRAIN[@]}" --out "$TMP/ad-y" \
   --base-dtype bf16

@@ -49,7 +49,7 @@ static void run_step(Run *r, const Gpt2Weights *w, bool recompute) {
     LoraConfig lc = lora_config_default();
     LfError err = {0};
     REQUIRE(gpt2_build(&r->m, w, slots, n, &lc, CLASSES, B, T, 5, &err), "build: %s", err.msg);
-    REQUIRE(gpt2_set_recompute(&r->m, recompute, &err), "recompute: %s", err.msg);
+    REQUIRE(gpt2_set_recompute(&r->m, recompute, GPT2_RECOMPUTE_KEEP_BYTES, &err), "recompute: %s", err.msg);
     free(slots);
     Rng rng;
     rng_seed(&rng, 3);

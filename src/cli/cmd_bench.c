@@ -254,7 +254,7 @@ typedef struct {
     Gpt2Checkpoint *ck;
     Gpt2Weights *random;
     const Gpt2Weights *w;
-    QuantWeights qw; /* --base-dtype int8 / nf4: w points at qw.w */
+    QuantWeights qw; /* --base-dtype bf16 / int8 / nf4: w points at qw.w */
     Classifier net, lm; /* lm: built only for the LM cases */
     AdamW opt, lm_opt;
     bool opt_built, lm_opt_built;
@@ -312,7 +312,7 @@ static bool load_weights(Bench *b, const BenchOptions *o, BenchSummary *s, LfErr
     return true;
 }
 
-/* --base-dtype: the block matrices quantized as train does (a file
+/* --base-dtype: the block matrices quantized (bf16 on oneDNN) as train does (a file
  * `lorafit quantize` wrote keeps its own), and their size either way. */
 static bool hold_base(Bench *b, const BenchOptions *o, BenchSummary *s, LfError *err) {
     QuantDtype held = b->ck ? checkpoint_base_dtype(b->ck) : QUANT_F32;
@@ -323,7 +323,7 @@ static bool hold_base(Bench *b, const BenchOptions *o, BenchSummary *s, LfError 
     }
     s->base_dtype = held != QUANT_F32 ? held : o->base_dtype;
     if (s->base_dtype != QUANT_F32) {
-        if (!quant_weights_build(&b->qw, b->w, s->base_dtype, err)) return false;
+        if (!session_quantize_base(&b->qw, b->w, s->base_dtype, NULL, err)) return false;
         b->w = &b->qw.w;
     }
     const Gpt2Config *cfg = &b->w->cfg;

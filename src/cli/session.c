@@ -52,19 +52,21 @@ bool session_set_base_dtype(Session *s, QuantDtype dtype, LfError *err) {
         return false;
     }
     if (in_file != QUANT_F32 || dtype == QUANT_F32) return true;
-    bool reference = false;
-    if (dtype == QUANT_BF16 && (!bf16_reference_wanted(&reference, err) || (!reference && !bf16_usable(err))))
-        return false; /* before converting anything */
-    if (!quant_weights_build(&s->qw, checkpoint_weights(s->ck), dtype, err)) {
-        lf_error_prefix(err, "%s", checkpoint_file(s->ck));
-        return false;
-    }
-    checkpoint_release_block_matrices(s->ck); /* the fp32 copies no longer count in RSS */
-    if (dtype == QUANT_BF16 && !reference && !bf16_weights_use_dnnl(&s->qw, err)) {
+    if (!session_quantize_base(&s->qw, checkpoint_weights(s->ck), dtype, s->ck, err)) {
         lf_error_prefix(err, "%s", checkpoint_file(s->ck));
         return false;
     }
     return true;
+}
+
+bool session_quantize_base(QuantWeights *qw, const Gpt2Weights *w, QuantDtype dtype, Gpt2Checkpoint *release,
+                           LfError *err) {
+    bool reference = false;
+    if (dtype == QUANT_BF16 && (!bf16_reference_wanted(&reference, err) || (!reference && !bf16_usable(err))))
+        return false; /* before converting anything */
+    if (!quant_weights_build(qw, w, dtype, err)) return false;
+    if (release) checkpoint_release_block_matrices(release); /* the fp32 copies no longer count in RSS */
+    return dtype != QUANT_BF16 || reference || bf16_weights_use_dnnl(qw, err);
 }
 
 const Gpt2Weights *session_weights(const Session *s) {

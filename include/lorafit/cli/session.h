@@ -56,6 +56,13 @@ bool session_open_base(Session *s, const char *model, const char *vocab_dir, LfE
  * reference GEMMs instead (engine/bf16_matmul.h). */
 bool session_set_base_dtype(Session *s, QuantDtype dtype, LfError *err);
 
+/* What session_set_base_dtype does to an fp32 base: qw = w's block matrices
+ * in dtype (not fp32), checked first for bf16, with its GEMMs' backend
+ * attached; release's fp32 block matrices given back once converted, before
+ * oneDNN makes its copies (NULL: none to give back). */
+bool session_quantize_base(QuantWeights *qw, const Gpt2Weights *w, QuantDtype dtype, Gpt2Checkpoint *release,
+                           LfError *err);
+
 /* On stderr, when the adapter (config ac, in adapter_dir) was trained with
  * another base dtype than s holds: a warning naming both. */
 void session_warn_base_dtype(const Session *s, const AdapterConfig *ac, const char *adapter_dir);
