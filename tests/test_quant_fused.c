@@ -13,7 +13,9 @@
  *  - against the tiled path (dequantize, then sgemm): within twice that,
  *    both being within it of the exact sum;
  *  - and against an exact hand computation on a tiny matrix (weights whose
- *    dequantized values and sums are exact in fp32). */
+ *    dequantized values and sums are exact in fp32).
+ * And qfused_dequantize_rows (the tiled path's tiles) gives the reference
+ * dequantizer's values bit for bit, whole and over a range of rows. */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -39,6 +41,15 @@ static void check_shape(QuantDtype dtype, int N, int IC, int OC) {
     LfError err = {0};
     REQUIRE(quant_matrix_quantize(&q, dtype, w, IC, OC, &err), "%s", err.msg);
     quant_matrix_dequantize_rows(&q, 0, IC, wd);
+    float *wf = malloc(sizeof(float) * nw);
+    REQUIRE(wf, "memory");
+    qfused_dequantize_rows(&q, 0, IC, wf, true);
+    CHECK(memcmp(wf, wd, sizeof(float) * nw) == 0, "%s %dx%d: dequantized rows equal the reference's", name, IC, OC);
+    memset(wf, 0, sizeof(float) * nw);
+    qfused_dequantize_rows(&q, IC / 3, IC - 1, wf, true);
+    CHECK(memcmp(wf, wd + (size_t)(IC / 3) * OC, sizeof(float) * (size_t)(IC - 1 - IC / 3) * OC) == 0,
+          "%s %dx%d: rows %d .. %d equal the reference's", name, IC, OC, IC / 3, IC - 2);
+    free(wf);
 
     omp_set_num_threads(2);
     qfused_forward(y, x, &q, bias, N, IC, OC, true);

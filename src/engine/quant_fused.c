@@ -109,6 +109,44 @@ static bool blocks_aligned(const QuantMatrix *w) {
     return w->cols % (w->dtype == QUANT_NF4 ? QUANT_NF4_BLOCK : QUANT_INT8_BLOCK) == 0;
 }
 
+/* Whether the AVX2 decoders may run on w here. */
+static bool simd_usable(const QuantMatrix *w, bool allow_simd) {
+#if defined(__AVX2__)
+    return allow_simd && blocks_aligned(w); /* built for AVX2 (-march=native): the binary needs it anyway */
+#elif defined(QFUSED_X86)
+    CpuInfo cpu;
+    cpu_detect(&cpu); /* cpuid costs microseconds under a hypervisor: only when the build did not settle it */
+    return allow_simd && cpu.avx2 && cpu.os_ymm && blocks_aligned(w);
+#else
+    (void)w;
+    (void)allow_simd;
+    return false;
+#endif
+}
+
+#ifdef QFUSED_X86
+__attribute__((target("avx2"))) static void rows_avx2(const QuantMatrix *w, int r0, int r1, float *out) {
+    __m256 v[8];
+    const size_t e1 = (size_t)r1 * w->cols;
+    for (size_t e = (size_t)r0 * w->cols; e < e1; e += 64, out += 64) {
+        if (w->dtype == QUANT_NF4) nf4_decode64(w, e, v);
+        else int8_decode64(w, e, v);
+        for (int g = 0; g < 8; g++) _mm256_storeu_ps(out + 8 * g, v[g]);
+    }
+}
+#endif
+
+void qfused_dequantize_rows(const QuantMatrix *w, int r0, int r1, float *out, bool allow_simd) {
+#ifdef QFUSED_X86
+    /* whole rows of 64-multiples: every 64 a block (nf4) or two (int8) */
+    if (w->cols % 64 == 0 && simd_usable(w, allow_simd)) {
+        rows_avx2(w, r0, r1, out);
+        return;
+    }
+#endif
+    quant_matrix_dequantize_rows(w, r0, r1, out);
+}
+
 void qfused_forward(float *out, const float *inp, const QuantMatrix *w, const float *bias, int N, int IC, int OC,
                     bool allow_simd) {
     if (N <= 0) return; /* an LM batch without targets leaves its top block no rows */
@@ -119,16 +157,7 @@ void qfused_forward(float *out, const float *inp, const QuantMatrix *w, const fl
     }
     for (int n = 0; n < N; n++)
         for (int k = 0; k < IC; k++) xt[(size_t)k * N + n] = inp[(size_t)n * IC + k];
-    bool simd = false;
-#if defined(__AVX2__)
-    simd = allow_simd && blocks_aligned(w); /* built for AVX2 (-march=native): the binary needs it anyway */
-#elif defined(QFUSED_X86)
-    CpuInfo cpu;
-    cpu_detect(&cpu); /* cpuid costs microseconds under a hypervisor: only when the build did not settle it */
-    simd = allow_simd && cpu.avx2 && cpu.os_ymm && blocks_aligned(w);
-#else
-    (void)allow_simd;
-#endif
+    const bool simd = simd_usable(w, allow_simd);
     const int n_slices = (OC + COLS - 1) / COLS, n_groups = (N + ROWS - 1) / ROWS;
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < n_slices * n_groups; t++) {

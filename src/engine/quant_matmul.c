@@ -38,10 +38,13 @@ static float *tile_alloc(int kt, int OC) {
     return t;
 }
 
+/* Over the threads in runs of 8 rows: each value alone, so the threads
+ * change no bit. */
 static void dequantize_tile(const QuantMatrix *w, int k0, int k1, float *tile) {
     const int OC = w->cols;
 #pragma omp parallel for schedule(static)
-    for (int k = k0; k < k1; k++) quant_matrix_dequantize_rows(w, k, k + 1, tile + (size_t)(k - k0) * OC);
+    for (int k = k0; k < k1; k += 8)
+        qfused_dequantize_rows(w, k, k + 8 < k1 ? k + 8 : k1, tile + (size_t)(k - k0) * OC, true);
 }
 
 void qmatmul_forward(float *out, const float *inp, const QuantMatrix *w, const float *bias, int N, int IC,
