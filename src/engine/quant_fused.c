@@ -104,8 +104,10 @@ __attribute__((target("avx2"))) static void slice_avx2(const Slice *s, float acc
 }
 #endif
 
-/* Whether every slice of a row starts on a block boundary of W'. */
+/* Whether W' has AVX2 decoders (nf4, int8) and every slice of a row starts on
+ * one of its blocks. */
 static bool blocks_aligned(const QuantMatrix *w) {
+    if (w->dtype != QUANT_NF4 && w->dtype != QUANT_INT8) return false; /* bf16: no decoder here */
     return w->cols % (w->dtype == QUANT_NF4 ? QUANT_NF4_BLOCK : QUANT_INT8_BLOCK) == 0;
 }
 
