@@ -66,9 +66,9 @@ bool bf16_usable(LfError *err) {
     if (!cpu_bf16_kind(&cpu))
         lf_error_set(err, LF_ERR_INPUT,
                      "--base-dtype bf16 needs a CPU with AVX512-BF16 or AMX-BF16 (oneDNN's bf16 kernels)%s: this "
-                     "one, %s, has %s; use fp32 (the default) here",
-                     info.built ? "" : " and a lorafit built with oneDNN (libdnnl-dev), which this one is not", name,
-                     features);
+                     "CPU, %s, has %s; use fp32 (the default) here",
+                     info.built ? "" : " and a lorafit built with oneDNN (libdnnl-dev; this one was built without it)",
+                     name, features);
     else if (!info.built)
         lf_error_set(err, LF_ERR_INPUT,
                      "--base-dtype bf16 runs on oneDNN, and this lorafit was built without it: install libdnnl-dev "
