@@ -83,7 +83,7 @@
      .def_text = "on for bf16, int8 and nf4, off for fp32",                                                   \
      .help = "keep only each block's input (and up to 96 MiB of MLP pre-activations) for the backward "   \
              "pass and run the block's forward again there: the same results bit for bit in far less memory " \
-             "(gpt2-small in nf4 at 8 x 120: 298 MiB, not 691), for about 20% more compute"}
+             "(gpt2-small in nf4 at 8 x 120: 298 MiB, not 691), for about 28% more time"}
 
 /* --config: a known preset name, stored as given. */
 bool cli_parse_preset(const char *as, const char *value, void *field, LfError *err);
