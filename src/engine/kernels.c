@@ -496,7 +496,8 @@ static double sum_exp(float *x, int n, float maxv, bool keep) {
     return sum;
 }
 
-void crossentropy_rows(float *z, double *loss, int *hit, const int32_t *targets, int N, int V, float dscale) {
+void crossentropy_rows(float *z, double *loss, int *hit, float *scale, const int32_t *targets, int N, int V,
+                       float dscale) {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
         float *x = z + (size_t)n * V;
@@ -507,9 +508,16 @@ void crossentropy_rows(float *z, double *loss, int *hit, const int32_t *targets,
         const double sum = sum_exp(x, V, maxv, dscale > 0.0f);
         loss[n] = log(sum) - ((double)zy - maxv);
         if (dscale > 0.0f) {
-            const float s = (float)(dscale / sum);
-            for (int u = 0; u < V; u++) x[u] *= s;
-            x[y] -= dscale;
+            /* p_y - 1 = (e_y - sum) / sum: the difference in double, as
+             * precise as dscale * p_y - dscale was */
+            x[y] = (float)((double)x[y] - sum);
+            scale[n] = (float)(dscale / sum);
         }
     }
+}
+
+void scale_rows(float *x, const float *s, int N, int C) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < C; i++) x[(size_t)n * C + i] *= s[n];
 }

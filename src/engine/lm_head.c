@@ -17,7 +17,8 @@ bool lm_head_build(LmHead *h, int max_rows, int V, int C, LfError *err) {
     h->logits = malloc((size_t)h->chunk * V * sizeof *h->logits);
     h->row_loss = malloc((size_t)h->chunk * sizeof *h->row_loss);
     h->row_hit = malloc((size_t)h->chunk * sizeof *h->row_hit);
-    if (!h->rows || !h->targets || !h->logits || !h->row_loss || !h->row_hit) {
+    h->row_scale = malloc((size_t)h->chunk * sizeof *h->row_scale);
+    if (!h->rows || !h->targets || !h->logits || !h->row_loss || !h->row_hit || !h->row_scale) {
         lm_head_free(h);
         lf_error_set(err, LF_ERR_IO, "out of memory for the language-model head (%d rows)", max_rows);
         return false;
@@ -31,6 +32,7 @@ void lm_head_free(LmHead *h) {
     free(h->logits);
     free(h->row_loss);
     free(h->row_hit);
+    free(h->row_scale);
     memset(h, 0, sizeof *h);
 }
 
@@ -43,12 +45,17 @@ double lm_head_forward(LmHead *h, const float *lnf, const float *wte, float *dln
         const int rows = h->n - r0 < h->chunk ? h->n - r0 : h->chunk;
         gemm(false, true, rows, V, C, 1.0f, lnf + (size_t)r0 * C, C, wte, C, 0.0f, h->logits, V);
         if (h->peek) h->peek(h->peek_ctx, r0, rows, h->logits);
-        crossentropy_rows(h->logits, h->row_loss, h->row_hit, h->targets + r0, rows, V, dscale);
+        crossentropy_rows(h->logits, h->row_loss, h->row_hit, dscale > 0.0f ? h->row_scale : NULL, h->targets + r0,
+                          rows, V, dscale);
         for (int i = 0; i < rows; i++) {
             h->loss_sum += h->row_loss[i];
             h->hits += h->row_hit[i];
         }
-        if (dscale > 0.0f) gemm(false, false, rows, C, V, 1.0f, h->logits, V, wte, C, 0.0f, dlnf + (size_t)r0 * C, C);
+        if (dscale > 0.0f) {
+            float *d = dlnf + (size_t)r0 * C;
+            gemm(false, false, rows, C, V, 1.0f, h->logits, V, wte, C, 0.0f, d, C);
+            scale_rows(d, h->row_scale, rows, C);
+        }
     }
     return h->n ? h->loss_sum / h->n : 0.0;
 }
