@@ -41,6 +41,8 @@ typedef struct {
     double *row_loss;    /* [chunk] */
     int *row_hit;        /* [chunk] */
     float *row_scale;    /* [chunk] the softmax's 1 / sum (times 1 / grad_count) per row */
+    int slots;           /* threads the build made room for */
+    float *partial;      /* [slots - 1, chunk, C] the other threads' parts of d(lnf) */
     /* the last forward's totals */
     double loss_sum;     /* sum of the per-target cross-entropies */
     long hits;           /* targets that were the argmax of their logits */
