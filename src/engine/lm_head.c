@@ -13,7 +13,7 @@ bool lm_head_build(LmHead *h, int max_rows, int V, int C, LfError *err) {
     h->V = V;
     h->C = C;
     h->max_rows = max_rows;
-    h->chunk = max_rows < LM_HEAD_CHUNK_ROWS ? max_rows : LM_HEAD_CHUNK_ROWS;
+    h->chunk = lm_head_input_rows(max_rows < LM_HEAD_CHUNK_ROWS ? max_rows : LM_HEAD_CHUNK_ROWS);
     h->rows = malloc((size_t)max_rows * sizeof *h->rows);
     h->targets = malloc((size_t)max_rows * sizeof *h->targets);
     h->logits = malloc((size_t)h->chunk * V * sizeof *h->logits);
@@ -78,14 +78,18 @@ static void head_input_grad(LmHead *h, float *d, int rows, const float *wte) {
     }
 }
 
-double lm_head_forward(LmHead *h, const float *lnf, const float *wte, float *dlnf, int grad_count) {
+int lm_head_input_rows(int n) { return (n + LM_HEAD_ROW_PANEL - 1) / LM_HEAD_ROW_PANEL * LM_HEAD_ROW_PANEL; }
+
+double lm_head_forward(LmHead *h, float *lnf, const float *wte, float *dlnf, int grad_count) {
     const int V = h->V, C = h->C;
     const float dscale = dlnf && grad_count > 0 ? 1.0f / (float)grad_count : 0.0f;
     h->loss_sum = 0;
     h->hits = 0;
+    memset(lnf + (size_t)h->n * C, 0, (size_t)(lm_head_input_rows(h->n) - h->n) * C * sizeof *lnf);
     for (int r0 = 0; r0 < h->n; r0 += h->chunk) {
         const int rows = h->n - r0 < h->chunk ? h->n - r0 : h->chunk;
-        gemm(false, true, rows, V, C, 1.0f, lnf + (size_t)r0 * C, C, wte, C, 0.0f, h->logits, V);
+        /* whole panels: the chunk is a multiple of one, the last one padded */
+        gemm(false, true, lm_head_input_rows(rows), V, C, 1.0f, lnf + (size_t)r0 * C, C, wte, C, 0.0f, h->logits, V);
         if (h->peek) h->peek(h->peek_ctx, r0, rows, h->logits);
         crossentropy_rows(h->logits, h->row_loss, h->row_hit, dscale > 0.0f ? h->row_scale : NULL, h->targets + r0,
                           rows, V, dscale);

@@ -33,7 +33,12 @@
 
 #include "lorafit/util/error.h"
 
-enum { LM_HEAD_CHUNK_ROWS = 480 };
+/* The logits' GEMM runs over whole panels of LM_HEAD_ROW_PANEL rows, the
+ * last one padded with zero rows: OpenBLAS's x86 kernels round a ragged
+ * last panel of rows (fewer than their 16 or 24) otherwise than a whole
+ * one, so without the padding a row's logits would depend on how many rows
+ * shared its call (chunking, or ranks each holding a share of the texts). */
+enum { LM_HEAD_CHUNK_ROWS = 480, LM_HEAD_ROW_PANEL = 48 };
 
 typedef struct {
     int V, C, chunk;     /* vocabulary, width, rows per chunk */
@@ -41,7 +46,7 @@ typedef struct {
     int *rows;           /* [max_rows] the packed row each target is read at */
     int32_t *targets;    /* [max_rows] the token it must predict */
     int n;               /* targets of the last forward */
-    float *logits;       /* [chunk, V] one chunk's logits, then its dlogits */
+    float *logits;       /* [chunk, V] one chunk's logits, then its dlogits (chunk: whole panels) */
     double *row_loss;    /* [chunk] */
     int *row_hit;        /* [chunk] */
     float *row_scale;    /* [chunk] the softmax's 1 / sum (times 1 / grad_count) per row */
@@ -61,11 +66,17 @@ typedef struct {
 bool lm_head_build(LmHead *h, int max_rows, int V, int C, LfError *err);
 void lm_head_free(LmHead *h);
 
+/* The rows of lnf the head reads for n targets: n rounded up to a whole
+ * panel (LM_HEAD_ROW_PANEL). */
+int lm_head_input_rows(int n);
+
 /* Runs the head over h->n target rows whose final-layer-norm outputs are
- * lnf [h->n, C] (row i predicts h->targets[i]), with wte [V, C]. Sets
+ * lnf [h->n, C] (row i predicts h->targets[i]), with wte [V, C]; lnf must
+ * have room for lm_head_input_rows(h->n) rows, the rows past h->n are
+ * zeroed and read. Sets
  * h->loss_sum and h->hits; when dlnf is not NULL writes dlnf [h->n, C] =
  * the gradient of loss_sum / grad_count with respect to lnf. Returns the
  * mean loss over the targets (0 without any). */
-double lm_head_forward(LmHead *h, const float *lnf, const float *wte, float *dlnf, int grad_count);
+double lm_head_forward(LmHead *h, float *lnf, const float *wte, float *dlnf, int grad_count);
 
 #endif
