@@ -12,11 +12,10 @@
  *
  * Speed: each chunk's two GEMMs stream all of wte (154 MB for GPT-2, more
  * than any cache) and OpenBLAS packs it anew for each: 34 times a step for
- * 2,124 rows in chunks of 128. Chunks of 480 rows (a multiple of the 24
- * rows OpenBLAS's Zen kernels take at a time, so only the last chunk has a
- * ragged edge) read wte a quarter as often, and the head of a 2,124-row
- * GPT-2 batch took 13% less CPU time. The softmax's division is
- * applied to the rows of d(lnf) after the GEMM, not to the chunk's logits
+ * 2,124 rows in chunks of 128. Chunks of 480 rows (ten of the panels
+ * below) read wte a quarter as often, and the head of a 2,124-row GPT-2
+ * batch took 13% less CPU time. The softmax's division is applied to the
+ * rows of d(lnf) after the GEMM, not to the chunk's logits
  * (crossentropy_rows' row scales): a pass over the logits fewer. And
  * d(lnf) = dlogits @ wte is split over the threads by the vocabulary, the
  * inner dimension: each thread reads its own slice of dlogits and of wte
