@@ -23,7 +23,7 @@
 #include "lorafit/engine/trainer.h"
 
 #define MAX_SLOTS 32
-enum { B = 4, T = 10, COPIES = 12 }; /* COPIES x the batch's 15 targets > one head chunk */
+enum { B = 4, T = 10, COPIES = 36 }; /* COPIES x the batch's 15 targets > one head chunk */
 
 static FxErr err_loss, err_logits, err_param;
 static double grad_abs, grad_rel;

@@ -59,6 +59,7 @@ static size_t layout_acts(Gpt2Model *m, float *base) {
     const size_t Nmax = max_rows(m), Bm = (size_t)m->max_B, Tm = (size_t)m->max_T;
     const size_t K = (size_t)m->n_classes;
     const size_t H = K ? Bm : Nmax; /* the head's rows: pooled, or LM targets */
+    const size_t HL = K ? H : (size_t)lm_head_input_rows((int)H); /* lnf: the LM head reads whole panels */
     size_t R = 1, Imax = 1;
     for (int i = 0; i < m->n_adapters; i++) {
         if ((size_t)m->adapters[i].rank > R) R = (size_t)m->adapters[i].rank;
@@ -81,7 +82,7 @@ static size_t layout_acts(Gpt2Model *m, float *base) {
         {&m->acts.res3, NL * Nmax * C},
         {&m->acts.lora_h, (size_t)m->n_adapters * Nmax * R},
         {&m->acts.pooled, H * C},
-        {&m->acts.lnf, H * C},
+        {&m->acts.lnf, HL * C},
         {&m->acts.lnf_mean, H},
         {&m->acts.lnf_rstd, H},
         {&m->acts.logits, Bm * K},

@@ -124,8 +124,15 @@ void crossentropy_backward(float *dlogits, const float *probs, const int *labels
  * (the exponentials in float as torch's fp32 log_softmax, their sum and the
  * log in double) and hit[n] = whether targets[n] is the first argmax of
  * z[n]. With dscale > 0 the logits are overwritten with their gradient
- * dscale * (softmax(z[n]) - onehot(targets[n])); else left alone.
- * z [N, V], loss [N], hit [N]. */
-void crossentropy_rows(float *z, double *loss, int *hit, const int32_t *targets, int N, int V, float dscale);
+ * dscale * (softmax(z[n]) - onehot(targets[n])) short of one factor per row:
+ * z[n] becomes e^(z[n] - max) with its sum subtracted at the target, and
+ * scale[n] = dscale / that sum (the caller applies it after its GEMM: a pass
+ * over N x V floats fewer). Without dscale, z is left alone and scale
+ * unused (may be NULL). z [N, V], loss [N], hit [N], scale [N]. */
+void crossentropy_rows(float *z, double *loss, int *hit, float *scale, const int32_t *targets, int N, int V,
+                       float dscale);
+
+/* x[n] [C] *= s[n] for each of the N rows. */
+void scale_rows(float *x, const float *s, int N, int C);
 
 #endif
