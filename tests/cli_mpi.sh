@@ -129,12 +129,17 @@ mpi 3 eval --model "$TMP/model" --adapter "$TMP/n1" --data "$TMP/train.csv" --th
 # rank 0 reports (and writes the predictions of) the whole, as one process.
 LMEVAL=(eval --task causal-lm --model "$TMP/model" --adapter "$TMP/lm1" --data "$TMP/lm.jsonl" --threads 1 --json)
 # same_lm_eval A B: the same JSON but for the perplexity, and that within
-# 1e-9 relative (the loss sums are added in another order).
+# 1e-6 relative: the loss sums are added in another order, and each rank's
+# forward runs its texts' rows in GEMM calls of another height, which
+# OpenBLAS's kernels round differently in the last bit of a row's values
+# (the LM head pads its panels, the blocks do not): a few fp32 ulps of a
+# token's loss, so about 1e-6 of the mean loss that the perplexity
+# exponentiates. The classifier's report above is compared whole.
 same_lm_eval() {
   [ "${1/\"perplexity\": [0-9.]*/}" = "${2/\"perplexity\": [0-9.]*/}" ] &&
     awk -v a="$(printf '%s' "$1" | grep -o '"perplexity": [0-9.]*' | cut -d' ' -f2)" \
         -v b="$(printf '%s' "$2" | grep -o '"perplexity": [0-9.]*' | cut -d' ' -f2)" \
-        'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a > 0 && d <= 1e-9 * a) }'
+        'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a > 0 && d <= 1e-6 * a) }'
 }
 run "${LMEVAL[@]}"
 e1=$out
