@@ -11,8 +11,9 @@
  * Per weight W [IC, OC] (the engine's Conv1D layout, row-major):
  *   forward   out [N, OC]  = bf16(inp) [N, IC] @ W
  *   backward  dinp [N, IC] = bf16(dout) [N, OC] @ W^T   (or += when accumulate)
- * one matmul primitive each, created once with N a runtime dimension (the
- * row count changes from batch to batch). The forward's weights are
+ * one matmul primitive each per row count N, the last few counts kept (a
+ * run meets two or three; oneDNN 2.6's fast kernels refuse a runtime N:
+ * see bf16_dnnl.c). The forward's weights are
  * reordered once, at creation, into the layout its kernel wants (one copy
  * of W, 2 bytes a weight). The backward reads W where it is, as W^T through
  * strides (no second copy), unless oneDNN has only its reference kernel for
