@@ -43,10 +43,10 @@ static void check_shape(QuantDtype dtype, int N, int IC, int OC) {
     quant_matrix_dequantize_rows(&q, 0, IC, wd);
     float *wf = malloc(sizeof(float) * nw);
     REQUIRE(wf, "memory");
-    qfused_dequantize_rows(&q, 0, IC, wf, true);
+    qfused_dequantize_rows(&q, 0, IC, wf, qfused_simd_usable(&q));
     CHECK(memcmp(wf, wd, sizeof(float) * nw) == 0, "%s %dx%d: dequantized rows equal the reference's", name, IC, OC);
     memset(wf, 0, sizeof(float) * nw);
-    qfused_dequantize_rows(&q, IC / 3, IC - 1, wf, true);
+    qfused_dequantize_rows(&q, IC / 3, IC - 1, wf, qfused_simd_usable(&q));
     CHECK(memcmp(wf, wd + (size_t)(IC / 3) * OC, sizeof(float) * (size_t)(IC - 1 - IC / 3) * OC) == 0,
           "%s %dx%d: rows %d .. %d equal the reference's", name, IC, OC, IC / 3, IC - 2);
     free(wf);

@@ -316,26 +316,14 @@ static bool load_weights(Bench *b, const BenchOptions *o, BenchSummary *s, LfErr
  * `lorafit quantize` wrote keeps its own), and their size either way. */
 static bool hold_base(Bench *b, const BenchOptions *o, BenchSummary *s, LfError *err) {
     QuantDtype held = b->ck ? checkpoint_base_dtype(b->ck) : QUANT_F32;
-    if (held != QUANT_F32 && o->base_dtype != QUANT_F32 && o->base_dtype != held) {
-        lf_error_set(err, LF_ERR_INPUT, "%s holds its weights in %s; --base-dtype %s needs the fp32 model",
-                     checkpoint_file(b->ck), quant_dtype_name(held), quant_dtype_name(o->base_dtype));
+    if (!session_base_dtype(held, o->base_dtype, b->ck ? checkpoint_file(b->ck) : "", &s->base_dtype, err))
         return false;
-    }
-    s->base_dtype = held != QUANT_F32 ? held : o->base_dtype;
-    if (s->base_dtype != QUANT_F32) {
+    if (held == QUANT_F32 && s->base_dtype != QUANT_F32) {
         if (!session_quantize_base(&b->qw, b->w, s->base_dtype, NULL, err)) return false;
         b->w = &b->qw.w;
     }
-    const Gpt2Config *cfg = &b->w->cfg;
-    double bytes = 0;
-    for (int l = 0; l < cfg->n_layer; l++)
-        for (int i = 0; i < QUANT_MATS_PER_LAYER; i++) {
-            const QuantMatrix *q = *quant_layer_q(&b->w->layers[l], i);
-            bytes += q ? (double)quant_matrix_bytes(q)
-                       : 4.0 * quant_block_matrices[i].in * quant_block_matrices[i].out * cfg->n_embd * cfg->n_embd;
-        }
-    s->block_weights_mb = bytes / (1024.0 * 1024.0);
-    s->recompute = o->recompute < 0 ? s->base_dtype != QUANT_F32 : o->recompute != 0;
+    s->block_weights_mb = (double)quant_weights_block_bytes(b->w) / (1024.0 * 1024.0);
+    s->recompute = session_recompute(o->recompute, s->base_dtype);
     return true;
 }
 

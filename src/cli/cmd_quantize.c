@@ -93,12 +93,6 @@ static void print_errors(const Gpt2Weights *fp32, const QuantWeights *qw) {
     print_error_row("all", &all);
 }
 
-static size_t quantized_bytes(const QuantWeights *qw) {
-    size_t n = 0;
-    for (int k = 0; k < qw->w.cfg.n_layer * QUANT_MATS_PER_LAYER; k++) n += quant_matrix_bytes(&qw->mats[k]);
-    return n;
-}
-
 int cmd_quantize(int argc, char **argv) {
     Options o = {0};
     CliParse p;
@@ -127,7 +121,7 @@ int cmd_quantize(int argc, char **argv) {
         size_t fp32 = (size_t)c->n_layer * 12 * c->n_embd * c->n_embd * sizeof(float);
         print_errors(checkpoint_weights(ck), &qw);
         fprintf(stderr, "lorafit quantize: wrote %s/model.safetensors: the blocks' Linear weights in %s, %.1f MB "
-                "(%.1f MB in fp32)\n", o.out, quant_dtype_name(o.dtype), quantized_bytes(&qw) / 1e6, fp32 / 1e6);
+                "(%.1f MB in fp32)\n", o.out, quant_dtype_name(o.dtype), quant_weights_block_bytes(&qw.w) / 1e6, fp32 / 1e6);
     } else {
         fprintf(stderr, "lorafit quantize: %s\n", err.msg);
     }

@@ -373,7 +373,7 @@ static bool setup(TrainRun *r, LfError *err) {
     if (o->val && ac->pool == POOL_LAST_TOKEN && longest_kept(&r->val) > max_T) max_T = longest_kept(&r->val);
     if (!session_build_model(&r->s, ac->naming, &ac->lora, ac->n_classes, ac->training.batch_size, max_T,
                              ac->training.seed, err) ||
-        !gpt2_set_recompute(&r->s.net.model, o->recompute < 0 ? r->s.base_dtype != QUANT_F32 : o->recompute != 0,
+        !gpt2_set_recompute(&r->s.net.model, session_recompute(o->recompute, r->s.base_dtype),
                             GPT2_RECOMPUTE_KEEP_BYTES, err) ||
         !adamw_build(&r->opt, r->s.net.model.n_params, (float)ac->training.lr, (float)ac->training.weight_decay, err))
         return false;

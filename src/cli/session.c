@@ -43,14 +43,17 @@ static bool bf16_reference_wanted(bool *reference, LfError *err) {
     return false;
 }
 
+bool session_base_dtype(QuantDtype in_file, QuantDtype wanted, const char *file, QuantDtype *out, LfError *err) {
+    *out = in_file != QUANT_F32 ? in_file : wanted;
+    if (in_file == QUANT_F32 || wanted == QUANT_F32 || wanted == in_file) return true;
+    lf_error_set(err, LF_ERR_INPUT, "%s holds its weights in %s; --base-dtype %s needs the fp32 model", file,
+                 quant_dtype_name(in_file), quant_dtype_name(wanted));
+    return false;
+}
+
 bool session_set_base_dtype(Session *s, QuantDtype dtype, LfError *err) {
     QuantDtype in_file = checkpoint_base_dtype(s->ck);
-    s->base_dtype = in_file != QUANT_F32 ? in_file : dtype;
-    if (in_file != QUANT_F32 && dtype != QUANT_F32 && dtype != in_file) {
-        lf_error_set(err, LF_ERR_INPUT, "%s holds its weights in %s; --base-dtype %s needs the fp32 model",
-                     checkpoint_file(s->ck), quant_dtype_name(in_file), quant_dtype_name(dtype));
-        return false;
-    }
+    if (!session_base_dtype(in_file, dtype, checkpoint_file(s->ck), &s->base_dtype, err)) return false;
     if (in_file != QUANT_F32 || dtype == QUANT_F32) return true;
     if (!session_quantize_base(&s->qw, checkpoint_weights(s->ck), dtype, s->ck, err)) {
         lf_error_prefix(err, "%s", checkpoint_file(s->ck));

@@ -126,6 +126,8 @@ static bool simd_usable(const QuantMatrix *w, bool allow_simd) {
 #endif
 }
 
+bool qfused_simd_usable(const QuantMatrix *w) { return simd_usable(w, true); }
+
 #ifdef QFUSED_X86
 __attribute__((target("avx2"))) static void rows_avx2(const QuantMatrix *w, int r0, int r1, float *out) {
     __m256 v[8];
@@ -138,13 +140,15 @@ __attribute__((target("avx2"))) static void rows_avx2(const QuantMatrix *w, int 
 }
 #endif
 
-void qfused_dequantize_rows(const QuantMatrix *w, int r0, int r1, float *out, bool allow_simd) {
+void qfused_dequantize_rows(const QuantMatrix *w, int r0, int r1, float *out, bool simd) {
 #ifdef QFUSED_X86
     /* whole rows of 64-multiples: every 64 a block (nf4) or two (int8) */
-    if (w->cols % 64 == 0 && simd_usable(w, allow_simd)) {
+    if (simd && w->cols % 64 == 0) {
         rows_avx2(w, r0, r1, out);
         return;
     }
+#else
+    (void)simd;
 #endif
     quant_matrix_dequantize_rows(w, r0, r1, out);
 }

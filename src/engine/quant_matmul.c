@@ -40,11 +40,11 @@ static float *tile_alloc(int kt, int OC) {
 
 /* Over the threads in runs of 8 rows: each value alone, so the threads
  * change no bit. */
-static void dequantize_tile(const QuantMatrix *w, int k0, int k1, float *tile) {
+static void dequantize_tile(const QuantMatrix *w, int k0, int k1, float *tile, bool simd) {
     const int OC = w->cols;
 #pragma omp parallel for schedule(static)
     for (int k = k0; k < k1; k += 8)
-        qfused_dequantize_rows(w, k, k + 8 < k1 ? k + 8 : k1, tile + (size_t)(k - k0) * OC, true);
+        qfused_dequantize_rows(w, k, k + 8 < k1 ? k + 8 : k1, tile + (size_t)(k - k0) * OC, simd);
 }
 
 void qmatmul_forward(float *out, const float *inp, const QuantMatrix *w, const float *bias, int N, int IC,
@@ -63,10 +63,11 @@ void qmatmul_forward(float *out, const float *inp, const QuantMatrix *w, const f
 void qmatmul_forward_tiled(float *out, const float *inp, const QuantMatrix *w, const float *bias, int N, int IC,
                            int OC) {
     const int kt = tile_rows(IC, OC);
+    const bool simd = qfused_simd_usable(w);
     float *tile = tile_alloc(kt, OC);
     for (int k0 = 0; k0 < IC; k0 += kt) {
         int k1 = k0 + kt < IC ? k0 + kt : IC;
-        dequantize_tile(w, k0, k1, tile);
+        dequantize_tile(w, k0, k1, tile, simd);
         gemm(false, false, N, OC, k1 - k0, 1.0f, inp + k0, IC, tile, OC, k0 ? 1.0f : 0.0f, out, OC);
     }
     free(tile);
@@ -86,10 +87,11 @@ void qmatmul_backward(float *dinp, const float *dout, const QuantMatrix *w, int 
 void qmatmul_backward_tiled(float *dinp, const float *dout, const QuantMatrix *w, int N, int IC, int OC,
                             int accumulate) {
     const int kt = tile_rows(IC, OC);
+    const bool simd = qfused_simd_usable(w);
     float *tile = tile_alloc(kt, OC);
     for (int k0 = 0; k0 < IC; k0 += kt) {
         int k1 = k0 + kt < IC ? k0 + kt : IC;
-        dequantize_tile(w, k0, k1, tile);
+        dequantize_tile(w, k0, k1, tile, simd);
         gemm(false, true, N, k1 - k0, OC, 1.0f, dout, OC, tile, OC, accumulate ? 1.0f : 0.0f, dinp + k0, IC);
     }
     free(tile);

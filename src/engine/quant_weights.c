@@ -72,6 +72,18 @@ void quant_weights_free(QuantWeights *qw) {
     memset(qw, 0, sizeof *qw);
 }
 
+size_t quant_weights_block_bytes(const Gpt2Weights *w) {
+    const size_t C = (size_t)w->cfg.n_embd;
+    size_t bytes = 0;
+    for (int l = 0; l < w->cfg.n_layer; l++)
+        for (int i = 0; i < QUANT_MATS_PER_LAYER; i++) {
+            const QuantMatrix *q = *quant_layer_q(&w->layers[l], i);
+            bytes += q ? quant_matrix_bytes(q)
+                       : sizeof(float) * (size_t)quant_block_matrices[i].in * quant_block_matrices[i].out * C * C;
+        }
+    return bytes;
+}
+
 void quant_error_add(QuantError *e, const float *w, const QuantMatrix *q) {
     enum { ROWS = 16 };
     float *tile = malloc((size_t)ROWS * q->cols * sizeof *tile);

@@ -56,6 +56,17 @@ bool session_open_base(Session *s, const char *model, const char *vocab_dir, LfE
  * reference GEMMs instead (engine/bf16_matmul.h). */
 bool session_set_base_dtype(Session *s, QuantDtype dtype, LfError *err);
 
+/* The dtype a base is held in: the file's when it holds its matrices
+ * quantized (in_file not fp32), else the one wanted. Fails (LF_ERR_INPUT,
+ * naming file) when a quantized file is asked for another dtype. */
+bool session_base_dtype(QuantDtype in_file, QuantDtype wanted, const char *file, QuantDtype *out, LfError *err);
+
+/* --recompute / --no-recompute (1 / 0), or -1 for the default: on for a
+ * base not in fp32. */
+static inline bool session_recompute(int option, QuantDtype base) {
+    return option < 0 ? base != QUANT_F32 : option != 0;
+}
+
 /* What session_set_base_dtype does to an fp32 base: qw = w's block matrices
  * in dtype (not fp32), checked first for bf16, with its GEMMs' backend
  * attached; release's fp32 block matrices given back once converted, before

@@ -35,11 +35,16 @@ enum { QFUSED_MAX_ROWS = 16, QFUSED_COLS = 64, QFUSED_FASTER_ROWS = 32 };
 void qfused_forward(float *out, const float *inp, const QuantMatrix *w, const float *bias, int N, int IC, int OC,
                     bool allow_simd);
 
+/* Whether the AVX2 decoders may run on w on this CPU (in a build not made
+ * for AVX2 it asks cpuid, which costs microseconds under a hypervisor: ask
+ * once, not per call). */
+bool qfused_simd_usable(const QuantMatrix *w);
+
 /* out [(r1 - r0), cols] = W'[r0 .. r1 - 1, :], quant_matrix_dequantize_rows'
  * values bit for bit, through the AVX2 decoders when cols is a multiple of
- * 64 and allow_simd (the tiled GEMMs' tiles: on Zen 3, one thread, 768 x 3072,
- * nf4 2.9 and int8 7.7 times faster than the reference loop), else
- * through it. */
-void qfused_dequantize_rows(const QuantMatrix *w, int r0, int r1, float *out, bool allow_simd);
+ * 64 and simd (which must be qfused_simd_usable(w); the tiled GEMMs' tiles:
+ * on Zen 3, one thread, 768 x 3072, nf4 2.9 and int8 7.7 times faster than
+ * the reference loop), else through it. */
+void qfused_dequantize_rows(const QuantMatrix *w, int r0, int r1, float *out, bool simd);
 
 #endif

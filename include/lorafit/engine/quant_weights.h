@@ -40,6 +40,10 @@ const QuantMatrix **quant_layer_q(Gpt2LayerWeights *lw, int i);
 bool quant_weights_build(QuantWeights *qw, const Gpt2Weights *src, QuantDtype dtype, LfError *err);
 void quant_weights_free(QuantWeights *qw);
 
+/* Bytes of the four block matrices of every layer of w as w holds them:
+ * quant_matrix_bytes() where quantized, 4 a weight where fp32. */
+size_t quant_weights_block_bytes(const Gpt2Weights *w);
+
 /* The error of W' against W, summed over matrices. */
 typedef struct {
     double max_abs, sum_sq_err, sum_sq_ref;
