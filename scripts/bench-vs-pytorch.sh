@@ -4,7 +4,7 @@
 #
 #   scripts/bench-vs-pytorch.sh [--threads N] [--repeat N] [--warmup N] [--seed N]
 #                               [--data FILE.csv] [--cases LIST] [--model DIR] [--no-classify]
-#                               [--epoch] [--sms FILE] [--quick] [--keep DIR]
+#                               [--epoch] [--sms FILE] [--quick] [--keep DIR] [--rounds N]
 #
 # 1. `lorafit bench --json` times its cases (train-padded 8 x 120, train-last on
 #    SMS lengths, infer-padded, infer-last, train-lm / train-lm-all: a causal
@@ -15,8 +15,8 @@
 #    head, AdamW over the trainable parameters) on exactly those batches, with
 #    torch.set_num_threads(N) and OMP/MKL_NUM_THREADS=N;
 # 3. the table: both sides' ms/step and the ratio torch / lorafit per case,
-#    lorafit's GFLOP/s against its sgemm ceiling, and both processes' peak RSS
-#    (/usr/bin/time -v);
+#    lorafit's GFLOP/s against its sgemm ceiling, the ratio lorafit would reach
+#    at that ceiling ("at ceil."), and both processes' peak RSS (/usr/bin/time -v);
 # 4. unless --no-classify: `lorafit classify` of one message in a fresh process
 #    (median wall clock of 10, warm page cache) with an adapter made by a
 #    one-epoch run on 16 messages;
@@ -25,6 +25,10 @@
 #    and lorafit's ms/token against the time to read its weights once;
 # 6. with --epoch: one epoch of the labs' split (1,045 messages, batch 8,
 #    last-token pooling), wall clock including tokenizing, and its peak RSS.
+# With --rounds N, steps 1-3 run N times in turn (lorafit, torch, lorafit, torch, ...)
+# and a last table gives each case's ratio per round and their median: on a
+# machine whose speed drifts by several % from minute to minute, a ratio of
+# runs a minute apart says less than the median of several such pairs.
 # The load average is printed before and after: the machine may be shared.
 #
 # Environment: LORAFIT_BIN (default build/lorafit), PYTHON (default /usr/bin/python3),
@@ -47,6 +51,7 @@ classify=1
 epoch=0
 quick=0
 keep=""
+rounds=1
 
 usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -63,6 +68,7 @@ while [ $# -gt 0 ]; do
     --epoch) epoch=1; shift ;;
     --quick) quick=1; shift ;;
     --keep) keep=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
     -h|--help) usage ;;
     *) echo "bench-vs-pytorch.sh: unknown option '$1'" >&2; usage ;;
   esac
@@ -72,6 +78,7 @@ done
 [ -x /usr/bin/time ] || { echo "bench-vs-pytorch.sh: /usr/bin/time is missing (apt-get install time)" >&2; exit 1; }
 "$PYTHON" -c 'import torch' 2>/dev/null || { echo "bench-vs-pytorch.sh: $PYTHON has no torch" >&2; exit 1; }
 
+case $rounds in ''|*[!0-9]*|0) echo "bench-vs-pytorch.sh: --rounds takes a whole number of at least 1, not '$rounds'" >&2; exit 2 ;; esac
 if [ -n "$keep" ]; then work=$keep; mkdir -p "$work"; else work=$(mktemp -d); trap 'rm -rf "$work"' EXIT; fi
 
 # Same threads on both sides. lorafit's OpenMP pool waits passively (its
@@ -92,15 +99,17 @@ bench_args=(--json --threads "$threads" --repeat "$repeat" --warmup "$warmup" --
 [ -n "$data" ] && bench_args+=(--data "$data")
 [ -n "$cases" ] && bench_args+=(--cases "$cases")
 [ "$quick" = 1 ] && bench_args+=(--quick)
-"${lorafit_env[@]}" /usr/bin/time -v "$LORAFIT" bench "${bench_args[@]}" >"$work/lorafit.json" 2>"$work/lorafit.time" ||
-  { cat "$work/lorafit.time" >&2; exit 1; }
-echo "load average after lorafit: $(load)"
-/usr/bin/time -v "$PYTHON" "$here/reference/bench_torch.py" "$work/lorafit.json" >"$work/torch.json" 2>"$work/torch.time" ||
-  { cat "$work/torch.time" >&2; exit 1; }
-echo "load average after torch:   $(load)"
-echo
+for r in $(seq "$rounds"); do
+  if [ "$rounds" -gt 1 ]; then echo "-- round $r of $rounds"; fi
+  "${lorafit_env[@]}" /usr/bin/time -v "$LORAFIT" bench "${bench_args[@]}" >"$work/lorafit.$r.json" 2>"$work/lorafit.$r.time" ||
+    { cat "$work/lorafit.$r.time" >&2; exit 1; }
+  echo "load average after lorafit: $(load)"
+  /usr/bin/time -v "$PYTHON" "$here/reference/bench_torch.py" "$work/lorafit.$r.json" >"$work/torch.$r.json" 2>"$work/torch.$r.time" ||
+    { cat "$work/torch.$r.time" >&2; exit 1; }
+  echo "load average after torch:   $(load)"
+  echo
 
-"$PYTHON" - "$work/lorafit.json" "$work/torch.json" "$(peak_mb "$work/lorafit.time")" "$(peak_mb "$work/torch.time")" <<'EOF'
+  "$PYTHON" - "$work/lorafit.$r.json" "$work/torch.$r.json" "$(peak_mb "$work/lorafit.$r.time")" "$(peak_mb "$work/torch.$r.time")" <<'EOF'
 import json, sys
 lf, th = (json.load(open(p)) for p in sys.argv[1:3])
 lf_rss, th_rss = sys.argv[3], sys.argv[4]
@@ -108,14 +117,19 @@ tc = {c["name"]: c for c in th["cases"]}
 print(f"model: {lf['model']} ({lf['n_layer']} layers x {lf['n_embd']}), {lf['adapters']} adapters rank {lf['rank']}; "
       f"torch {th['torch']} with {th['threads']} threads; lorafit {lf['threads']} threads, OMP_WAIT_POLICY {lf['omp_wait_policy']}")
 print(f"{'case':<13} {'lorafit ms':>10} {'torch ms':>9} {'torch/lorafit':>13} {'lorafit tok/s':>13} {'torch tok/s':>11}"
-      f" {'GFLOP/step':>10} {'lorafit GF/s':>12} {'torch GF/s':>10} {'ceiling':>8} {'of ceil.':>8}")
+      f" {'GFLOP/step':>10} {'lorafit GF/s':>12} {'torch GF/s':>10} {'ceiling':>8} {'of ceil.':>8} {'at ceil.':>8}")
 for c in lf["cases"]:
     t = tc[c["name"]]
+    # the ratio lorafit would reach if its whole step ran at the ceiling
+    at_ceiling = (f"{t['ms_per_step'] * c['ceiling_gflops'] / (1000 * c['gflop_per_step']):>7.2f}x"
+                  if c['ceiling_gflops'] > 0 else f"{'-':>8}")
     print(f"{c['name']:<13} {c['ms_per_step']:>10.1f} {t['ms_per_step']:>9.1f} {t['ms_per_step'] / c['ms_per_step']:>12.2f}x"
           f" {c['tokens_per_s']:>13.0f} {t['tokens_per_s']:>11.0f} {c['gflop_per_step']:>10.1f} {c['gflops']:>12.1f}"
-          f" {t['gflops_lorafit_count']:>10.1f} {c['ceiling_gflops']:>8.1f} {100 * c['fraction_of_ceiling']:>7.1f}%")
+          f" {t['gflops_lorafit_count']:>10.1f} {c['ceiling_gflops']:>8.1f} {100 * c['fraction_of_ceiling']:>7.1f}% {at_ceiling}")
 print(f"(GFLOP/s of both sides use lorafit's count of the FLOPs a step needs; ceiling = cblas_sgemm alone at the step's"
-      f" GEMM shapes; sgemm {lf['sgemm_square_n']}^3: {lf['sgemm_square_gflops']:.1f} GFLOP/s)")
+      f" GEMM shapes; sgemm {lf['sgemm_square_n']}^3: {lf['sgemm_square_gflops']:.1f} GFLOP/s;"
+      f" at ceil. = torch ms / the ms lorafit's FLOPs take at the ceiling: the most torch/lorafit can be with these"
+      f" GEMMs, as both sides multiply through the same OpenBLAS)")
 if lf.get("generate") and th.get("generate"):
     g, t = lf["generate"], th["generate"]
     print(f"generate, batch 1, greedy, {g['new_tokens']} new tokens after {g['prompt_tokens']}: lorafit {g['ms_per_token']:.2f} ms/token"
@@ -127,6 +141,30 @@ print(f"peak RSS (whole process, /usr/bin/time -v): lorafit {lf_rss} MB, torch {
       f" {lf['weights_mb']:.1f} MB ({('checkpoint, blocks ' + ('in place' if lf.get('weights_in_place') else 'copied')) if lf['weights_mmapped'] else 'random, allocated'}), RSS with them"
       f" {lf['rss_with_weights_mb']:.1f} MB, after train-padded {lf['peak_rss_after_train_padded_mb']:.1f} MB")
 EOF
+  if [ "$r" -lt "$rounds" ]; then echo; fi
+done
+
+if [ "$rounds" -gt 1 ]; then
+  echo
+  "$PYTHON" - "$work" "$rounds" <<'EOF'
+import json, statistics, sys
+work, rounds = sys.argv[1], int(sys.argv[2])
+runs = [(json.load(open(f"{work}/lorafit.{r}.json")), json.load(open(f"{work}/torch.{r}.json"))) for r in range(1, rounds + 1)]
+print(f"torch / lorafit per round, {rounds} rounds (each: lorafit's cases, then torch's), and their median;")
+print("at ceil.: the ratio if lorafit's whole step ran at its sgemm ceiling (the most these GEMMs allow)")
+print(f"{'case':<13} " + " ".join(f"{'round ' + str(r):>8}" for r in range(1, rounds + 1)) + f" {'median':>8}   at ceil. per round")
+for i, c in enumerate(runs[0][0]["cases"]):
+    ratios, bounds = [], []
+    for lf, th in runs:
+        lc = lf["cases"][i]
+        tm = {t["name"]: t for t in th["cases"]}[lc["name"]]["ms_per_step"]
+        ratios.append(tm / lc["ms_per_step"])
+        if lc["ceiling_gflops"] > 0:
+            bounds.append(tm * lc["ceiling_gflops"] / (1000 * lc["gflop_per_step"]))
+    print(f"{c['name']:<13} " + " ".join(f"{x:>7.2f}x" for x in ratios) + f" {statistics.median(ratios):>7.2f}x   "
+          + " ".join(f"{b:.2f}x" for b in bounds))
+EOF
+fi
 
 if [ "$classify" = 1 ]; then
   echo
