@@ -5,6 +5,7 @@
 #   scripts/bench-vs-pytorch.sh [--threads N] [--repeat N] [--warmup N] [--seed N]
 #                               [--data FILE.csv] [--cases LIST] [--model DIR] [--no-classify]
 #                               [--epoch] [--sms FILE] [--quick] [--keep DIR] [--rounds N]
+#                               [--base-dtype D]
 #
 # 1. `lorafit bench --json` times its cases (train-padded 8 x 120, train-last on
 #    SMS lengths, infer-padded, infer-last, train-lm / train-lm-all: a causal
@@ -31,6 +32,11 @@
 # runs a minute apart says less than the median of several such pairs.
 # The load average is printed before and after: the machine may be shared.
 #
+# --base-dtype D runs lorafit's bench, classify and epoch with `--base-dtype D`
+# (fp32 by default); with bf16 the reference runs under PyTorch's bf16 autocast
+# (BENCH_TORCH_AUTOCAST=bf16, see bench_torch.py), the counterpart issue 13 asks
+# lorafit's bf16 step to be measured against, unless that variable is set.
+#
 # Environment: LORAFIT_BIN (default build/lorafit), PYTHON (default /usr/bin/python3),
 # BENCH_TORCH_AUTOCAST=bf16 (the reference's forward under torch.autocast bf16: bench_torch.py).
 set -euo pipefail
@@ -52,6 +58,7 @@ epoch=0
 quick=0
 keep=""
 rounds=1
+base_dtype=fp32
 
 usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -69,6 +76,7 @@ while [ $# -gt 0 ]; do
     --quick) quick=1; shift ;;
     --keep) keep=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
+    --base-dtype) base_dtype=$2; shift 2 ;;
     -h|--help) usage ;;
     *) echo "bench-vs-pytorch.sh: unknown option '$1'" >&2; usage ;;
   esac
@@ -89,23 +97,27 @@ lorafit_env=(env OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive})
 
 # Peak RSS in MB from /usr/bin/time -v's report.
 peak_mb() { awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$1"; }
+# A failed run's own messages: its stderr without /usr/bin/time's report.
+own_stderr() { sed -e '/^Command exited with non-zero status/d' -e '/^\tCommand being timed/,$d' "$1" >&2; }
 wall_s() { awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; printf "%.2f", s }' "$1"; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
-echo "== lorafit vs PyTorch: $threads threads, seed $seed, median of $repeat after $warmup warm-up"
+dtype_args=(--base-dtype "$base_dtype")
+if [ "$base_dtype" = bf16 ] && [ -z "${BENCH_TORCH_AUTOCAST:-}" ]; then export BENCH_TORCH_AUTOCAST=bf16; fi
+echo "== lorafit vs PyTorch: $threads threads, seed $seed, median of $repeat after $warmup warm-up; lorafit's base $base_dtype, torch's ${BENCH_TORCH_AUTOCAST:+forward under }${BENCH_TORCH_AUTOCAST:-fp32}${BENCH_TORCH_AUTOCAST:+ autocast}"
 echo "load average at start: $(load)"
 
-bench_args=(--json --threads "$threads" --repeat "$repeat" --warmup "$warmup" --seed "$seed")
+bench_args=(--json --threads "$threads" --repeat "$repeat" --warmup "$warmup" --seed "$seed" --base-dtype "$base_dtype")
 [ -n "$data" ] && bench_args+=(--data "$data")
 [ -n "$cases" ] && bench_args+=(--cases "$cases")
 [ "$quick" = 1 ] && bench_args+=(--quick)
 for r in $(seq "$rounds"); do
   if [ "$rounds" -gt 1 ]; then echo "-- round $r of $rounds"; fi
   "${lorafit_env[@]}" /usr/bin/time -v "$LORAFIT" bench "${bench_args[@]}" >"$work/lorafit.$r.json" 2>"$work/lorafit.$r.time" ||
-    { cat "$work/lorafit.$r.time" >&2; exit 1; }
+    { own_stderr "$work/lorafit.$r.time"; exit 1; }
   echo "load average after lorafit: $(load)"
   /usr/bin/time -v "$PYTHON" "$here/reference/bench_torch.py" "$work/lorafit.$r.json" >"$work/torch.$r.json" 2>"$work/torch.$r.time" ||
-    { cat "$work/torch.$r.time" >&2; exit 1; }
+    { own_stderr "$work/torch.$r.time"; exit 1; }
   echo "load average after torch:   $(load)"
   echo
 
@@ -180,9 +192,9 @@ if [ "$classify" = 1 ]; then
       echo "spam,WINNER! Claim your free prize $i now: call 0800 555 01$i"
     done; } >"$work/tiny.csv"
   "$LORAFIT" train --model "$model" --train "$work/tiny.csv" --out "$work/adapter" --epochs 1 --threads "$threads" \
-    --log-every 0 >/dev/null 2>"$work/train.err" || { cat "$work/train.err" >&2; exit 1; }
+    --log-every 0 "${dtype_args[@]}" >/dev/null 2>"$work/train.err" || { cat "$work/train.err" >&2; exit 1; }
   msg="Congratulations! You have won a free cruise. Text WIN to 80086 to claim."
-  cmd=("$LORAFIT" classify --model "$model" --adapter "$work/adapter" --threads "$threads" "$msg")
+  cmd=("$LORAFIT" classify --model "$model" --adapter "$work/adapter" --threads "$threads" "${dtype_args[@]}" "$msg")
   "${lorafit_env[@]}" "${cmd[@]}" >/dev/null  # warms the page cache
   times=()
   for i in $(seq 10); do
@@ -205,8 +217,8 @@ if [ "$epoch" = 1 ]; then
   echo "== one epoch of the labs' split, last-token pooling, batch 8, $threads threads: $model"
   "$LORAFIT" split "$sms" --out "$work/split" --balance >/dev/null
   "${lorafit_env[@]}" /usr/bin/time -v "$LORAFIT" train --model "$model" --train "$work/split/train.csv" \
-    --out "$work/epoch-adapter" --epochs 1 --threads "$threads" --log-every 0 >"$work/epoch.out" 2>"$work/epoch.time" ||
-    { cat "$work/epoch.time" >&2; exit 1; }
+    --out "$work/epoch-adapter" --epochs 1 --threads "$threads" --log-every 0 "${dtype_args[@]}" >"$work/epoch.out" 2>"$work/epoch.time" ||
+    { own_stderr "$work/epoch.time"; exit 1; }
   echo "epoch: $(wall_s "$work/epoch.time") s wall clock (process start to exit, tokenizing included); peak RSS $(peak_mb "$work/epoch.time") MB"
   tail -n 3 "$work/epoch.out"
   echo "load average: $(load)"
