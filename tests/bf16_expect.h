@@ -40,4 +40,18 @@ static inline size_t count_beyond(const Expect *e, const float *y, bool round_a)
     return beyond;
 }
 
+/* count_beyond over the first and last `ends` rows of y only (every row
+ * when there are few): the exact sums are slow. */
+static inline size_t count_beyond_ends(Expect e, const float *y, bool round_a, int ends) {
+    const int N = e.N, first = N <= 2 * ends ? N : ends;
+    e.N = first;
+    size_t beyond = count_beyond(&e, y, round_a);
+    if (first == N) return beyond;
+    const size_t skip = (size_t)(N - ends);
+    e.a += skip * e.K;
+    if (e.init && !e.init_is_bias) e.init += skip * e.M;
+    e.N = ends;
+    return beyond + count_beyond(&e, y + skip * e.M, round_a);
+}
+
 #endif

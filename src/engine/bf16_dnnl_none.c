@@ -6,6 +6,8 @@
 
 void bf16_dnnl_info(Bf16DnnlInfo *info) { memset(info, 0, sizeof *info); }
 
+bool bf16_dnnl_built(void) { return false; }
+
 static void *absent(LfError *err) {
     lf_error_set(err, LF_ERR_INPUT, "this lorafit was built without oneDNN");
     return NULL;

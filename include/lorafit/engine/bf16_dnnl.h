@@ -48,6 +48,8 @@ typedef struct {
 } Bf16DnnlInfo;
 
 void bf16_dnnl_info(Bf16DnnlInfo *info);
+/* Its `built`, without loading the library. */
+bool bf16_dnnl_built(void);
 
 /* The primitives for w (a QUANT_BF16 matrix [IC, OC], whose codes must
  * outlive the result). NULL with err set (LF_ERR_INPUT: oneDNN absent, or it
