@@ -78,7 +78,7 @@ bool session_set_base_dtype(Session *s, QuantDtype dtype, LfError *err) {
 bool session_quantize_base(QuantWeights *qw, const Gpt2Weights *w, QuantDtype dtype, Gpt2Checkpoint *release,
                            LfError *err) {
     bool reference = false;
-    if (dtype == QUANT_BF16 && (!bf16_reference_wanted(&reference, err) || (!reference && !bf16_usable(err))))
+    if (!bf16_reference_wanted(&reference, err) || (dtype == QUANT_BF16 && !reference && !bf16_usable(err)))
         return false; /* before converting anything */
     if (!quant_weights_build(qw, w, dtype, err)) return false;
     if (release) checkpoint_release_block_matrices(release); /* the fp32 copies no longer count in RSS */
