@@ -1,13 +1,16 @@
-/* bf16_expect.h - a GEMM's outputs against exact sums, for the bf16 tests
- * (tests only). */
+/* bf16_expect.h - a GEMM's outputs against exact sums, and the skip of the
+ * tests that need oneDNN, for the bf16 tests (tests only). */
 #ifndef LORAFIT_TEST_BF16_EXPECT_H
 #define LORAFIT_TEST_BF16_EXPECT_H
 
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
+#include "check.h"
 #include "lorafit/engine/bf16.h"
+#include "lorafit/engine/bf16_dnnl.h"
 
 /* A GEMM y [N, M] = a [N, K] @ B (+ init), B = W' [IC, OC] (forward, K = IC)
  * or its transpose (backward, K = OC). */
@@ -52,6 +55,16 @@ static inline size_t count_beyond_ends(Expect e, const float *y, bool round_a, i
     if (e.init && !e.init_is_bias) e.init += skip * e.M;
     e.N = ends;
     return beyond + count_beyond(&e, y + skip * e.M, round_a);
+}
+
+/* Skips (77) when lorafit was built without oneDNN or its library does
+ * not load; else prints its version and ISA. */
+static inline void skip_without_dnnl(void) {
+    Bf16DnnlInfo info;
+    bf16_dnnl_info(&info);
+    if (!info.built) check_skip("lorafit was built without oneDNN (cmake -DLORAFIT_DNNL=ON, libdnnl-dev)");
+    if (!info.loaded) check_skip(info.load_error);
+    printf("oneDNN %s, kernels for %s\n", info.version, info.isa);
 }
 
 #endif

@@ -41,21 +41,39 @@
 #include "lorafit/util/clock.h"
 #include "lorafit/util/rng.h"
 
-static void check_shape(int IC, int OC) {
-    enum { MAX_ROWS = 960, CHECKED = 8 };
-    const int rows[] = {1, 8, 17, MAX_ROWS};
-    float *w = malloc(sizeof(float) * IC * OC), *wd = malloc(sizeof(float) * IC * OC);
-    float *x = malloc(sizeof(float) * MAX_ROWS * IC), *dy = malloc(sizeof(float) * MAX_ROWS * OC);
-    float *y = malloc(sizeof(float) * MAX_ROWS * OC), *y2 = malloc(sizeof(float) * MAX_ROWS * OC);
-    float *dx = malloc(sizeof(float) * MAX_ROWS * IC), *d0 = malloc(sizeof(float) * MAX_ROWS * IC);
-    float *dxa = malloc(sizeof(float) * MAX_ROWS * IC), *bias = malloc(sizeof(float) * OC);
-    REQUIRE(w && wd && x && dy && y && y2 && dx && d0 && dxa && bias, "memory");
+enum { MAX_ROWS = 960 };
+
+/* A GEMM's operands up to MAX_ROWS rows: a random W [IC, OC] (wd: room for
+ * W' as the test wants it), inputs, gradients, a bias, outputs. */
+typedef struct {
+    float *w, *wd, *x, *dy, *y, *y2, *dx, *d0, *dxa, *bias;
+} Operands;
+
+static void operands_make(Operands *o, int IC, int OC, uint64_t seed) {
+    const size_t W = (size_t)IC * OC, X = (size_t)MAX_ROWS * IC, Y = (size_t)MAX_ROWS * OC;
+    float **p[] = {&o->w, &o->wd, &o->x, &o->dy, &o->y, &o->y2, &o->dx, &o->d0, &o->dxa, &o->bias};
+    const size_t n[] = {W, W, X, Y, Y, Y, X, X, X, (size_t)OC};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) REQUIRE((*p[i] = malloc(sizeof(float) * n[i])), "memory");
     Rng r;
-    rng_seed(&r, (uint64_t)(IC * 131 + OC));
-    for (int i = 0; i < IC * OC; i++) w[i] = 0.1f * (rng_float(&r) - 0.5f);
-    for (int i = 0; i < MAX_ROWS * IC; i++) x[i] = rng_float(&r) - 0.5f, d0[i] = rng_float(&r);
-    for (int i = 0; i < MAX_ROWS * OC; i++) dy[i] = rng_float(&r) - 0.5f;
-    for (int i = 0; i < OC; i++) bias[i] = rng_float(&r);
+    rng_seed(&r, seed);
+    for (size_t i = 0; i < W; i++) o->w[i] = 0.1f * (rng_float(&r) - 0.5f);
+    for (size_t i = 0; i < X; i++) o->x[i] = rng_float(&r) - 0.5f, o->d0[i] = rng_float(&r);
+    for (size_t i = 0; i < Y; i++) o->dy[i] = rng_float(&r) - 0.5f;
+    for (int i = 0; i < OC; i++) o->bias[i] = rng_float(&r);
+}
+
+static void operands_free(Operands *o) {
+    free(o->w), free(o->wd), free(o->x), free(o->dy), free(o->y), free(o->y2), free(o->dx), free(o->d0), free(o->dxa);
+    free(o->bias);
+}
+
+static void check_shape(int IC, int OC) {
+    enum { CHECKED = 8 };
+    const int rows[] = {1, 8, 17, MAX_ROWS};
+    Operands o;
+    operands_make(&o, IC, OC, (uint64_t)(IC * 131 + OC));
+    float *w = o.w, *wd = o.wd, *x = o.x, *dy = o.dy, *y = o.y, *y2 = o.y2, *dx = o.dx, *d0 = o.d0, *dxa = o.dxa;
+    const float *bias = o.bias;
     QuantMatrix q;
     LfError err = {0};
     REQUIRE(quant_matrix_quantize(&q, QUANT_BF16, w, IC, OC, &err), "%s", err.msg);
@@ -100,7 +118,7 @@ static void check_shape(int IC, int OC) {
                flop / (t1 - t0) * 1e-9, flop / (t2 - t1) * 1e-9);
     }
     quant_matrix_free(&q);
-    free(w), free(wd), free(x), free(dy), free(y), free(y2), free(dx), free(d0), free(dxa), free(bias);
+    operands_free(&o);
 }
 
 /* GFLOP/s of w's forward and backward at 960 rows (x, dy, y, dx that big). */
@@ -118,20 +136,12 @@ static void print_speed(const char *what, const QuantMatrix *w, const float *x, 
 
 /* An int8 or nf4 matrix in bf16 tiles on oneDNN against the exact sums. */
 static void check_tiles(QuantDtype dtype, int IC, int OC) {
-    enum { MAX_ROWS = 960, ENDS = 8 };
+    enum { ENDS = 8 };
     const char *name = quant_dtype_name(dtype);
-    float *w = malloc(sizeof(float) * IC * OC), *wr = malloc(sizeof(float) * IC * OC);
-    float *x = malloc(sizeof(float) * MAX_ROWS * IC), *dy = malloc(sizeof(float) * MAX_ROWS * OC);
-    float *y = malloc(sizeof(float) * MAX_ROWS * OC), *y2 = malloc(sizeof(float) * MAX_ROWS * OC);
-    float *dx = malloc(sizeof(float) * MAX_ROWS * IC), *d0 = malloc(sizeof(float) * MAX_ROWS * IC);
-    float *bias = malloc(sizeof(float) * OC);
-    REQUIRE(w && wr && x && dy && y && y2 && dx && d0 && bias, "memory");
-    Rng r;
-    rng_seed(&r, (uint64_t)(IC * 17 + OC));
-    for (int i = 0; i < IC * OC; i++) w[i] = 0.1f * (rng_float(&r) - 0.5f);
-    for (int i = 0; i < MAX_ROWS * IC; i++) x[i] = rng_float(&r) - 0.5f, d0[i] = rng_float(&r);
-    for (int i = 0; i < MAX_ROWS * OC; i++) dy[i] = rng_float(&r) - 0.5f;
-    for (int i = 0; i < OC; i++) bias[i] = rng_float(&r);
+    Operands o;
+    operands_make(&o, IC, OC, (uint64_t)(IC * 17 + OC));
+    float *w = o.w, *wr = o.wd, *x = o.x, *dy = o.dy, *y = o.y, *y2 = o.y2, *dx = o.dx, *d0 = o.d0;
+    const float *bias = o.bias;
     QuantMatrix q;
     LfError err = {0};
     REQUIRE(quant_matrix_quantize(&q, dtype, w, IC, OC, &err), "%s", err.msg);
@@ -164,7 +174,7 @@ static void check_tiles(QuantDtype dtype, int IC, int OC) {
     }
     if (IC == 768 && OC == 2304) print_speed(name, &q, x, dy, y, dx);
     quant_matrix_free(&q);
-    free(w), free(wr), free(x), free(dy), free(y), free(y2), free(dx), free(d0), free(bias);
+    operands_free(&o);
 }
 
 enum { NL = 2, C = 64, BATCH = 4, T = 24, STEPS = 3 };

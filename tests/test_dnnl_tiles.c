@@ -122,11 +122,7 @@ static void check_engine(QuantDtype dtype, int IC, int oc) {
 }
 
 int main(void) {
-    Bf16DnnlInfo info;
-    bf16_dnnl_info(&info);
-    if (!info.built) check_skip("lorafit was built without oneDNN (cmake -DLORAFIT_DNNL=ON, libdnnl-dev)");
-    if (!info.loaded) check_skip(info.load_error);
-    printf("oneDNN %s, kernels for %s\n", info.version, info.isa);
+    skip_without_dnnl();
     omp_set_num_threads(2);
     check_products();
     check_engine(QUANT_NF4, 200, 64);   /* tiles of 112 and 88 rows */
