@@ -8,7 +8,10 @@
 # (LORAFIT_BF16_BACKEND=reference, the testing aid): the adapter records
 # base_dtype bf16, recomputation (on by default for bf16) changes no bit,
 # the adapter used on fp32 warns naming both dtypes, and a wrong value of
-# the variable is refused.
+# the variable is refused. And int8 / nf4's tiles (engine/quant_tiles.h):
+# bench says bf16 tiles on oneDNN where bf16 is usable, fp32 tiles where
+# not, bf16 on the reference with the variable, under which an nf4 training
+# is bitwise the same with and without recomputation and not fp32 tiles'.
 . "$(dirname "$0")/lib.sh"
 require_sms
 
@@ -66,6 +69,19 @@ else
   expect_contains "base: block matrices in bf16" bench --quick --base-dtype bf16 --cases train-last,infer-last
 fi
 
+# int8 and nf4 GEMMs: bf16 tiles on oneDNN where bf16 is usable, fp32 tiles elsewhere; the same for a
+# file `lorafit quantize` wrote
+tiles="fp32 tiles"
+[ "$usable" -eq 1 ] && tiles="bf16 tiles on oneDNN"
+expect_contains "block matrices in nf4 (0.05 MB), their GEMMs in $tiles," bench --quick --base-dtype nf4 \
+  --cases train-last --repeat 1
+run quantize --model "$TMP/model" --base-dtype int8 --out "$TMP/q-int8"
+[ "$rc" -eq 0 ] && pass || fail "quantize int8: $err"
+expect_contains "block matrices in int8 (" bench --model "$TMP/q-int8" --cases train-last --repeat 1
+case "$out" in *"their GEMMs in $tiles,"*) pass ;; *) fail "int8 file: not $tiles: $out" ;; esac
+expect_contains '"base_dtype":' bench --quick --cases train-last --repeat 1 --json
+case "$out" in *quant_tiles*) fail "an fp32 base reports tiles: $out" ;; *) pass ;; esac
+
 # The reference GEMMs, on any CPU.
 export LORAFIT_BF16_BACKEND=reference
 for rc_opt in --recompute --no-recompute; do
@@ -96,6 +112,23 @@ run classify --model "$TMP/model" --adapter "$TMP/ad--recompute" --precision bf1
 run generate --model "$TMP/model" --base-dtype bf16 --max-new-tokens 4 "hello"
 [ "$rc" -eq 0 ] && pass || fail "generate bf16 (reference): $err"
 expect_contains "base: block matrices in bf16" bench --quick --base-dtype bf16 --cases train-last
+
+# int8 and nf4 in bf16 tiles on the reference: said so, recomputation changes no bit, and the
+# rounding happens (not fp32 tiles' adapter)
+run bench --quick --base-dtype nf4 --cases train-last --repeat 1 --json
+[ "$rc" -eq 0 ] && grep -q '"quant_tiles":[[:space:]]*"bf16-reference"' <<<"$out" && pass ||
+  fail "nf4 on the reference: no quant_tiles bf16-reference: $rc $out"
+expect_contains "their GEMMs in bf16 tiles on the reference," bench --model "$TMP/q-int8" --cases train-last --repeat 1
+for rc_opt in --recompute --no-recompute; do
+  run "${TRAIN[@]}" --out "$TMP/nf4$rc_opt" --base-dtype nf4 $rc_opt
+  [ "$rc" -eq 0 ] && pass || fail "train nf4 (bf16 tiles, reference) $rc_opt: $err"
+done
+cmp -s "$TMP/nf4--recompute/adapter_model.safetensors" "$TMP/nf4--no-recompute/adapter_model.safetensors" && pass ||
+  fail "nf4 in bf16 tiles: the adapter differs with recomputation"
+LORAFIT_BF16_BACKEND= run "${TRAIN[@]}" --out "$TMP/nf4-fp32-tiles" --base-dtype nf4
+[ "$rc" -eq 0 ] && pass || fail "train nf4: $err"
+[ "$usable" -eq 1 ] || ! cmp -s "$TMP/nf4-fp32-tiles/adapter_model.safetensors" \
+  "$TMP/nf4--recompute/adapter_model.safetensors" && pass || fail "nf4: bf16 tiles gave fp32 tiles' adapter"
 
 LORAFIT_BF16_BACKEND=fast expect_fail 2 "LORAFIT_BF16_BACKEND is \"fast\"" "${TRAIN[@]}" --out "$TMP/ad-y" \
   --base-dtype bf16

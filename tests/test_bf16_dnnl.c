@@ -13,7 +13,15 @@
  * losses within 1e-4 relative of each other (only the summation order
  * differs: errors of order 2^-24 * sqrt(K) per GEMM, far below that), and
  * each backend bitwise repeatable. Prints oneDNN's kernels and the GFLOP/s
- * of one 960 x 768 x 2304 product (not asserted). */
+ * of one 960 x 768 x 2304 product (not asserted).
+ *
+ * The same for nf4 and int8 matrices in bf16 tiles (quant_tiles.h):
+ * quant_tiles_choose() must attach oneDNN's tile primitives here; their
+ * GEMMs at 33 and 960 rows (forward) and 1, 8 and 960 (backward, with and
+ * without accumulation) within the bound of the exact sums over the
+ * rounded inputs and bf16(W'), bitwise repeatable; three training steps
+ * of an nf4 model on oneDNN's tiles against the reference tiles within
+ * 1e-4; the GFLOP/s of nf4's 960 x 768 x 2304 products. */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -26,25 +34,46 @@
 #include "lorafit/engine/bf16_matmul.h"
 #include "lorafit/engine/gpt2.h"
 #include "lorafit/engine/optim.h"
+#include "lorafit/engine/quant_fused.h"
+#include "lorafit/engine/quant_matmul.h"
+#include "lorafit/engine/quant_tiles.h"
 #include "lorafit/engine/random_weights.h"
 #include "lorafit/util/clock.h"
 #include "lorafit/util/rng.h"
 
-static void check_shape(int IC, int OC) {
-    enum { MAX_ROWS = 960, CHECKED = 8 };
-    const int rows[] = {1, 8, 17, MAX_ROWS};
-    float *w = malloc(sizeof(float) * IC * OC), *wd = malloc(sizeof(float) * IC * OC);
-    float *x = malloc(sizeof(float) * MAX_ROWS * IC), *dy = malloc(sizeof(float) * MAX_ROWS * OC);
-    float *y = malloc(sizeof(float) * MAX_ROWS * OC), *y2 = malloc(sizeof(float) * MAX_ROWS * OC);
-    float *dx = malloc(sizeof(float) * MAX_ROWS * IC), *d0 = malloc(sizeof(float) * MAX_ROWS * IC);
-    float *dxa = malloc(sizeof(float) * MAX_ROWS * IC), *bias = malloc(sizeof(float) * OC);
-    REQUIRE(w && wd && x && dy && y && y2 && dx && d0 && dxa && bias, "memory");
+enum { MAX_ROWS = 960 };
+
+/* A GEMM's operands up to MAX_ROWS rows: a random W [IC, OC] (wd: room for
+ * W' as the test wants it), inputs, gradients, a bias, outputs. */
+typedef struct {
+    float *w, *wd, *x, *dy, *y, *y2, *dx, *d0, *dxa, *bias;
+} Operands;
+
+static void operands_make(Operands *o, int IC, int OC, uint64_t seed) {
+    const size_t W = (size_t)IC * OC, X = (size_t)MAX_ROWS * IC, Y = (size_t)MAX_ROWS * OC;
+    float **p[] = {&o->w, &o->wd, &o->x, &o->dy, &o->y, &o->y2, &o->dx, &o->d0, &o->dxa, &o->bias};
+    const size_t n[] = {W, W, X, Y, Y, Y, X, X, X, (size_t)OC};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) REQUIRE((*p[i] = malloc(sizeof(float) * n[i])), "memory");
     Rng r;
-    rng_seed(&r, (uint64_t)(IC * 131 + OC));
-    for (int i = 0; i < IC * OC; i++) w[i] = 0.1f * (rng_float(&r) - 0.5f);
-    for (int i = 0; i < MAX_ROWS * IC; i++) x[i] = rng_float(&r) - 0.5f, d0[i] = rng_float(&r);
-    for (int i = 0; i < MAX_ROWS * OC; i++) dy[i] = rng_float(&r) - 0.5f;
-    for (int i = 0; i < OC; i++) bias[i] = rng_float(&r);
+    rng_seed(&r, seed);
+    for (size_t i = 0; i < W; i++) o->w[i] = 0.1f * (rng_float(&r) - 0.5f);
+    for (size_t i = 0; i < X; i++) o->x[i] = rng_float(&r) - 0.5f, o->d0[i] = rng_float(&r);
+    for (size_t i = 0; i < Y; i++) o->dy[i] = rng_float(&r) - 0.5f;
+    for (int i = 0; i < OC; i++) o->bias[i] = rng_float(&r);
+}
+
+static void operands_free(Operands *o) {
+    free(o->w), free(o->wd), free(o->x), free(o->dy), free(o->y), free(o->y2), free(o->dx), free(o->d0), free(o->dxa);
+    free(o->bias);
+}
+
+static void check_shape(int IC, int OC) {
+    enum { CHECKED = 8 };
+    const int rows[] = {1, 8, 17, MAX_ROWS};
+    Operands o;
+    operands_make(&o, IC, OC, (uint64_t)(IC * 131 + OC));
+    float *w = o.w, *wd = o.wd, *x = o.x, *dy = o.dy, *y = o.y, *y2 = o.y2, *dx = o.dx, *d0 = o.d0, *dxa = o.dxa;
+    const float *bias = o.bias;
     QuantMatrix q;
     LfError err = {0};
     REQUIRE(quant_matrix_quantize(&q, QUANT_BF16, w, IC, OC, &err), "%s", err.msg);
@@ -89,7 +118,63 @@ static void check_shape(int IC, int OC) {
                flop / (t1 - t0) * 1e-9, flop / (t2 - t1) * 1e-9);
     }
     quant_matrix_free(&q);
-    free(w), free(wd), free(x), free(dy), free(y), free(y2), free(dx), free(d0), free(dxa), free(bias);
+    operands_free(&o);
+}
+
+/* GFLOP/s of w's forward and backward at 960 rows (x, dy, y, dx that big). */
+static void print_speed(const char *what, const QuantMatrix *w, const float *x, const float *dy, float *y, float *dx) {
+    enum { ROWS = 960, REPS = 10 };
+    const int IC = w->rows, OC = w->cols;
+    double t0 = clock_seconds();
+    for (int i = 0; i < REPS; i++) qmatmul_forward(y, x, w, NULL, ROWS, IC, OC);
+    double t1 = clock_seconds();
+    for (int i = 0; i < REPS; i++) qmatmul_backward(dx, dy, w, ROWS, IC, OC, 0);
+    double t2 = clock_seconds(), flop = 2.0 * ROWS * IC * OC * REPS;
+    printf("%s %d x %d x %d at %d threads: forward %.0f GFLOP/s, backward %.0f GFLOP/s\n", what, ROWS, IC, OC,
+           omp_get_max_threads(), flop / (t1 - t0) * 1e-9, flop / (t2 - t1) * 1e-9);
+}
+
+/* An int8 or nf4 matrix in bf16 tiles on oneDNN against the exact sums. */
+static void check_tiles(QuantDtype dtype, int IC, int OC) {
+    enum { ENDS = 8 };
+    const char *name = quant_dtype_name(dtype);
+    Operands o;
+    operands_make(&o, IC, OC, (uint64_t)(IC * 17 + OC));
+    float *w = o.w, *wr = o.wd, *x = o.x, *dy = o.dy, *y = o.y, *y2 = o.y2, *dx = o.dx, *d0 = o.d0;
+    const float *bias = o.bias;
+    QuantMatrix q;
+    LfError err = {0};
+    REQUIRE(quant_matrix_quantize(&q, dtype, w, IC, OC, &err), "%s", err.msg);
+    quant_matrix_dequantize_rows(&q, 0, IC, wr);
+    bf16_round_array(wr, wr, (size_t)IC * OC);
+    REQUIRE(quant_tiles_choose(&q, 1, false, &err) && q.tiles == QUANT_BF16 && q.dnnl_tiles, "%s %dx%d: %s", name,
+            IC, OC, err.msg);
+    printf("%s %d x %d tiles: oneDNN kernels: forward %s, backward %s\n", name, IC, OC,
+           bf16_dnnl_tiles_impl(q.dnnl_tiles, false), bf16_dnnl_tiles_impl(q.dnnl_tiles, true));
+    const int rows[] = {1, 8, 33, MAX_ROWS};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const int N = rows[i];
+        if (N > QFUSED_FASTER_ROWS) {
+            qmatmul_forward(y, x, &q, bias, N, IC, OC);
+            Expect f = {x, wr, bias, true, false, N, IC, OC, OC};
+            size_t beyond = count_beyond_ends(f, y, true, ENDS);
+            CHECK(beyond == 0, "%s %dx%dx%d forward: %zu outputs beyond the bound", name, N, IC, OC, beyond);
+            qmatmul_forward(y2, x, &q, bias, N, IC, OC);
+            CHECK(memcmp(y, y2, sizeof(float) * N * OC) == 0, "%s %dx%dx%d forward: bitwise repeatable", name, N, IC,
+                  OC);
+        }
+        for (int acc = 0; acc < 2; acc++) {
+            memcpy(dx, d0, sizeof(float) * N * IC);
+            qmatmul_backward(dx, dy, &q, N, IC, OC, acc);
+            Expect b = {dy, wr, acc ? d0 : NULL, false, true, N, OC, IC, OC};
+            size_t beyond = count_beyond_ends(b, dx, true, ENDS);
+            CHECK(beyond == 0, "%s %dx%dx%d backward (accumulate %d): %zu outputs beyond the bound", name, N, IC, OC,
+                  acc, beyond);
+        }
+    }
+    if (IC == 768 && OC == 2304) print_speed(name, &q, x, dy, y, dx);
+    quant_matrix_free(&q);
+    operands_free(&o);
 }
 
 enum { NL = 2, C = 64, BATCH = 4, T = 24, STEPS = 3 };
@@ -137,6 +222,25 @@ static void check_training(void) {
     }
     quant_weights_free(&ref);
     quant_weights_free(&dn);
+
+    /* nf4 in bf16 tiles: oneDNN's against the reference's */
+    const int n = NL * QUANT_MATS_PER_LAYER;
+    REQUIRE(quant_weights_build(&ref, w, QUANT_NF4, &err) && quant_weights_build(&dn, w, QUANT_NF4, &err), "%s",
+            err.msg);
+    REQUIRE(quant_tiles_choose(ref.mats, n, true, &err) && quant_tiles_choose(dn.mats, n, false, &err), "%s",
+            err.msg);
+    CHECK(strcmp(quant_tiles_name(&dn.w), "bf16") == 0 && strcmp(quant_tiles_name(&ref.w), "bf16-reference") == 0,
+          "tiles: %s and %s", quant_tiles_name(&dn.w), quant_tiles_name(&ref.w));
+    train(&ref.w, lr);
+    train(&dn.w, ld);
+    train(&dn.w, ld2);
+    for (int s = 0; s < STEPS; s++) {
+        CHECK(fabsf(ld[s] - lr[s]) <= 1e-4f * fabsf(lr[s]), "nf4 step %d: loss %.7f on oneDNN's tiles, %.7f on the "
+              "reference's", s, ld[s], lr[s]);
+        CHECK(ld[s] == ld2[s], "nf4 step %d: oneDNN's tiles bitwise repeatable (%.9g vs %.9g)", s, ld[s], ld2[s]);
+    }
+    quant_weights_free(&ref);
+    quant_weights_free(&dn);
     gpt2_weights_random_free(w);
 }
 
@@ -147,6 +251,9 @@ int main(void) {
     check_shape(768, 2304); /* gpt2-small's c_attn */
     check_shape(3072, 768); /* its mlp.c_proj */
     check_shape(37, 53);
+    check_tiles(QUANT_NF4, 768, 2304); /* gpt2-small's c_attn: two tiles */
+    check_tiles(QUANT_INT8, 3072, 768); /* its mlp.c_proj: three */
+    check_tiles(QUANT_NF4, 75, 130);    /* odd: tiles of 48 and 27 rows */
     check_training();
     return check_done();
 }

@@ -23,11 +23,7 @@
 enum { IC = 96, OC = 200, MAX_ROWS = 300 };
 
 int main(void) {
-    Bf16DnnlInfo info;
-    bf16_dnnl_info(&info);
-    if (!info.built) check_skip("lorafit was built without oneDNN (cmake -DLORAFIT_DNNL=ON, libdnnl-dev)");
-    if (!info.loaded) check_skip(info.load_error);
-    printf("oneDNN %s, kernels for %s\n", info.version, info.isa);
+    skip_without_dnnl();
     omp_set_num_threads(2);
     static float w[IC * OC], x[MAX_ROWS * IC], dy[MAX_ROWS * OC], bias[OC], y[MAX_ROWS * OC], y2[MAX_ROWS * OC];
     static float dx[MAX_ROWS * IC], d0[MAX_ROWS * IC], dxa[MAX_ROWS * IC];

@@ -99,12 +99,20 @@ static void print_ceiling_kernels(const BenchSummary *s, const BenchOptions *o) 
                s->kernels.best ? "at the best level for this CPU" : "no better set for this CPU");
 }
 
+/* What quant_tiles_name() says, in words. */
+static const char *tiles_text(const char *name) {
+    if (strcmp(name, "bf16") == 0) return "bf16 tiles on oneDNN";
+    if (strcmp(name, "bf16-reference") == 0) return "bf16 tiles on the reference";
+    return "fp32 tiles";
+}
+
 void bench_print_text(const BenchSummary *s, BenchCase *cases, const bool *on, const BenchOptions *o) {
     printf("lorafit bench: %s, %d layers x %d wide, %d LoRA adapters rank %d alpha 16, 2-class head\n",
            s->model_desc, s->n_layer, s->n_embd, s->n_adapters, s->rank);
     printf("seed %ld, median of %d after %d warm-up\n", o->seed, o->repeat, o->warmup);
-    printf("base: block matrices in %s (%.2f MB), activation recomputation %s\n", quant_dtype_name(s->base_dtype),
-           s->block_weights_mb, s->recompute ? "on" : "off");
+    printf("base: block matrices in %s (%.2f MB), ", quant_dtype_name(s->base_dtype), s->block_weights_mb);
+    if (s->quant_tiles) printf("their GEMMs in %s, ", tiles_text(s->quant_tiles));
+    printf("activation recomputation %s\n", s->recompute ? "on" : "off");
     printf("load average %.2f %.2f %.2f at start, %.2f %.2f %.2f at end\n", s->load_start[0], s->load_start[1],
            s->load_start[2], s->load_end[0], s->load_end[1], s->load_end[2]);
     runtime_describe(stdout, &s->kernels, s->threads, NULL);
@@ -158,6 +166,7 @@ void bench_print_json(const BenchSummary *s, BenchCase *cases, const bool *on, c
     cJSON_AddNumberToObject(root, "threads", s->threads);
     cJSON_AddStringToObject(root, "base_dtype", quant_dtype_name(s->base_dtype));
     cJSON_AddNumberToObject(root, "block_weights_mb", s->block_weights_mb);
+    if (s->quant_tiles) cJSON_AddStringToObject(root, "quant_tiles", s->quant_tiles);
     cJSON_AddBoolToObject(root, "recompute", s->recompute);
     char features[512];
     cJSON_AddStringToObject(root, "cpu", s->kernels.cpu.model_name);

@@ -23,6 +23,7 @@
 #include "lorafit/data/tokenizer.h"
 #include "lorafit/engine/classifier.h"
 #include "lorafit/engine/optim.h"
+#include "lorafit/engine/quant_tiles.h"
 #include "lorafit/engine/quant_weights.h"
 #include "lorafit/engine/random_weights.h"
 #include "lorafit/io/checkpoint.h"
@@ -321,7 +322,11 @@ static bool hold_base(Bench *b, const BenchOptions *o, BenchSummary *s, LfError 
     if (held == QUANT_F32 && s->base_dtype != QUANT_F32) {
         if (!session_quantize_base(&b->qw, b->w, s->base_dtype, NULL, err)) return false;
         b->w = &b->qw.w;
+    } else if (held != QUANT_F32 &&
+               !session_quant_tiles(checkpoint_quant_matrices(b->ck), b->w->cfg.n_layer * QUANT_MATS_PER_LAYER, err)) {
+        return false;
     }
+    s->quant_tiles = quant_tiles_name(b->w);
     s->block_weights_mb = (double)quant_weights_block_bytes(b->w) / (1024.0 * 1024.0);
     s->recompute = session_recompute(o->recompute, s->base_dtype);
     return true;

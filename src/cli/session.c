@@ -10,6 +10,7 @@
 #include "lorafit/cli/common_options.h"
 #include "lorafit/engine/batch.h"
 #include "lorafit/engine/bf16_matmul.h"
+#include "lorafit/engine/quant_tiles.h"
 #include "lorafit/io/merge.h"
 
 bool session_open_base(Session *s, const char *model, const char *vocab_dir, LfError *err) {
@@ -32,9 +33,10 @@ bool session_open_base(Session *s, const char *model, const char *vocab_dir, LfE
 }
 
 /* LORAFIT_BF16_BACKEND=reference: the bf16 GEMMs through lorafit's
- * reference instead of oneDNN, on any CPU. A testing aid (the command-line
- * tests run bf16 end to end with it where oneDNN cannot), not an option:
- * it is slow. */
+ * reference instead of oneDNN, on any CPU: a bf16 base's, and an int8 or
+ * nf4 base's in bf16 tiles (quant_tiles.h), which they then take on every
+ * CPU. A testing aid (the command-line tests run bf16 end to end with it
+ * where oneDNN cannot), not an option: it is slow. */
 static bool bf16_reference_wanted(bool *reference, LfError *err) {
     const char *v = getenv("LORAFIT_BF16_BACKEND");
     *reference = v && strcmp(v, "reference") == 0;
@@ -51,10 +53,21 @@ bool session_base_dtype(QuantDtype in_file, QuantDtype wanted, const char *file,
     return false;
 }
 
+bool session_quant_tiles(QuantMatrix *mats, int n, LfError *err) {
+    bool reference = false;
+    if (!bf16_reference_wanted(&reference, err)) return false;
+    LfError why = {0}; /* fp32 tiles: nothing to report */
+    quant_tiles_choose(mats, n, reference, &why);
+    return true;
+}
+
 bool session_set_base_dtype(Session *s, QuantDtype dtype, LfError *err) {
     QuantDtype in_file = checkpoint_base_dtype(s->ck);
     if (!session_base_dtype(in_file, dtype, checkpoint_file(s->ck), &s->base_dtype, err)) return false;
-    if (in_file != QUANT_F32 || dtype == QUANT_F32) return true;
+    if (in_file != QUANT_F32)
+        return session_quant_tiles(checkpoint_quant_matrices(s->ck),
+                                   checkpoint_config(s->ck)->n_layer * QUANT_MATS_PER_LAYER, err);
+    if (dtype == QUANT_F32) return true;
     if (!session_quantize_base(&s->qw, checkpoint_weights(s->ck), dtype, s->ck, err)) {
         lf_error_prefix(err, "%s", checkpoint_file(s->ck));
         return false;
@@ -65,11 +78,12 @@ bool session_set_base_dtype(Session *s, QuantDtype dtype, LfError *err) {
 bool session_quantize_base(QuantWeights *qw, const Gpt2Weights *w, QuantDtype dtype, Gpt2Checkpoint *release,
                            LfError *err) {
     bool reference = false;
-    if (dtype == QUANT_BF16 && (!bf16_reference_wanted(&reference, err) || (!reference && !bf16_usable(err))))
+    if (!bf16_reference_wanted(&reference, err) || (dtype == QUANT_BF16 && !reference && !bf16_usable(err)))
         return false; /* before converting anything */
     if (!quant_weights_build(qw, w, dtype, err)) return false;
     if (release) checkpoint_release_block_matrices(release); /* the fp32 copies no longer count in RSS */
-    return dtype != QUANT_BF16 || reference || bf16_weights_use_dnnl(qw, err);
+    if (dtype != QUANT_BF16) return session_quant_tiles(qw->mats, w->cfg.n_layer * QUANT_MATS_PER_LAYER, err);
+    return reference || bf16_weights_use_dnnl(qw, err);
 }
 
 const Gpt2Weights *session_weights(const Session *s) {

@@ -6,7 +6,9 @@
 
 void bf16_dnnl_info(Bf16DnnlInfo *info) { memset(info, 0, sizeof *info); }
 
-static Bf16Dnnl *absent(LfError *err) {
+bool bf16_dnnl_built(void) { return false; }
+
+static void *absent(LfError *err) {
     lf_error_set(err, LF_ERR_INPUT, "this lorafit was built without oneDNN");
     return NULL;
 }
@@ -41,3 +43,35 @@ size_t bf16_dnnl_bytes(const Bf16Dnnl *d) {
 }
 
 void bf16_dnnl_free(Bf16Dnnl *d) { (void)d; }
+
+Bf16DnnlTiles *bf16_dnnl_tiles_create(int kt, int OC, LfError *err) {
+    (void)kt, (void)OC;
+    return absent(err);
+}
+
+Bf16DnnlTiles *bf16_dnnl_tiles_create_f32(int kt, int OC, LfError *err) {
+    (void)kt, (void)OC;
+    return absent(err);
+}
+
+/* Unreachable as the above: there is no Bf16DnnlTiles to pass. */
+bool bf16_dnnl_tiles_bf16(const Bf16DnnlTiles *t) {
+    (void)t;
+    return false;
+}
+
+void bf16_dnnl_tile_forward(Bf16DnnlTiles *t, float *out, const void *x, const void *tile, int N, int k,
+                            bool accumulate) {
+    (void)t, (void)out, (void)x, (void)tile, (void)N, (void)k, (void)accumulate;
+}
+
+void bf16_dnnl_tile_backward(Bf16DnnlTiles *t, float *dx, const void *dy, const void *tile, int N, int k) {
+    (void)t, (void)dx, (void)dy, (void)tile, (void)N, (void)k;
+}
+
+const char *bf16_dnnl_tiles_impl(const Bf16DnnlTiles *t, bool backward) {
+    (void)t, (void)backward;
+    return "";
+}
+
+void bf16_dnnl_tiles_free(Bf16DnnlTiles *t) { (void)t; }

@@ -55,10 +55,12 @@ static const char *cpu_bf16_kind(const CpuInfo *c) {
 }
 
 bool bf16_usable(LfError *err) {
-    Bf16DnnlInfo info;
-    bf16_dnnl_info(&info);
     CpuInfo cpu;
     cpu_detect(&cpu);
+    Bf16DnnlInfo info = {.built = bf16_dnnl_built()};
+    /* loading oneDNN costs every process about 7 ms (nf4's classify asks
+     * too, for its tiles): only where its bf16 kernels can run */
+    if (cpu_bf16_kind(&cpu)) bf16_dnnl_info(&info);
     if (info.built && info.loaded && cpu_bf16_kind(&cpu)) return true;
     char features[512];
     cpu_features_text(&cpu, features, sizeof features);

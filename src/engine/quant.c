@@ -243,6 +243,7 @@ bool quant_matrix_quantize(QuantMatrix *q, QuantDtype dtype, const float *w, int
 
 void quant_matrix_free(QuantMatrix *q) {
     bf16_dnnl_free(q->dnnl);
+    bf16_dnnl_tiles_free(q->dnnl_tiles);
     free(q->owned);
     memset(q, 0, sizeof *q);
 }

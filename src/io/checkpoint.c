@@ -581,6 +581,8 @@ void checkpoint_close(Gpt2Checkpoint *ck) {
     st_close(ck->st);
     free(ck->owned);
     free(ck->layers);
+    for (int k = 0; ck->qmats && k < ck->w.cfg.n_layer * QUANT_MATS_PER_LAYER; k++)
+        quant_matrix_free(&ck->qmats[k]); /* their GEMMs' backends; the arrays are the mapping's */
     free(ck->qmats);
     free(ck->dir);
     free(ck->file);
@@ -595,6 +597,7 @@ bool checkpoint_has_config(const Gpt2Checkpoint *ck) { return ck->has_config; }
 size_t checkpoint_owned_bytes(const Gpt2Checkpoint *ck) { return ck->owned_floats * sizeof(float); }
 bool checkpoint_in_place(const Gpt2Checkpoint *ck) { return ck->in_place; }
 QuantDtype checkpoint_base_dtype(const Gpt2Checkpoint *ck) { return ck->qdtype; }
+QuantMatrix *checkpoint_quant_matrices(Gpt2Checkpoint *ck) { return ck->qmats; }
 
 void checkpoint_release_block_matrices(Gpt2Checkpoint *ck) {
     ck->fingerprint = checkpoint_fingerprint(ck); /* it samples those matrices */

@@ -49,6 +49,7 @@ typedef struct {
     QuantDtype base_dtype;  /* how the block matrices were held */
     bool recompute;         /* the models' gpt2_set_recompute */
     double block_weights_mb; /* the four block matrices' bytes in base_dtype */
+    const char *quant_tiles; /* int8, nf4: their GEMMs' tiles, quant_tiles_name(); else NULL */
     double weights_mb, rss_before_mb, rss_weights_mb, peak_rss_mb, peak_train_padded_mb;
     bool weights_mapped;   /* a checkpoint, not random weights */
     bool weights_in_place; /* its block weights used from the mapping, not copied */

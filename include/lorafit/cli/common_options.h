@@ -72,7 +72,9 @@
      .values = (const int[]){QUANT_F32, QUANT_BF16, QUANT_INT8, QUANT_NF4}, .def = "fp32", .flags = (flags_), \
      .help = "how the base's block Linear weights are held: fp32; bf16 (their GEMMs in bf16 with fp32 sums, "  \
              "through oneDNN: CPUs with AVX512-BF16 or AMX); int8 (a scale per block of 32); nf4 "            \
-             "(bitsandbytes' 4-bit NormalFloat, blocks of 64); a model `lorafit quantize` wrote is used as it is"}, \
+             "(bitsandbytes' 4-bit NormalFloat, blocks of 64); int8 and nf4 are dequantized a tile at a time " \
+             "into fp32, or into bf16 on CPUs with AVX512-BF16 or AMX (not yet run on one); a model "          \
+             "`lorafit quantize` wrote is used as it is"},                                                     \
         CLI_ALIAS("--precision", "--base-dtype")
 
 /* --recompute / --no-recompute into an int: 1 on, 0 off, left alone (-1: by

@@ -53,7 +53,8 @@ bool session_open_base(Session *s, const char *model, const char *vocab_dir, LfE
  * fp32, i.e. not given, or that same dtype). Sets s->base_dtype. bf16 runs
  * on oneDNN and fails (LF_ERR_INPUT, saying what the CPU or build lacks)
  * where it cannot; LORAFIT_BF16_BACKEND=reference, a testing aid, runs the
- * reference GEMMs instead (engine/bf16_matmul.h). */
+ * reference GEMMs instead (engine/bf16_matmul.h). int8 and nf4 get their
+ * tiles' precision (session_quant_tiles). */
 bool session_set_base_dtype(Session *s, QuantDtype dtype, LfError *err);
 
 /* The dtype a base is held in: the file's when it holds its matrices
@@ -73,6 +74,13 @@ static inline bool session_recompute(int option, QuantDtype base) {
  * oneDNN makes its copies (NULL: none to give back). */
 bool session_quantize_base(QuantWeights *qw, const Gpt2Weights *w, QuantDtype dtype, Gpt2Checkpoint *release,
                            LfError *err);
+
+/* The tiles of an int8 or nf4 base's GEMMs, mats[0 .. n - 1] (quant_tiles.h):
+ * bf16 on oneDNN where the CPU and oneDNN can, bf16 on the reference with
+ * LORAFIT_BF16_BACKEND=reference, else fp32. Fails (LF_ERR_INPUT) only on
+ * a wrong value of that variable. session_set_base_dtype and
+ * session_quantize_base call it. */
+bool session_quant_tiles(QuantMatrix *mats, int n, LfError *err);
 
 /* On stderr, when the adapter (config ac, in adapter_dir) was trained with
  * another base dtype than s holds: a warning naming both. */

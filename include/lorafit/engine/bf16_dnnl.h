@@ -48,6 +48,8 @@ typedef struct {
 } Bf16DnnlInfo;
 
 void bf16_dnnl_info(Bf16DnnlInfo *info);
+/* Its `built`, without loading the library. */
+bool bf16_dnnl_built(void);
 
 /* The primitives for w (a QUANT_BF16 matrix [IC, OC], whose codes must
  * outlive the result). NULL with err set (LF_ERR_INPUT: oneDNN absent, or it
@@ -67,5 +69,33 @@ const char *bf16_dnnl_impl(const Bf16Dnnl *d, bool backward);
 size_t bf16_dnnl_bytes(const Bf16Dnnl *d);
 
 void bf16_dnnl_free(Bf16Dnnl *d);
+
+/* The quantized formats' bf16 tiles (quant_tiles.h): products over a tile
+ * [k, OC] of W' that the caller decodes anew before each call, so the
+ * primitives take it plain, by pointer (no reorder), and keep nothing of
+ * it; one primitive per (rows, k, product), the last few kept as above.
+ * Every operand is dense: the inputs x [N, k] and dy [N, OC], and the tile,
+ * in bf16 (uint16_t, bf16.h's bits), or in fp32 for an object made by
+ * bf16_dnnl_tiles_create_f32 (the tests' twin: oneDNN runs those
+ * everywhere); the outputs fp32. */
+typedef struct Bf16DnnlTiles Bf16DnnlTiles;
+
+/* The primitives for tiles of at most kt rows of OC columns. NULL with err
+ * set (LF_ERR_INPUT when oneDNN is absent, refuses, or has only its
+ * reference loops for them at kt rows) on failure. */
+Bf16DnnlTiles *bf16_dnnl_tiles_create(int kt, int OC, LfError *err);
+Bf16DnnlTiles *bf16_dnnl_tiles_create_f32(int kt, int OC, LfError *err);
+/* Whether its operands are bf16 (else fp32). */
+bool bf16_dnnl_tiles_bf16(const Bf16DnnlTiles *t);
+
+/* out [N, OC] = (or += when accumulate, oneDNN's sum post-op) x [N, k] @ tile [k, OC]. */
+void bf16_dnnl_tile_forward(Bf16DnnlTiles *t, float *out, const void *x, const void *tile, int N, int k,
+                            bool accumulate);
+/* dx [N, k] = dy [N, OC] @ tile^T (the tile read through transposed strides). */
+void bf16_dnnl_tile_backward(Bf16DnnlTiles *t, float *dx, const void *dy, const void *tile, int N, int k);
+
+/* oneDNN's kernel for each direction at 1024 rows and kt. */
+const char *bf16_dnnl_tiles_impl(const Bf16DnnlTiles *t, bool backward);
+void bf16_dnnl_tiles_free(Bf16DnnlTiles *t);
 
 #endif

@@ -41,7 +41,8 @@ void bf16_reference_backward(float *dinp, const float *dout, const QuantMatrix *
 
 /* Whether the bf16 GEMMs can run fast here: oneDNN built in and a CPU with
  * AVX512-BF16 or AMX-BF16 (util/cpu.h). When not, err (LF_ERR_INPUT) says
- * what is missing, naming the CPU and its vector features. */
+ * what is missing, naming the CPU and its vector features. Loads oneDNN
+ * only on a CPU with those. */
 bool bf16_usable(LfError *err);
 
 /* Gives every bf16 matrix of qw oneDNN's primitives (its forward weights

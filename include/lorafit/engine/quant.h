@@ -49,6 +49,7 @@
 typedef enum { QUANT_F32 = 0, QUANT_INT8, QUANT_NF4, QUANT_BF16 } QuantDtype;
 
 struct Bf16Dnnl;
+struct Bf16DnnlTiles;
 
 enum { QUANT_NF4_BLOCK = 64, QUANT_NF4_ABSMAX_BLOCK = 256, QUANT_INT8_BLOCK = 32 };
 
@@ -63,6 +64,10 @@ typedef struct {
     void *owned;            /* the arrays' allocation when quant_matrix_quantize made them */
     struct Bf16Dnnl *dnnl;  /* bf16: oneDNN's primitives for W' (bf16_dnnl.h), freed with q; NULL:
                                the reference GEMMs */
+    QuantDtype tiles;       /* int8, nf4: what the tiled GEMMs decode W' into: QUANT_F32 (0, the
+                               default) or QUANT_BF16, the activations rounded too (quant_tiles.h) */
+    struct Bf16DnnlTiles *dnnl_tiles; /* int8, nf4: oneDNN's products of those tiles (bf16_dnnl.h),
+                                         freed with q; NULL: gemm() */
 } QuantMatrix;
 
 /* "fp32", "int8", "nf4", "bf16". */

@@ -77,6 +77,10 @@ bool checkpoint_in_place(const Gpt2Checkpoint *ck);
  * quantized matrices the weights' layers point at (their fp32 pointers are
  * NULL) and whose fingerprint is the fp32 model's, recorded in the file. */
 QuantDtype checkpoint_base_dtype(const Gpt2Checkpoint *ck);
+/* Those quantized matrices, [n_layer * 4] in quant_weights.h's order (NULL
+ * for an fp32 file), to attach their GEMMs' backends to (quant_tiles.h);
+ * freed with the checkpoint. */
+QuantMatrix *checkpoint_quant_matrices(Gpt2Checkpoint *ck);
 /* After the block matrices were quantized elsewhere: gives their fp32 pages
  * back (the weights' pointers to them become NULL), keeping the
  * fingerprint, which samples them. */
