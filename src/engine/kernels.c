@@ -25,16 +25,6 @@ static inline float dot(const float *a, const float *b, int n) {
     return s;
 }
 
-static inline float sum_in_lanes(const float *x, int n) {
-    float acc[8] = {0};
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) acc[k] += x[i + k];
-    float s = lanes_total(acc);
-    for (; i < n; i++) s += x[i];
-    return s;
-}
-
 /* e^x for float, branch-free so that loops over it vectorize (libm's expf
  * and tanhf are scalar calls and made GELU cost a fifth of a step).
  * Cephes' expf: x = n ln2 + r with |r| <= ln2/2, e^r by a degree-7
@@ -234,8 +224,13 @@ void dropout_forward(float *out, const float *inp, uint64_t seed, float p, int N
  * (the end of its query tile, which the tile's P V reads). */
 static void causal_softmax_row(float *p, int t, int n) {
     const float maxv = max_in_lanes(p, t + 1);
-    for (int t2 = 0; t2 <= t; t2++) p[t2] = exp_fast(p[t2] - maxv);
-    const float inv = 1.0f / sum_in_lanes(p, t + 1);
+    float acc[8] = {0};
+    int i = 0;
+    for (; i + 8 <= t + 1; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += p[i + k] = exp_fast(p[i + k] - maxv);
+    float sum = lanes_total(acc);
+    for (; i <= t; i++) sum += p[i] = exp_fast(p[i] - maxv);
+    const float inv = 1.0f / sum;
     for (int t2 = 0; t2 <= t; t2++) p[t2] *= inv;
     if (n > t + 1) memset(p + t + 1, 0, (size_t)(n - t - 1) * sizeof(float));
 }
