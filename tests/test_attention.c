@@ -1,13 +1,15 @@
 /* test_attention.c - causal attention's forward and backward (kernels.h)
  * against the formulas, evaluated in double with plain loops.
  *
- * The engine runs four of attention's GEMMs over tiles of 48 queries or keys
- * on or below the diagonal; the PyTorch fixtures are shorter than one tile, so
- * this test takes sequences of 150, 70 and 130 tokens (several tiles, and
- * query tiles that start off the key tiles' grid when only some are asked for),
- * every query or queries first .. len - 1 (the trimmed top block's), and a
- * single last query (the dot-product path). Outputs and dq, dk, dv within
- * 2e-5 * max(1, |ref|).
+ * The engine runs attention's six GEMMs on the causal triangle in tiles of
+ * 48 queries (from the first query asked for) and keys on the same grid,
+ * the keys before the first query as one more tile; the PyTorch fixtures are
+ * shorter than one tile, so this test takes sequences of 150, 70, 130 and 96
+ * tokens (several tiles, a last tile short or whole), every query, queries
+ * first .. len - 1 (the trimmed top block's: tiles off the 48 grid, many
+ * keys before the first query, a single whole tile), the last two queries
+ * (a GEMM of two rows) and a single last query (the dot-product path).
+ * Outputs and dq, dk, dv within 2e-5 * max(1, |ref|).
  *
  * Forward: s_j = q_t . k_j / sqrt(hs) for j <= t, p = softmax(s), y_t =
  * sum_j p_j v_j. Backward from dy_t: dv_j = sum_t p_tj dy_t, dp_tj =
@@ -20,9 +22,9 @@
 #include "lorafit/engine/kernels.h"
 #include "lorafit/util/rng.h"
 
-enum { B = 3, C = 16, NH = 2, HS = C / NH, T = 150 };
+enum { B = 4, C = 16, NH = 2, HS = C / NH, T = 150 };
 
-static const int LEN[B] = {150, 70, 130};
+static const int LEN[B] = {150, 70, 130, 96};
 
 /* The reference for one (sequence, head): y rows per query, dqkv columns. */
 static void reference_head(double *y, double *dq, const float *qkv, const float *dy, int off, int len, int first,
@@ -112,7 +114,7 @@ static void check_case(const char *what, const float *qkv, const float *dy_all, 
 }
 
 int main(void) {
-    const int N = LEN[0] + LEN[1] + LEN[2];
+    const int N = LEN[0] + LEN[1] + LEN[2] + LEN[3];
     float *qkv = malloc((size_t)N * 3 * C * sizeof *qkv), *dy = malloc((size_t)N * C * sizeof *dy);
     REQUIRE(qkv && dy, "memory");
     Rng rng;
@@ -122,9 +124,11 @@ int main(void) {
     for (int i = 0; i < N * C; i++) dy[i] = 2.0f * rng_float(&rng) - 1.0f;
 
     check_case("every query", qkv, dy, NULL);
-    const int some[B] = {37, 69, 100}; /* 69: the last query alone */
+    const int some[B] = {37, 69, 100, 48}; /* 69: the last query alone */
     check_case("queries first .. len - 1", qkv, dy, some);
-    const int last[B] = {149, 69, 129};
+    const int two[B] = {148, 68, 128, 94};
+    check_case("last two queries", qkv, dy, two);
+    const int last[B] = {149, 69, 129, 95};
     check_case("last query", qkv, dy, last);
     free(qkv);
     free(dy);

@@ -11,12 +11,16 @@
 
 /* Eight independent partial sums: lets the compiler use SIMD without
  * -ffast-math, and fixes the summation order (same bits on every run). */
+static inline float lanes_total(const float acc[8]) {
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
 static inline float dot(const float *a, const float *b, int n) {
     float acc[8] = {0};
     int i = 0;
     for (; i + 8 <= n; i += 8)
         for (int k = 0; k < 8; k++) acc[k] += a[i + k] * b[i + k];
-    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    float s = lanes_total(acc);
     for (; i < n; i++) s += a[i] * b[i];
     return s;
 }
@@ -216,16 +220,19 @@ void dropout_forward(float *out, const float *inp, uint64_t seed, float p, int N
     }
 }
 
-/* Row t of a causal softmax over s [0..t] (in place), zero beyond t up to n:
- * the probabilities then serve whole as a GEMM operand. */
+/* Row t of a causal softmax over s [0..t] (in place), zero beyond t up to n
+ * (the end of its query tile, which the tile's P V reads). */
 static void causal_softmax_row(float *p, int t, int n) {
     const float maxv = max_in_lanes(p, t + 1);
-    float sum = 0.0f;
-    for (int t2 = 0; t2 <= t; t2++) p[t2] = exp_fast(p[t2] - maxv);
-    for (int t2 = 0; t2 <= t; t2++) sum += p[t2];
-    float inv = 1.0f / sum;
+    float acc[8] = {0};
+    int i = 0;
+    for (; i + 8 <= t + 1; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += p[i + k] = exp_fast(p[i + k] - maxv);
+    float sum = lanes_total(acc);
+    for (; i <= t; i++) sum += p[i] = exp_fast(p[i] - maxv);
+    const float inv = 1.0f / sum;
     for (int t2 = 0; t2 <= t; t2++) p[t2] *= inv;
-    for (int t2 = t + 1; t2 < n; t2++) p[t2] = 0.0f;
+    if (n > t + 1) memset(p + t + 1, 0, (size_t)(n - t - 1) * sizeof(float));
 }
 
 /* One (sequence, head) of causal attention over packed rows: its columns
@@ -247,34 +254,31 @@ static AttnHead attn_head(const float *qkv, const AttnRows *r, int b, int h, int
                       r->first && first == r->len[b] - 1};
 }
 
-/* Causal attention skips the products with the zeros above the diagonal
- * where that keeps every bit: P V and dS K per tile of ATTN_TILE queries
- * (tile [i0, i1) reads keys 0 .. i1 - 1 only), P^T dy and dS^T Q per tile of
- * keys (tile [j0, j1) reads its queries from j0 on, rounded down to a whole
- * tile from the first). Dropping trailing zeros of a sum, or leading ones by
- * whole tiles, and splitting a GEMM's rows at multiples of 48 leave
- * OpenBLAS's sums as they were (its x86 sgemm kernels work on 16 or 24 rows
- * of A at a time; checked bit for bit with the Zen, Haswell and Sandybridge
- * kernels up to 300 tokens; longer, the inner dimension is cut into other
- * blocks and the last bits may move). Restricting S = Q K^T or dP = dy V^T
- * to the causal columns would not (other column kernels round otherwise), so
- * those stay whole. 4 of the 6 products on the triangle's tiles: 59% of
- * their FLOPs at 250 tokens. */
+/* Causal attention computes only the triangle, in tiles of ATTN_TILE
+ * queries from first on: tile [i0, i1) reads and writes keys 0 .. i1 - 1 in
+ * S = scale Q K^T, P V, dP = dy V^T and dS K, so a row t of P or dS is
+ * written up to i1 (zeros beyond t) and never read further right. dv = P^T
+ * dy and dk = dS^T Q run per key tile on the same grid: keys [j0, j1) read
+ * queries j0 .. len - 1 only, whose tiles end at j1 or later; the keys before
+ * first (read by every query) are one more tile. At 250 tokens the six
+ * products do 59% of the whole squares' FLOPs (72% with S and dP whole).
+ * Splitting the columns moves the last bits (OpenBLAS rounds other column
+ * blocks otherwise); test_attention checks against the formulas. 48: the
+ * fewest instructions and time of 32, 48, 64, 80 and 96 at 200-300 tokens. */
 enum { ATTN_TILE = 48 };
 
 static int tile_end(int i0, int L) { return i0 + ATTN_TILE < L ? i0 + ATTN_TILE : L; }
 
-/* Queries first .. len - 1: S = scale Q K^T, P = causal softmax(S), out =
- * P V (per query tile). out: row stride ldo. */
+/* Queries first .. len - 1, per query tile: S = scale Q K^T, P = causal
+ * softmax(S), out = P V. out: row stride ldo. */
 static void attention_head_queries(float *out, int ldo, float *att, const AttnHead *a) {
-    const int L = a->len, f = a->first;
-    float *s = att + (size_t)f * a->T;
-    gemm(false, true, L - f, L, a->hs, a->scale, a->q + (size_t)f * a->ld, a->ld, a->k, a->ld, 0.0f, s, a->T);
-    for (int t = f; t < L; t++) causal_softmax_row(att + (size_t)t * a->T, t, L);
+    const int L = a->len, f = a->first, ld = a->ld, T = a->T;
     for (int i0 = f; i0 < L; i0 += ATTN_TILE) {
         const int i1 = tile_end(i0, L);
-        gemm(false, false, i1 - i0, a->hs, i1, 1.0f, att + (size_t)i0 * a->T, a->T, a->v, a->ld, 0.0f,
-             out + (size_t)(i0 - f) * ldo, ldo);
+        float *p = att + (size_t)i0 * T;
+        gemm(false, true, i1 - i0, i1, a->hs, a->scale, a->q + (size_t)i0 * ld, ld, a->k, ld, 0.0f, p, T);
+        for (int t = i0; t < i1; t++) causal_softmax_row(att + (size_t)t * T, t, i1);
+        gemm(false, false, i1 - i0, a->hs, i1, 1.0f, p, T, a->v, ld, 0.0f, out + (size_t)(i0 - f) * ldo, ldo);
     }
 }
 
@@ -335,35 +339,41 @@ static void attention_head_backward_last(float *dq, float *dp, const float *dy, 
     }
 }
 
+/* dv [j0, j1) = P^T dy and dk [j0, j1) = dS^T Q over queries q0 .. len - 1. */
+static void attention_head_backward_keys(float *dq, const float *ds, const float *dy, int ldy, const float *att,
+                                         const AttnHead *a, int j0, int j1, int q0) {
+    const int ld = a->ld, hs = a->hs, T = a->T, nq = a->len - q0;
+    const float *dyq = dy + (size_t)(q0 - a->first) * ldy, *dsq = ds + (size_t)(q0 - a->first) * T;
+    gemm(true, false, j1 - j0, hs, nq, 1.0f, att + (size_t)q0 * T + j0, T, dyq, ldy, 0.0f,
+         dq + 2 * a->C + (size_t)j0 * ld, ld);
+    gemm(true, false, j1 - j0, hs, nq, 1.0f, dsq + j0, T, a->q + (size_t)q0 * ld, ld, 0.0f,
+         dq + a->C + (size_t)j0 * ld, ld);
+}
+
 /* The same from the output gradients of queries first .. len - 1 (query
- * t's at dy + (t - first) * ldy): dP = dy V^T, dS = scale P (dP -
- * rowsum(P dP)) (zero above the diagonal), then dq = dS K per query tile,
- * dv = P^T dy and dk = dS^T Q per key tile. ds: scratch [len, T]. */
+ * t's at dy + (t - first) * ldy): per query tile dP = dy V^T, dS = scale P
+ * (dP - rowsum(P dP)) (zero above the diagonal) and dq = dS K; then dv =
+ * P^T dy and dk = dS^T Q per key tile. ds: scratch [len, T]. */
 static void attention_head_backward_queries(float *dq, float *ds, const float *dy, int ldy, const float *att,
                                             const AttnHead *a) {
-    const int L = a->len, f = a->first, nq = L - f, ld = a->ld, hs = a->hs, T = a->T;
-    float *dk = dq + a->C, *dv = dq + 2 * a->C;
+    const int L = a->len, f = a->first, ld = a->ld, hs = a->hs, T = a->T;
     for (int t = 0; t < f; t++) memset(dq + (size_t)t * ld, 0, (size_t)hs * sizeof(float));
-    gemm(false, true, nq, L, hs, 1.0f, dy, ldy, a->v, ld, 0.0f, ds, T);
-    for (int t = f; t < L; t++) {
-        const float *p = att + (size_t)t * T;
-        float *d = ds + (size_t)(t - f) * T;
-        const float pdp = dot(p, d, t + 1);
-        for (int t2 = 0; t2 <= t; t2++) d[t2] = p[t2] * (d[t2] - pdp) * a->scale;
-        for (int t2 = t + 1; t2 < L; t2++) d[t2] = 0.0f;
-    }
     for (int i0 = f; i0 < L; i0 += ATTN_TILE) {
         const int i1 = tile_end(i0, L);
-        gemm(false, false, i1 - i0, hs, i1, 1.0f, ds + (size_t)(i0 - f) * T, T, a->k, ld, 0.0f, dq + (size_t)i0 * ld, ld);
+        float *dsi = ds + (size_t)(i0 - f) * T;
+        gemm(false, true, i1 - i0, i1, hs, 1.0f, dy + (size_t)(i0 - f) * ldy, ldy, a->v, ld, 0.0f, dsi, T);
+        for (int t = i0; t < i1; t++) {
+            const float *p = att + (size_t)t * T;
+            float *d = ds + (size_t)(t - f) * T;
+            const float pdp = dot(p, d, t + 1);
+            for (int t2 = 0; t2 <= t; t2++) d[t2] = p[t2] * (d[t2] - pdp) * a->scale;
+            if (i1 > t + 1) memset(d + t + 1, 0, (size_t)(i1 - t - 1) * sizeof(float));
+        }
+        gemm(false, false, i1 - i0, hs, i1, 1.0f, dsi, T, a->k, ld, 0.0f, dq + (size_t)i0 * ld, ld);
     }
-    for (int j0 = 0; j0 < L; j0 += ATTN_TILE) {
-        const int nk = tile_end(j0, L) - j0;
-        const int q0 = j0 > f ? f + (j0 - f) / ATTN_TILE * ATTN_TILE : f; /* whole tiles of zeros */
-        gemm(true, false, nk, hs, L - q0, 1.0f, att + (size_t)q0 * T + j0, T, dy + (size_t)(q0 - f) * ldy, ldy, 0.0f,
-             dv + (size_t)j0 * ld, ld);
-        gemm(true, false, nk, hs, L - q0, 1.0f, ds + (size_t)(q0 - f) * T + j0, T, a->q + (size_t)q0 * ld, ld, 0.0f,
-             dk + (size_t)j0 * ld, ld);
-    }
+    if (f > 0) attention_head_backward_keys(dq, ds, dy, ldy, att, a, 0, f, f);
+    for (int j0 = f; j0 < L; j0 += ATTN_TILE)
+        attention_head_backward_keys(dq, ds, dy, ldy, att, a, j0, tile_end(j0, L), j0);
 }
 
 void attention_backward(float *dqkv, float *scratch, int slots, const float *dout, const float *qkv,

@@ -79,8 +79,8 @@ void dropout_forward(float *out, const float *inp, uint64_t seed, float p, int N
  * its positions first[b] .. len[b] - 1 (every position when first is NULL),
  * their outputs at rows out[b], out[b] + 1, ... A single query given by
  * first = len - 1 (a pooled head's) is computed with dot products; more
- * queries (or every one) with GEMMs per sequence and head, four of the six
- * per tile of 48 queries or keys on the causal triangle only. */
+ * queries (or every one) with GEMMs per sequence and head, all six per
+ * tile of 48 queries or keys on the causal triangle only. */
 typedef struct {
     const int *off, *len, *first, *out;
 } AttnRows;
@@ -88,7 +88,8 @@ typedef struct {
 /* Causal multi-head attention over packed sequences.
  * qkv [N, 3C] (q | k | v, heads contiguous within each), att [B, NH, T, T]:
  * softmax probabilities, row t for each query t (filled for t2 <= t and,
- * on the GEMM path, zeros for t < t2 < len[b]); out [rows, C]. */
+ * on the GEMM path, zeros from t + 1 to the end of t's tile of 48 queries,
+ * which is all the backward reads); out [rows, C]. */
 void attention_forward(float *out, float *att, const float *qkv, const AttnRows *r, int B, int T, int C,
                        int NH);
 /* dqkv = gradient through attention from dout (the forward's output rows),
