@@ -2,6 +2,7 @@
  * include/lorafit/util/dist.h. The only file that includes mpi.h. */
 #include "lorafit/util/dist.h"
 
+#include <dlfcn.h>
 #include <limits.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -11,6 +12,87 @@
 
 #include "lorafit/util/hash.h"
 
+/* MPI is opened with dlopen when a launcher started the process, not
+ * linked: loading Open MPI's libraries (libmpi, libopen-rte, libopen-pal,
+ * hwloc, libevent) at every start cost each command about 2 ms (`lorafit
+ * --version` 8.5 ms linked, 6.5 ms not: it starts twice, cli/runtime.h),
+ * and a binary built with MPI now also runs where no MPI is installed.
+ * RTLD_GLOBAL: Open MPI's own plugins resolve their symbols in libmpi. The
+ * library of the headers' MPI. */
+#ifdef OPEN_MPI
+#define MPI_SONAME "libmpi.so.40"
+#else
+#define MPI_SONAME "libmpi.so.12" /* MPICH's ABI */
+#endif
+
+#define MPI_FUNCTIONS(X)                                                                                       \
+    X(Init_thread) X(Comm_set_errhandler) X(Comm_rank) X(Comm_size) X(Test) X(Iallreduce) X(Allreduce)         \
+    X(Allgather) X(Gatherv) X(Bcast) X(Error_string) X(Abort) X(Finalize)
+
+/* The functions used, as mpi.h declares them, and the predefined handles. */
+struct DistMpi {
+    void *lib;
+#define API_FIELD(name) __typeof__(MPI_##name) *name;
+    MPI_FUNCTIONS(API_FIELD)
+#undef API_FIELD
+    MPI_Comm world;
+    MPI_Datatype int_type, byte_type, float_type, double_type;
+    MPI_Op sum, min, lor;
+    MPI_Errhandler errors_return;
+};
+
+#ifdef OPEN_MPI
+/* Open MPI's handles are the addresses of its predefined objects (mpi.h's
+ * OMPI_PREDEFINED_GLOBAL), found by name in the library; naming the macro
+ * would link to them. */
+#define PREDEFINED(type, macro, object) ((type)dlsym(a->lib, #object))
+#else
+/* MPICH's are integer constants. */
+#define PREDEFINED(type, macro, object) (macro)
+#endif
+
+static DistMpi *api_open(LfError *err) {
+    DistMpi *a = calloc(1, sizeof *a);
+    if (!a) {
+        lf_error_set(err, LF_ERR_IO, "out of memory");
+        return NULL;
+    }
+    /* never unloaded: MPI may not be started again after MPI_Finalize */
+    if (!(a->lib = dlopen(MPI_SONAME, RTLD_NOW | RTLD_GLOBAL | RTLD_NODELETE))) {
+        lf_error_set(err, LF_ERR_RUNTIME, "MPI: cannot load %s: %s (install the MPI lorafit was built with)",
+                     MPI_SONAME, dlerror());
+        free(a);
+        return NULL;
+    }
+    void *f;
+#define API_LOAD(name)                                                                                         \
+    if (!(f = dlsym(a->lib, "MPI_" #name))) {                                                                  \
+        lf_error_set(err, LF_ERR_RUNTIME, "MPI: %s lacks MPI_" #name, MPI_SONAME);                             \
+        free(a);                                                                                               \
+        return NULL;                                                                                           \
+    }                                                                                                          \
+    memcpy(&a->name, &f, sizeof f);
+    MPI_FUNCTIONS(API_LOAD)
+#undef API_LOAD
+    a->world = PREDEFINED(MPI_Comm, MPI_COMM_WORLD, ompi_mpi_comm_world);
+    a->int_type = PREDEFINED(MPI_Datatype, MPI_INT, ompi_mpi_int);
+    a->byte_type = PREDEFINED(MPI_Datatype, MPI_BYTE, ompi_mpi_byte);
+    a->float_type = PREDEFINED(MPI_Datatype, MPI_FLOAT, ompi_mpi_float);
+    a->double_type = PREDEFINED(MPI_Datatype, MPI_DOUBLE, ompi_mpi_double);
+    a->sum = PREDEFINED(MPI_Op, MPI_SUM, ompi_mpi_op_sum);
+    a->min = PREDEFINED(MPI_Op, MPI_MIN, ompi_mpi_op_min);
+    a->lor = PREDEFINED(MPI_Op, MPI_LOR, ompi_mpi_op_lor);
+    a->errors_return = PREDEFINED(MPI_Errhandler, MPI_ERRORS_RETURN, ompi_mpi_errors_return);
+    if (!a->world || !a->int_type || !a->byte_type || !a->float_type || !a->double_type || !a->sum || !a->min ||
+        !a->lor || !a->errors_return) {
+        lf_error_set(err, LF_ERR_RUNTIME, "MPI: %s lacks a predefined handle (MPI_COMM_WORLD, a type or an op)",
+                     MPI_SONAME);
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+
 bool dist_available(void) { return true; }
 
 /* Set by mpirun (Open MPI), by a PMIx launcher (srun --mpi=pmix, prterun)
@@ -19,11 +101,11 @@ static bool launched(void) {
     return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_RANK") || getenv("PMI_SIZE");
 }
 
-static bool mpi_failed(int rc, const char *what, LfError *err) {
+static bool mpi_failed(const DistMpi *a, int rc, const char *what, LfError *err) {
     if (rc == MPI_SUCCESS) return false;
     char text[MPI_MAX_ERROR_STRING];
     int len = 0;
-    if (MPI_Error_string(rc, text, &len) != MPI_SUCCESS) snprintf(text, sizeof text, "error %d", rc);
+    if (a->Error_string(rc, text, &len) != MPI_SUCCESS) snprintf(text, sizeof text, "error %d", rc);
     lf_error_set(err, LF_ERR_RUNTIME, "MPI: %s failed: %s", what, text);
     return true;
 }
@@ -31,16 +113,21 @@ static bool mpi_failed(int rc, const char *what, LfError *err) {
 bool dist_init(Dist *d, LfError *err) {
     *d = dist_alone();
     if (!launched()) return true;
+    DistMpi *a = api_open(err);
+    if (!a) return false;
     /* FUNNELED: only the main thread calls MPI; OpenMP's threads compute. */
     int provided = 0;
-    if (mpi_failed(MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread", err))
+    if (mpi_failed(a, a->Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread", err)) {
+        free(a);
         return false;
+    }
     d->mpi = true;
+    d->api = a;
     /* Failures come back as codes, to become messages; a rank that dies
      * still takes the job down (mpirun's own rule). */
-    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-    if (mpi_failed(MPI_Comm_rank(MPI_COMM_WORLD, &d->rank), "MPI_Comm_rank", err) ||
-        mpi_failed(MPI_Comm_size(MPI_COMM_WORLD, &d->size), "MPI_Comm_size", err))
+    a->Comm_set_errhandler(a->world, a->errors_return);
+    if (mpi_failed(a, a->Comm_rank(a->world, &d->rank), "MPI_Comm_rank", err) ||
+        mpi_failed(a, a->Comm_size(a->world, &d->size), "MPI_Comm_size", err))
         return false;
     return true;
 }
@@ -50,9 +137,9 @@ bool dist_init(Dist *d, LfError *err) {
  * share the spinning rank takes CPU from them, its partners included (as
  * OpenMP's spinning did: runtime.h). So: MPI_Test, spinning only briefly,
  * then sleeping 50 us between tests (each test also moves the transfer on). */
-static int wait_passively(MPI_Request *req) {
+static int wait_passively(const DistMpi *a, MPI_Request *req) {
     int done = 0, rc;
-    for (long tests = 0; (rc = MPI_Test(req, &done, MPI_STATUS_IGNORE)) == MPI_SUCCESS && !done; tests++)
+    for (long tests = 0; (rc = a->Test(req, &done, MPI_STATUS_IGNORE)) == MPI_SUCCESS && !done; tests++)
         if (tests > 200) nanosleep(&(struct timespec){0, 50000}, NULL);
     return rc;
 }
@@ -60,14 +147,14 @@ static int wait_passively(MPI_Request *req) {
 /* buf [n] of `type` (`size` bytes each) summed over the ranks in place. */
 static bool allreduce_sum(const Dist *d, void *buf, size_t n, MPI_Datatype type, size_t size, LfError *err) {
     if (d->size == 1) return true;
+    const DistMpi *a = d->api;
     /* One call for any adapter below 2^31 values (8 GB); beyond, in parts. */
     for (size_t done = 0; done < n;) {
         size_t part = n - done < (size_t)INT_MAX ? n - done : (size_t)INT_MAX;
         MPI_Request req;
-        if (mpi_failed(MPI_Iallreduce(MPI_IN_PLACE, (char *)buf + done * size, (int)part, type, MPI_SUM,
-                                      MPI_COMM_WORLD, &req),
+        if (mpi_failed(a, a->Iallreduce(MPI_IN_PLACE, (char *)buf + done * size, (int)part, type, a->sum, a->world, &req),
                        "MPI_Iallreduce", err) ||
-            mpi_failed(wait_passively(&req), "MPI_Iallreduce", err))
+            mpi_failed(a, wait_passively(a, &req), "MPI_Iallreduce", err))
             return false;
         done += part;
     }
@@ -75,11 +162,11 @@ static bool allreduce_sum(const Dist *d, void *buf, size_t n, MPI_Datatype type,
 }
 
 bool dist_allreduce_sum(const Dist *d, float *buf, size_t n, LfError *err) {
-    return allreduce_sum(d, buf, n, MPI_FLOAT, sizeof *buf, err);
+    return d->size == 1 || allreduce_sum(d, buf, n, d->api->float_type, sizeof *buf, err);
 }
 
 bool dist_allreduce_sum_f64(const Dist *d, double *buf, size_t n, LfError *err) {
-    return allreduce_sum(d, buf, n, MPI_DOUBLE, sizeof *buf, err);
+    return d->size == 1 || allreduce_sum(d, buf, n, d->api->double_type, sizeof *buf, err);
 }
 
 /* One rank: a copy, as in dist_none.c (MPI may not even be started). */
@@ -97,13 +184,14 @@ bool dist_gather_bytes(const Dist *d, const void *mine, size_t n, char **all, si
     *all = NULL;
     *all_n = 0;
     if (d->size == 1) return gather_alone(mine, n, all, all_n, err);
+    const DistMpi *a = d->api;
     /* every rank learns every count, so all know the total and whether it fits */
     int count = n < (size_t)INT_MAX ? (int)n : -1, *counts = calloc((size_t)d->size, sizeof *counts),
         *offsets = calloc((size_t)d->size, sizeof *offsets);
     bool ok = counts && offsets;
     if (!ok) lf_error_set(err, LF_ERR_IO, "out of memory");
     if (!dist_agree(d, ok, err) ||
-        mpi_failed(MPI_Allgather(&count, 1, MPI_INT, counts, 1, MPI_INT, MPI_COMM_WORLD), "MPI_Allgather", err)) {
+        mpi_failed(a, a->Allgather(&count, 1, a->int_type, counts, 1, a->int_type, a->world), "MPI_Allgather", err)) {
         free(counts);
         free(offsets);
         return false;
@@ -123,8 +211,9 @@ bool dist_gather_bytes(const Dist *d, const void *mine, size_t n, char **all, si
     }
     char none = 0;
     ok = dist_agree(d, ok, err) &&
-         !mpi_failed(MPI_Gatherv(n ? mine : &none, count, MPI_BYTE, *all ? *all : &none, counts, offsets, MPI_BYTE,
-                                 0, MPI_COMM_WORLD),
+         !mpi_failed(a,
+                     a->Gatherv(n ? mine : &none, count, a->byte_type, *all ? *all : &none, counts, offsets,
+                                a->byte_type, 0, a->world),
                      "MPI_Gatherv", err);
     free(counts);
     free(offsets);
@@ -141,7 +230,8 @@ bool dist_bcast(const Dist *d, void *buf, size_t bytes, int root, LfError *err) 
     if (d->size == 1) return true;
     for (size_t done = 0; done < bytes;) {
         size_t part = bytes - done < (size_t)INT_MAX ? bytes - done : (size_t)INT_MAX;
-        if (mpi_failed(MPI_Bcast((char *)buf + done, (int)part, MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast", err))
+        if (mpi_failed(d->api, d->api->Bcast((char *)buf + done, (int)part, d->api->byte_type, root, d->api->world),
+                       "MPI_Bcast", err))
             return false;
         done += part;
     }
@@ -151,7 +241,8 @@ bool dist_bcast(const Dist *d, void *buf, size_t bytes, int root, LfError *err) 
 bool dist_any(const Dist *d, bool flag) {
     if (d->size == 1) return flag;
     int mine = flag, any = 0;
-    if (MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_LOR, MPI_COMM_WORLD) != MPI_SUCCESS) return false;
+    const DistMpi *a = d->api;
+    if (a->Allreduce(&mine, &any, 1, a->int_type, a->lor, a->world) != MPI_SUCCESS) return false;
     return any != 0;
 }
 
@@ -160,7 +251,8 @@ bool dist_agree(const Dist *d, bool ok, LfError *err) {
     /* the lowest failing rank, or size when none failed */
     int mine = ok ? d->size : d->rank, first = d->size;
     LfError exchange_err = {0};
-    if (mpi_failed(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), "MPI_Allreduce", &exchange_err)) {
+    const DistMpi *a = d->api;
+    if (mpi_failed(a, a->Allreduce(&mine, &first, 1, a->int_type, a->min, a->world), "MPI_Allreduce", &exchange_err)) {
         if (ok) *err = exchange_err;
         return false;
     }
@@ -192,10 +284,12 @@ bool dist_same_bits(const Dist *d, const void *buf, size_t n) {
 }
 
 void dist_abort(const Dist *d, int code) {
-    if (d->size > 1) MPI_Abort(MPI_COMM_WORLD, code);
+    if (d->size > 1) d->api->Abort(d->api->world, code);
 }
 
 void dist_finalize(Dist *d) {
-    if (d->mpi) MPI_Finalize();
+    if (d->mpi) d->api->Finalize();
+    free(d->api);
+    d->api = NULL;
     d->mpi = false;
 }

@@ -5,7 +5,9 @@
  *
  * dist_init() starts MPI only when a launcher started this process (Open
  * MPI's, Slurm's or Hydra's rank variables are set): started alone, even a
- * binary built with MPI touches nothing of it and is one rank, rank 0. Every
+ * binary built with MPI touches nothing of it and is one rank, rank 0. The
+ * MPI library is not linked but opened then (dlopen), so that a process
+ * started alone does not load it. Every
  * collective must be called by every rank in the same order (the callers
  * agree at fixed points: after set-up, in every training step, after each
  * write and evaluation); with one rank each is a copy or nothing.
@@ -31,9 +33,13 @@
 
 #include "lorafit/util/error.h"
 
+/* dist_mpi.c's handle on the MPI library, which it opens in dist_init. */
+typedef struct DistMpi DistMpi;
+
 typedef struct {
     int rank, size;
-    bool mpi; /* MPI_Init ran here: dist_finalize() ends it */
+    bool mpi;    /* MPI_Init ran here: dist_finalize() ends it */
+    DistMpi *api; /* the MPI library's functions while mpi (dist_mpi.c), else NULL */
 } Dist;
 
 /* Whether this binary was built with MPI. */
@@ -45,7 +51,7 @@ bool dist_available(void);
 bool dist_init(Dist *d, LfError *err);
 
 /* Rank 0 of 1: a run that is on its own (tests, other commands). */
-static inline Dist dist_alone(void) { return (Dist){.rank = 0, .size = 1, .mpi = false}; }
+static inline Dist dist_alone(void) { return (Dist){.rank = 0, .size = 1, .mpi = false, .api = NULL}; }
 
 static inline int dist_rank(const Dist *d) { return d->rank; }
 static inline int dist_size(const Dist *d) { return d->size; }
