@@ -29,9 +29,24 @@ run_env() {
 
 run_env -- --version --verbose
 [ "$rc" -eq 0 ] && pass || fail "--version --verbose: exit $rc: $err"
-for want in "CPU: " "vector features: " "OpenBLAS kernels: " "OpenBLAS config: " "threads: " "oneDNN: "; do
+for want in "CPU: " "vector features: " "OpenBLAS kernels: " "OpenBLAS config: " "threads: " "oneDNN: " "MPI: "; do
   [ -n "$(line "$want")" ] && pass || fail "--version --verbose lacks '$want'"$'\n'"$out"
 done
+
+# The MPI line names the library's own version, which Open MPI's mpirun states too.
+mpi_line=$(line "MPI: ")
+case $mpi_line in
+  "MPI: Open MPI v"*)
+    lib_version=$(printf '%s\n' "$mpi_line" | sed -E 's/^MPI: Open MPI v([0-9.]+).*/\1/')
+    if command -v mpirun >/dev/null && mpirun --version 2>/dev/null | grep -q 'Open MPI'; then
+      run_version=$(mpirun --version 2>/dev/null | sed -nE '1s/.*\(Open MPI\) ([0-9.]+).*/\1/p')
+      [ "$lib_version" = "$run_version" ] && pass ||
+        fail "MPI line says Open MPI $lib_version, mpirun --version says $run_version"
+    else
+      echo "no Open MPI mpirun on PATH: the MPI line's version is not compared"
+    fi ;;
+  *) pass ;; # not built in, another MPI, or a library that does not load: the line is there
+esac
 
 flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | sed 's/^[^:]*: //')
 model=$(grep -m1 '^model name' /proc/cpuinfo 2>/dev/null | sed 's/^[^:]*: //')

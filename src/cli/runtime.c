@@ -9,6 +9,7 @@
 
 #include "lorafit/engine/bf16_matmul.h"
 #include "lorafit/engine/blas_kernels.h"
+#include "lorafit/util/dist.h"
 
 static const char CORETYPE[] = "OPENBLAS_CORETYPE";
 static const char CORETYPE_SET[] = "LORAFIT_CORETYPE_SET";
@@ -101,4 +102,7 @@ void runtime_describe(FILE *f, const RuntimeKernels *k, int threads, const char 
     char dnnl[256];
     bf16_describe(dnnl, sizeof dnnl);
     fprintf(f, "oneDNN: %s\n", dnnl);
+    char mpi[LF_ERROR_MAX + 128];
+    dist_describe(mpi, sizeof mpi);
+    fprintf(f, "MPI: %s\n", mpi);
 }

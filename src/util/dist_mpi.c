@@ -27,7 +27,7 @@
 
 #define MPI_FUNCTIONS(X)                                                                                       \
     X(Init_thread) X(Comm_set_errhandler) X(Comm_rank) X(Comm_size) X(Test) X(Iallreduce) X(Allreduce)         \
-    X(Allgather) X(Gatherv) X(Bcast) X(Error_string) X(Abort) X(Finalize)
+    X(Allgather) X(Gatherv) X(Bcast) X(Error_string) X(Abort) X(Finalize) X(Get_library_version)
 
 /* The functions used, as mpi.h declares them, and the predefined handles. */
 struct DistMpi {
@@ -94,6 +94,23 @@ static DistMpi *api_open(LfError *err) {
 }
 
 bool dist_available(void) { return true; }
+
+void dist_describe(char *buf, size_t size) {
+    LfError err = {0};
+    DistMpi *a = api_open(&err);
+    if (!a) {
+        snprintf(buf, size, "built in, but %s: `mpirun -n N lorafit train` cannot run", err.msg);
+        return;
+    }
+    /* "Open MPI v4.1.4, package: ..., ident: ...": its first part */
+    char version[MPI_MAX_LIBRARY_VERSION_STRING] = "";
+    int len = 0;
+    if (a->Get_library_version(version, &len) != MPI_SUCCESS) snprintf(version, sizeof version, "unknown version");
+    version[strcspn(version, ",\n")] = '\0';
+    snprintf(buf, size, "%s (%s), loaded only when a launcher starts lorafit: mpirun -n N lorafit train", version,
+             MPI_SONAME);
+    free(a);
+}
 
 /* Set by mpirun (Open MPI), by a PMIx launcher (srun --mpi=pmix, prterun)
  * or by a PMI-1/2 one (MPICH's Hydra, srun --mpi=pmi2). */

@@ -2,10 +2,15 @@
  * always one rank, every collective a no-op. See include/lorafit/util/dist.h. */
 #include "lorafit/util/dist.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 bool dist_available(void) { return false; }
+
+void dist_describe(char *buf, size_t size) {
+    snprintf(buf, size, "not built in (no MPI at build time: libopenmpi-dev, cmake -DLORAFIT_MPI=ON)");
+}
 
 /* Started by mpirun or srun with several ranks, each would train alone and
  * all write the same files: refused. */

@@ -45,6 +45,11 @@ typedef struct {
 /* Whether this binary was built with MPI. */
 bool dist_available(void);
 
+/* One line on MPI for `--version --verbose` and bench: not built in, or the
+ * library's own version (opened here to ask it) and when lorafit uses it,
+ * or why it does not load. */
+void dist_describe(char *buf, size_t size);
+
 /* Joins the launcher's ranks, or stands alone as rank 0 of 1 when no
  * launcher started the process (or without MPI). An MPI that fails to
  * start is an LF_ERR_RUNTIME error. */
