@@ -190,7 +190,8 @@ typedef struct Gpt2Model {
  * n_slots may be 0 (head only). Each A is initialised per lc->init from a
  * PRNG seeded with `seed` (labs: U(+-1/sqrt(rank)); PEFT: U(+-1/sqrt(in))),
  * every B is zero, and the head is torch.nn.Linear's default init
- * (U(+-1/sqrt(C)) for weight and bias) from the same stream, in that order.
+ * (U(+-1/sqrt(C)) for weight and bias) from the same stream, in that order;
+ * with LORA_INIT_NONE all of them stay zero (a load replaces them).
  * Scale per adapter from lc->scaling and the slot's alpha and rank;
  * dropout from lc->dropout. The activations are sized for max_B sequences
  * of max_T tokens (max_T <= n_ctx). n_classes == 0 builds a causal LM:

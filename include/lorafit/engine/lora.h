@@ -24,6 +24,7 @@ typedef enum {
 typedef enum {
     LORA_INIT_LABS, /* A [in, rank] ~ U(-1/sqrt(rank), 1/sqrt(rank)) (kaiming_uniform_, a=sqrt(5)) */
     LORA_INIT_PEFT, /* lora_A [rank, in] ~ U(-1/sqrt(in), 1/sqrt(in)) */
+    LORA_INIT_NONE, /* every A zero, as B and the head: for weights loaded right after the build */
 } LoraInit;
 
 #define LORA_MAX_TARGETS 16
