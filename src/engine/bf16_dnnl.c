@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "lorafit/engine/bf16.h"
+#include "lorafit/util/mem.h"
 
 /* A tile object meets 3 kinds of product, and 2 tile heights when the
  * matrix's rows do not split evenly, at each of its row counts. */
@@ -382,11 +383,7 @@ static const Primitive *primitive_for(Bf16Dnnl *d, Direction *dir, int rows) {
 
 /* x [n] in bf16, in a buffer of the caller's to free. */
 static uint16_t *bf16_copy(const float *x, size_t n) {
-    uint16_t *b = malloc(n * sizeof *b);
-    if (!b && n) {
-        fprintf(stderr, "lorafit: out of memory for %zu bf16 inputs\n", n);
-        abort();
-    }
+    uint16_t *b = mem_alloc_or_abort(n * sizeof *b, "bf16 inputs");
     bf16_from_f32_array(b, x, n);
     return b;
 }
@@ -417,11 +414,7 @@ void bf16_dnnl_backward(Bf16Dnnl *d, float *dinp, const float *dout, int N, bool
         return;
     }
     const size_t n = (size_t)N * d->bwd.M;
-    float *t = malloc(n * sizeof *t);
-    if (!t && n) {
-        fprintf(stderr, "lorafit: out of memory for a %d x %d gradient\n", N, d->bwd.M);
-        abort();
-    }
+    float *t = mem_alloc_or_abort(n * sizeof *t, "an input gradient");
     run(d, &d->bwd, t, dout, N);
     const long long m = (long long)n;
 #pragma omp parallel for schedule(static)

@@ -9,14 +9,11 @@
 #include "lorafit/engine/bf16_dnnl.h"
 #include "lorafit/engine/quant_matmul.h"
 #include "lorafit/util/cpu.h"
+#include "lorafit/util/mem.h"
 
 /* x [n] rounded to bf16 values, in a buffer of the caller's to free. */
 static float *rounded_copy(const float *x, size_t n) {
-    float *r = malloc(n * sizeof *r);
-    if (!r && n) {
-        fprintf(stderr, "lorafit: out of memory for %zu bf16-rounded inputs\n", n);
-        abort();
-    }
+    float *r = mem_alloc_or_abort(n * sizeof *r, "bf16-rounded inputs");
     bf16_round_array(r, x, n);
     return r;
 }

@@ -3,10 +3,10 @@
 #include "lorafit/engine/quant_fused.h"
 
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "lorafit/util/cpu.h"
+#include "lorafit/util/mem.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -156,11 +156,7 @@ void qfused_dequantize_rows(const QuantMatrix *w, int r0, int r1, float *out, bo
 void qfused_forward(float *out, const float *inp, const QuantMatrix *w, const float *bias, int N, int IC, int OC,
                     bool allow_simd) {
     if (N <= 0) return; /* an LM batch without targets leaves its top block no rows */
-    float *xt = malloc((size_t)IC * N * sizeof *xt);
-    if (!xt) {
-        fprintf(stderr, "lorafit: out of memory for a %d x %d input\n", N, IC);
-        abort();
-    }
+    float *xt = mem_alloc_or_abort((size_t)IC * N * sizeof *xt, "a transposed input");
     for (int n = 0; n < N; n++)
         for (int k = 0; k < IC; k++) xt[(size_t)k * N + n] = inp[(size_t)n * IC + k];
     const bool simd = simd_usable(w, allow_simd);

@@ -2,7 +2,6 @@
  * include/lorafit/engine/quant_matmul.h. */
 #include "lorafit/engine/quant_matmul.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "lorafit/engine/bf16.h"
@@ -10,6 +9,7 @@
 #include "lorafit/engine/kernels.h"
 #include "lorafit/engine/quant_fused.h"
 #include "lorafit/engine/quant_tiles.h"
+#include "lorafit/util/mem.h"
 
 /* At most 4 MB of fp32 a tile, and at most half the matrix, so the whole
  * fp32 matrix never exists at once. Smaller tiles cost more than their
@@ -28,15 +28,6 @@ int qmatmul_tile_rows(int IC, int OC) {
     return kt < IC ? kt : IC;
 }
 
-void *qmatmul_alloc(size_t bytes, const char *what) {
-    void *p = malloc(bytes);
-    if (!p && bytes) {
-        fprintf(stderr, "lorafit: out of memory for %zu bytes of %s\n", bytes, what);
-        abort();
-    }
-    return p;
-}
-
 /* Over the threads in runs of 8 rows: each value alone, so the threads
  * change no bit. */
 static void dequantize_tile(const QuantMatrix *w, int k0, int k1, float *tile, bool simd) {
@@ -52,7 +43,7 @@ static void dequantize_tile_bf16(const QuantMatrix *w, int k0, int k1, uint16_t 
     const int OC = w->cols;
 #pragma omp parallel
     {
-        float *rows = qmatmul_alloc((size_t)8 * OC * sizeof *rows, "dequantized rows");
+        float *rows = mem_alloc_or_abort((size_t)8 * OC * sizeof *rows, "dequantized rows");
 #pragma omp for schedule(static)
         for (int k = k0; k < k1; k += 8) {
             const int e = k + 8 < k1 ? k + 8 : k1;
@@ -96,7 +87,7 @@ void qmatmul_forward_tiled(float *out, const float *inp, const QuantMatrix *w, c
                            int OC) {
     const int kt = qmatmul_tile_rows(IC, OC);
     const bool simd = qfused_simd_usable(w);
-    float *tile = qmatmul_alloc((size_t)kt * OC * sizeof *tile, "a dequantization tile");
+    float *tile = mem_alloc_or_abort((size_t)kt * OC * sizeof *tile, "a dequantization tile");
     for (int k0 = 0; k0 < IC; k0 += kt) {
         int k1 = k0 + kt < IC ? k0 + kt : IC;
         tile_fp32(w, k0, k1, tile, simd);
@@ -118,7 +109,7 @@ void qmatmul_backward_tiled(float *dinp, const float *dout, const QuantMatrix *w
                             int accumulate) {
     const int kt = qmatmul_tile_rows(IC, OC);
     const bool simd = qfused_simd_usable(w);
-    float *tile = qmatmul_alloc((size_t)kt * OC * sizeof *tile, "a dequantization tile");
+    float *tile = mem_alloc_or_abort((size_t)kt * OC * sizeof *tile, "a dequantization tile");
     for (int k0 = 0; k0 < IC; k0 += kt) {
         int k1 = k0 + kt < IC ? k0 + kt : IC;
         tile_fp32(w, k0, k1, tile, simd);

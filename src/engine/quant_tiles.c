@@ -11,6 +11,7 @@
 #include "lorafit/engine/quant_fused.h"
 #include "lorafit/engine/quant_matmul.h"
 #include "lorafit/engine/quant_weights.h"
+#include "lorafit/util/mem.h"
 
 static bool has_tiles(const QuantMatrix *q) { return q->dtype == QUANT_INT8 || q->dtype == QUANT_NF4; }
 
@@ -52,7 +53,7 @@ const char *quant_tiles_name(const Gpt2Weights *w) {
 /* inp [N, IC] as one dense [N, k] panel per tile of kt rows (the panel of
  * the tile at row k0 at element N * k0), bf16 or fp32. */
 static void *panels_of(const float *inp, int N, int IC, int kt, bool bf16) {
-    void *p = qmatmul_alloc((size_t)N * IC * (bf16 ? sizeof(uint16_t) : sizeof(float)), "the inputs");
+    void *p = mem_alloc_or_abort((size_t)N * IC * (bf16 ? sizeof(uint16_t) : sizeof(float)), "the inputs");
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++)
         for (int k0 = 0; k0 < IC; k0 += kt) {
@@ -77,7 +78,7 @@ void quant_tiles_dnnl_forward(float *out, const float *inp, const QuantMatrix *w
     const size_t size = bf16 ? sizeof(uint16_t) : sizeof(float);
     const int kt = qmatmul_tile_rows(IC, OC);
     char *x = panels_of(inp, N, IC, kt, bf16);
-    void *tile = qmatmul_alloc((size_t)kt * OC * size, "a dequantization tile");
+    void *tile = mem_alloc_or_abort((size_t)kt * OC * size, "a dequantization tile");
     for (int k0 = 0; k0 < IC; k0 += kt) {
         const int k = k0 + kt < IC ? kt : IC - k0;
         qmatmul_decode_tile(w, k0, k0 + k, tile, bf16, simd);
@@ -96,11 +97,11 @@ void quant_tiles_dnnl_backward(float *dinp, const float *dout, const QuantMatrix
     const int kt = qmatmul_tile_rows(IC, OC);
     uint16_t *dy16 = NULL;
     if (bf16) {
-        dy16 = qmatmul_alloc((size_t)N * OC * sizeof *dy16, "the gradients");
+        dy16 = mem_alloc_or_abort((size_t)N * OC * sizeof *dy16, "the gradients");
         bf16_from_f32_array(dy16, dout, (size_t)N * OC);
     }
-    float *dx = qmatmul_alloc((size_t)N * kt * sizeof *dx, "a tile's gradients");
-    void *tile = qmatmul_alloc((size_t)kt * OC * (bf16 ? sizeof(uint16_t) : sizeof(float)), "a dequantization tile");
+    float *dx = mem_alloc_or_abort((size_t)N * kt * sizeof *dx, "a tile's gradients");
+    void *tile = mem_alloc_or_abort((size_t)kt * OC * (bf16 ? sizeof(uint16_t) : sizeof(float)), "a dequantization tile");
     for (int k0 = 0; k0 < IC; k0 += kt) {
         const int k = k0 + kt < IC ? kt : IC - k0;
         qmatmul_decode_tile(w, k0, k0 + k, tile, bf16, simd);

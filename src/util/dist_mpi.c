@@ -144,7 +144,6 @@ bool dist_init(Dist *d, LfError *err) {
         free(a);
         return false;
     }
-    d->mpi = true;
     d->api = a;
     /* Failures come back as codes, to become messages; a rank that dies
      * still takes the job down (mpirun's own rule). */
@@ -167,9 +166,9 @@ static int wait_passively(const DistMpi *a, MPI_Request *req) {
     return rc;
 }
 
-/* buf [n] of `type` (`size` bytes each) summed over the ranks in place. */
+/* buf [n] of `type` (`size` bytes each) summed over the ranks in place
+ * (several ranks: the callers handle one). */
 static bool allreduce_sum(const Dist *d, void *buf, size_t n, MPI_Datatype type, size_t size, LfError *err) {
-    if (d->size == 1) return true;
     const DistMpi *a = d->api;
     /* One call for any adapter below 2^31 values (8 GB); beyond, in parts. */
     for (size_t done = 0; done < n;) {
@@ -311,8 +310,7 @@ void dist_abort(const Dist *d, int code) {
 }
 
 void dist_finalize(Dist *d) {
-    if (d->mpi) d->api->Finalize();
+    if (d->api) d->api->Finalize();
     free(d->api);
     d->api = NULL;
-    d->mpi = false;
 }

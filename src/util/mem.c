@@ -2,6 +2,7 @@
 #include "lorafit/util/mem.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -17,6 +18,15 @@ void mem_prefault(void *p, size_t n) {
     (void)p;
     (void)n;
 #endif
+}
+
+void *mem_alloc_or_abort(size_t bytes, const char *what) {
+    void *p = malloc(bytes);
+    if (!p && bytes) {
+        fprintf(stderr, "lorafit: out of memory for %zu bytes of %s\n", bytes, what);
+        abort();
+    }
+    return p;
 }
 
 void *mem_alloc_huge(size_t bytes) {

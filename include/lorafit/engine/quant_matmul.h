@@ -53,8 +53,6 @@ int qmatmul_tile_rows(int IC, int OC);
 void qmatmul_decode_tile(const QuantMatrix *w, int k0, int k1, void *tile, bool bf16, bool simd);
 /* out [N, OC] += bias [OC] (none when NULL), over the threads. */
 void qmatmul_add_bias(float *out, const float *bias, int N, int OC);
-/* malloc, or a message naming what and abort: the GEMMs' buffers. */
-void *qmatmul_alloc(size_t bytes, const char *what);
 
 void frozen_matmul_forward(float *out, const float *inp, const float *w, const QuantMatrix *wq,
                            const float *bias, int N, int IC, int OC);

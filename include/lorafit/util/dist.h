@@ -38,8 +38,7 @@ typedef struct DistMpi DistMpi;
 
 typedef struct {
     int rank, size;
-    bool mpi;    /* MPI_Init ran here: dist_finalize() ends it */
-    DistMpi *api; /* the MPI library's functions while mpi (dist_mpi.c), else NULL */
+    DistMpi *api; /* set when MPI_Init ran here (dist_mpi.c): dist_finalize() ends it */
 } Dist;
 
 /* Whether this binary was built with MPI. */
@@ -56,7 +55,7 @@ void dist_describe(char *buf, size_t size);
 bool dist_init(Dist *d, LfError *err);
 
 /* Rank 0 of 1: a run that is on its own (tests, other commands). */
-static inline Dist dist_alone(void) { return (Dist){.rank = 0, .size = 1, .mpi = false, .api = NULL}; }
+static inline Dist dist_alone(void) { return (Dist){.rank = 0, .size = 1, .api = NULL}; }
 
 static inline int dist_rank(const Dist *d) { return d->rank; }
 static inline int dist_size(const Dist *d) { return d->size; }

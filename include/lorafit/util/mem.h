@@ -23,4 +23,9 @@ void mem_prefault(void *p, size_t n);
  * 64-byte aligned. Not zeroed. Release with free(). NULL when out of memory. */
 void *mem_alloc_huge(size_t bytes);
 
+/* malloc() for a GEMM's scratch (a tile, rounded inputs): a process that
+ * cannot find those few MB cannot go on, so out of memory prints what was
+ * asked for and aborts. Release with free(). */
+void *mem_alloc_or_abort(size_t bytes, const char *what);
+
 #endif
