@@ -4,6 +4,9 @@
  * "transformer." prefix and lm_head.weight, F16, BF16), and broken variants
  * made here from them: no config.json, a missing tensor, a wrong shape, an
  * extra tensor, bad config.json files. Each failure asserts its message.
+ * Then config.json texts parsed alone (io/model_config.h): Hugging Face's
+ * gpt2 config (tests/fixtures/json, written by hand from the Hub's), and
+ * hand-written good, odd and broken ones, each with its fields or message.
  * Then a model written here big enough for 2 MB pages, opened in place
  * (where the system allows) and copied.
  *
@@ -18,6 +21,8 @@
 
 #include "check.h"
 #include "lorafit/io/checkpoint.h"
+#include "lorafit/io/model_config.h"
+#include "lorafit/util/files.h"
 
 static char fixtures[4096], tmp[4096];
 
@@ -428,12 +433,76 @@ static void test_big_model(void) {
     for (size_t k = 0; k < sizeof store / sizeof *store; k++) free(store[k]);
 }
 
+/* ---- config.json alone ------------------------------------------------- */
+
+#define SHAPE "\"n_layer\": 2, \"n_embd\": 8, \"n_head\": 2, \"vocab_size\": 11"
+
+static void parse_case(const char *text, size_t len, const char *want_msg, Gpt2Config want, int line) {
+    Gpt2Config cfg = {0};
+    LfError err = {0};
+    bool ok = model_config_parse(text, len, "cfg.json", &cfg, &err);
+    if (want_msg) {
+        CHECK(!ok && err.kind == LF_ERR_INPUT && !strcmp(err.msg, want_msg), "line %d: got %s, want %s", line,
+              ok ? "success" : err.msg, want_msg);
+        return;
+    }
+    CHECK(ok && cfg.n_layer == want.n_layer && cfg.n_embd == want.n_embd && cfg.n_head == want.n_head &&
+              cfg.vocab_size == want.vocab_size && cfg.n_ctx == want.n_ctx && cfg.qkv_bias == want.qkv_bias,
+          "line %d: %s; got %d %d %d %d %d %d", line, ok ? "read" : err.msg, cfg.n_layer, cfg.n_embd, cfg.n_head,
+          cfg.vocab_size, cfg.n_ctx, cfg.qkv_bias);
+}
+#define PARSE_OK(text, ...) parse_case(text, strlen(text), NULL, (Gpt2Config){__VA_ARGS__}, __LINE__)
+#define PARSE_FAIL(text, msg) parse_case(text, strlen(text), msg, (Gpt2Config){0}, __LINE__)
+
+static void test_config_parse(void) {
+    char path[4200];
+    size_t len;
+    char *gpt2 = fs_read_file(check_source_path(path, sizeof path, "tests/fixtures/json/gpt2-config.json"), &len, NULL);
+    REQUIRE(gpt2, "%s", path);
+    parse_case(gpt2, len, NULL, (Gpt2Config){12, 768, 12, 50257, 1024, true}, __LINE__);
+    free(gpt2);
+    PARSE_OK("{" SHAPE ", \"n_positions\": 6, \"n_inner\": null}", 2, 8, 2, 11, 6, true);
+    PARSE_OK("{" SHAPE ", \"n_ctx\": 7, \"n_inner\": 32, \"model_type\": \"gpt2\"}", 2, 8, 2, 11, 7, true);
+    PARSE_OK("{" SHAPE ", \"n_positions\": 5, \"n_ctx\": 7, \"qkv_bias\": false}", 2, 8, 2, 11, 5, false);
+    /* As ever, nothing after the object is read, nor after a NUL. */
+    PARSE_OK("{" SHAPE ", \"n_ctx\": 6} trailing words", 2, 8, 2, 11, 6, true);
+    const char nul_after[] = "{" SHAPE ", \"n_ctx\": 6}\0{", nul_inside[] = "{" SHAPE ", \0 \"n_ctx\": 6}";
+    parse_case(nul_after, sizeof nul_after - 1, NULL, (Gpt2Config){2, 8, 2, 11, 6, true}, __LINE__);
+    parse_case(nul_inside, sizeof nul_inside - 1, "cfg.json: not a JSON object", (Gpt2Config){0}, __LINE__);
+    const char *whole = "{" SHAPE ", \"n_ctx\": 6}"; /* read only as far as len */
+    parse_case(whole, strlen(whole) - 1, "cfg.json: not a JSON object", (Gpt2Config){0}, __LINE__);
+
+    PARSE_FAIL("{\"model_type\": \"llama\", " SHAPE ", \"n_ctx\": 6}",
+               "cfg.json: model_type is llama, expected \"gpt2\"");
+    PARSE_FAIL("{\"model_type\": 2, " SHAPE ", \"n_ctx\": 6}",
+               "cfg.json: model_type is not a string, expected \"gpt2\"");
+    PARSE_FAIL("{\"n_layer\": 2, \"n_embd\": 8, \"vocab_size\": 11, \"n_ctx\": 6}", "cfg.json: missing \"n_head\"");
+    PARSE_FAIL("{" SHAPE "}", "cfg.json: missing \"n_ctx\"");
+    PARSE_FAIL("{\"n_layer\": 2, \"n_embd\": 8, \"n_head\": 3, \"vocab_size\": 11, \"n_ctx\": 6}",
+               "cfg.json: model config: n_embd (8) is not divisible by n_head (3)");
+    PARSE_FAIL("{\"n_layer\": -1, \"n_embd\": 8, \"n_head\": 2, \"vocab_size\": 11, \"n_ctx\": 6}",
+               "cfg.json: model config: n_layer must be positive, got -1");
+    PARSE_FAIL("{\"n_layer\": 2, \"n_embd\": 8, \"n_head\": 0, \"vocab_size\": 11, \"n_ctx\": 6}",
+               "cfg.json: model config: n_head must be positive, got 0");
+    PARSE_FAIL("{\"n_layer\": 2, \"n_embd\": 16777218, \"n_head\": 2, \"vocab_size\": 11, \"n_ctx\": 6}",
+               "cfg.json: n_embd 16777218 is implausibly large (limit 16777216)");
+    PARSE_FAIL("{" SHAPE ", \"n_ctx\": 1e10}", "cfg.json: \"n_ctx\" must be an integer");
+    PARSE_FAIL("{" SHAPE ", \"n_ctx\": \"6\"}", "cfg.json: \"n_ctx\" must be an integer");
+    PARSE_FAIL("{" SHAPE ", \"n_ctx\": 6, \"n_inner\": 16}",
+               "cfg.json: n_inner 16 is not 4 * n_embd (8); only that is supported");
+    PARSE_FAIL("{" SHAPE ", \"n_ctx\": 6, \"qkv_bias\": 0}", "cfg.json: \"qkv_bias\" must be true or false");
+    PARSE_FAIL("{\"n_layer\": 2, \"n_embd\"", "cfg.json: not a JSON object");
+    PARSE_FAIL("[2, 8, 2, 11, 6]", "cfg.json: not a JSON object");
+    PARSE_FAIL("", "cfg.json: not a JSON object");
+}
+
 int main(void) {
     check_source_path(fixtures, sizeof fixtures, "tests/fixtures/safetensors");
     check_tmp_dir(tmp, sizeof tmp, "checkpoint");
     test_fixtures();
     test_variants();
     test_paths();
+    test_config_parse();
     test_big_model();
     return check_done();
 }

@@ -6,7 +6,10 @@
  * (x @ W + scale * (x @ A) @ B), which shares no code with the fold. Also:
  * the F16 / BF16 files hold the F32 values rounded to their precision, the
  * config.json says what the merged model is, and an existing directory that
- * is not a model is never replaced. */
+ * is not a model is never replaced. And a merged classifier's config.json
+ * parsed alone (merged_parse_config): one lorafit merge wrote
+ * (tests/fixtures/json), and hand-written ones, each with its classes,
+ * pooling and max length, or its message. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,6 +155,58 @@ static void merge_case(const Gpt2Weights *w, Gpt2Checkpoint *ck, const char *tmp
     free(got);
 }
 
+/* The classes, pooling and max length merged_parse_config reads from text
+ * over a base with n_ctx 32; want_msg NULL for success. */
+static void parse_case(const char *text, size_t len, const char *want_msg, const char *want_classes, Gpt2Pool pool,
+                       int max_length, int line) {
+    const Gpt2Config base = {2, 32, 4, 64, 32, true};
+    AdapterConfig ac;
+    LfError err = {0};
+    bool ok = merged_parse_config(text, len, "m.json", &base, &ac, &err);
+    char classes[256] = "";
+    for (int i = 0; ok && i < ac.n_classes; i++)
+        snprintf(classes + strlen(classes), sizeof classes - strlen(classes), "%s%s", i ? "," : "", ac.class_names[i]);
+    if (want_msg) {
+        CHECK(!ok && err.kind == LF_ERR_INPUT && !strcmp(err.msg, want_msg), "line %d: got %s, want %s", line,
+              ok ? "success" : err.msg, want_msg);
+    } else {
+        CHECK(ok && !strcmp(classes, want_classes) && ac.pool == pool && ac.max_length == max_length &&
+                  ac.task == ADAPTER_TASK_CLASSIFY && ac.base.n_ctx == 32,
+              "line %d: %s; got classes %s, pool %d, max_length %d", line, ok ? "read" : err.msg, classes, ac.pool,
+              ac.max_length);
+    }
+    adapter_config_free(&ac);
+}
+#define PARSE_OK(text, classes, pool, max_length) \
+    parse_case(text, strlen(text), NULL, classes, pool, max_length, __LINE__)
+#define PARSE_FAIL(text, msg) parse_case(text, strlen(text), msg, NULL, POOL_LAST_TOKEN, 0, __LINE__)
+
+static void test_parse_config(void) {
+    char path[4200];
+    size_t len;
+    snprintf(path, sizeof path, "%s/tests/fixtures/json/merged-classifier-config.json",
+             check_env("LORAFIT_SOURCE_DIR", "."));
+    char *text = fs_read_file(path, &len, NULL);
+    REQUIRE(text, "%s", path);
+    parse_case(text, len, NULL, "ham,spam,eggs", POOL_LAST_TOKEN, 7, __LINE__);
+    free(text);
+    PARSE_OK("{\"num_labels\": 2}", "0,1", POOL_LAST_TOKEN, 32); /* no lorafit block: the context */
+    PARSE_OK("{\"num_labels\": 3, \"id2label\": {\"1\": \"b\"}, \"lorafit\": {\"pooling\": \"last-position\"}}",
+             "0,b,2", POOL_LAST_POSITION, 32);
+    PARSE_OK("{\"num_labels\": 2, \"lorafit\": {\"pooling\": \"other\", \"max_length\": 33}}", "0,1", POOL_LAST_TOKEN,
+             32);
+    PARSE_OK("{\"num_labels\": 2, \"lorafit\": {\"max_length\": 0}}", "0,1", POOL_LAST_TOKEN, 32);
+    PARSE_OK("{\"num_labels\": 2, \"lorafit\": {\"max_length\": 32}}", "0,1", POOL_LAST_TOKEN, 32);
+    PARSE_OK("{\"num_labels\": 2, \"lorafit\": {\"max_length\": 1}} and more", "0,1", POOL_LAST_TOKEN, 1);
+    const char *not_merged = "m.json: no \"num_labels\" of at least 2: not a merged classifier";
+    PARSE_FAIL("{\"num_labels\": 1}", not_merged);
+    PARSE_FAIL("{\"num_labels\": 4097}", not_merged);
+    PARSE_FAIL("{\"num_labels\": \"2\"}", not_merged);
+    PARSE_FAIL("{\"id2label\": {\"0\": \"a\", \"1\": \"b\"}}", not_merged);
+    PARSE_FAIL("{\"num_labels\": 2", "m.json: not valid JSON");
+    PARSE_FAIL("", "m.json: not valid JSON");
+}
+
 int main(void) {
     const char *tmp = check_env("LORAFIT_TMP", "/tmp");
     Gpt2Config cfg = {2, 32, 2, 96, 16, true};
@@ -186,5 +241,6 @@ int main(void) {
     adapter_config_free(&ac);
     checkpoint_close(ck);
     gpt2_weights_random_free(w);
+    test_parse_config();
     return check_done();
 }

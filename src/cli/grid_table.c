@@ -2,6 +2,7 @@
 #include "lorafit/cli/grid_table.h"
 
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,20 +59,26 @@ static bool number_of(const cJSON *o, const char *key, double *v) {
     return true;
 }
 
-bool grid_row_read(const char *path, GridRow *row, bool want_test) {
-    size_t len;
-    char *text = fs_read_file(path, &len, NULL);
-    if (!text) return false;
+/* A parameter count: whole, positive and within a long. */
+static bool count_of(const cJSON *o, const char *key, double *v) {
+    return number_of(o, key, v) && *v >= 1 && *v == floor(*v) && *v < (double)LONG_MAX;
+}
+
+static bool accuracy_of(const cJSON *o, const char *key, double *v) {
+    return number_of(o, key, v) && (isnan(*v) || (*v >= 0 && *v <= 1));
+}
+
+bool grid_row_parse(const char *text, size_t len, GridRow *row, bool want_test) {
     cJSON *o = cJSON_ParseWithLength(text, len);
-    free(text);
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name"), *targets = cJSON_GetObjectItemCaseSensitive(o, "targets");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
+    const cJSON *targets = cJSON_GetObjectItemCaseSensitive(o, "targets");
     double r, alpha, lr, trainable, total, val, test, seconds, train_seconds;
     bool ok = cJSON_IsString(name) && !strcmp(name->valuestring, row->name) && cJSON_IsString(targets) &&
               !strcmp(targets->valuestring, targets_shown(row)) && number_of(o, "r", &r) && r == row->rank &&
               number_of(o, "alpha", &alpha) && alpha == row->alpha && number_of(o, "lr", &lr) && lr == row->lr &&
-              number_of(o, "trainable_params", &trainable) && trainable > 0 && number_of(o, "all_params", &total) &&
-              total >= trainable && number_of(o, "val_accuracy", &val) && !isnan(val) &&
-              number_of(o, "test_accuracy", &test) && (!want_test || !isnan(test)) &&
+              count_of(o, "trainable_params", &trainable) && count_of(o, "all_params", &total) &&
+              total >= trainable && accuracy_of(o, "val_accuracy", &val) && !isnan(val) &&
+              accuracy_of(o, "test_accuracy", &test) && (!want_test || !isnan(test)) &&
               number_of(o, "seconds", &seconds) && number_of(o, "train_seconds", &train_seconds);
     cJSON_Delete(o);
     if (!ok) return false;
@@ -79,6 +86,15 @@ bool grid_row_read(const char *path, GridRow *row, bool want_test) {
     row->val_accuracy = val, row->test_accuracy = test;
     row->seconds = seconds, row->train_seconds = train_seconds;
     return true;
+}
+
+bool grid_row_read(const char *path, GridRow *row, bool want_test) {
+    size_t len;
+    char *text = fs_read_file(path, &len, NULL);
+    if (!text) return false;
+    bool ok = grid_row_parse(text, len, row, want_test);
+    free(text);
+    return ok;
 }
 
 /* An accuracy as a percentage, "-" when not measured. */

@@ -1,11 +1,10 @@
 /* checkpoint.c - open a Hugging Face GPT-2 checkpoint as Gpt2Weights.
- * See include/lorafit/io/checkpoint.h. One unit of about 650 lines: the
+ * See include/lorafit/io/checkpoint.h. One unit of about 560 lines: the
  * loader's two passes, the check for unknown tensors, the quantized
  * matrices and the fingerprint all walk the same private table of a
  * block's parts (layer_part) and the Gpt2Checkpoint they fill. */
 #include "lorafit/io/checkpoint.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -17,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "lorafit/engine/quant_weights.h"
+#include "lorafit/io/model_config.h"
 #include "lorafit/io/placement.h"
 #include "lorafit/io/quant_file.h"
 #include "lorafit/util/hash.h"
@@ -24,10 +24,6 @@
 
 #define PREFIX "transformer."
 #define PREFIX_LEN (sizeof PREFIX - 1)
-/* Far above any GPT-2 and low enough that no product of two of them (the
- * largest tensor is [4C, C] or [V, C]) can overflow 64 bits. */
-#define MAX_DIM (1 << 24)
-#define CONFIG_MAX_BYTES (16 << 20)
 #define FINGERPRINT_SAMPLES 16
 
 struct Gpt2Checkpoint {
@@ -140,92 +136,6 @@ oom:
 
 /* ---- config ----------------------------------------------------------- */
 
-static char *read_text(const char *path, LfError *err) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        lf_error_errno(err, LF_ERR_INPUT, "cannot open %s", path);
-        return NULL;
-    }
-    char *buf = malloc(CONFIG_MAX_BYTES + 1);
-    size_t n = buf ? fread(buf, 1, CONFIG_MAX_BYTES + 1, fp) : 0;
-    bool bad = ferror(fp);
-    fclose(fp);
-    if (!buf) {
-        lf_error_set(err, LF_ERR_IO, "%s: out of memory", path);
-    } else if (bad) {
-        lf_error_set(err, LF_ERR_INPUT, "%s: read error", path);
-    } else if (n > CONFIG_MAX_BYTES) {
-        lf_error_set(err, LF_ERR_INPUT, "%s: larger than %d bytes, not a model config", path, CONFIG_MAX_BYTES);
-    } else {
-        buf[n] = '\0';
-        return buf;
-    }
-    free(buf);
-    return NULL;
-}
-
-static bool json_int(const cJSON *root, const char *key, int *out, const char *path, LfError *err) {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, key);
-    if (!it) {
-        lf_error_set(err, LF_ERR_INPUT, "%s: missing \"%s\"", path, key);
-        return false;
-    }
-    double d = cJSON_IsNumber(it) ? it->valuedouble : NAN;
-    if (!(d >= INT_MIN && d <= INT_MAX) || d != floor(d)) {
-        lf_error_set(err, LF_ERR_INPUT, "%s: \"%s\" must be an integer", path, key);
-        return false;
-    }
-    *out = (int)d;
-    return true;
-}
-
-static bool config_from_json(const char *path, Gpt2Config *cfg, LfError *err) {
-    char *text = read_text(path, err);
-    if (!text) return false;
-    cJSON *root = cJSON_Parse(text);
-    free(text);
-    bool ok = false;
-    if (!cJSON_IsObject(root)) {
-        lf_error_set(err, LF_ERR_INPUT, "%s: not a JSON object", path);
-        goto done;
-    }
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "model_type");
-    if (type && !(cJSON_IsString(type) && strcmp(type->valuestring, "gpt2") == 0)) {
-        lf_error_set(err, LF_ERR_INPUT, "%s: model_type is %s, expected \"gpt2\"", path,
-                     cJSON_IsString(type) ? type->valuestring : "not a string");
-        goto done;
-    }
-    const char *ctx_key = cJSON_GetObjectItemCaseSensitive(root, "n_positions") ? "n_positions" : "n_ctx";
-    if (!json_int(root, "n_layer", &cfg->n_layer, path, err) || !json_int(root, "n_embd", &cfg->n_embd, path, err) ||
-        !json_int(root, "n_head", &cfg->n_head, path, err) ||
-        !json_int(root, "vocab_size", &cfg->vocab_size, path, err) || !json_int(root, ctx_key, &cfg->n_ctx, path, err))
-        goto done;
-    /* Hugging Face writes n_inner: null for the usual 4 * n_embd. */
-    const cJSON *inner = cJSON_GetObjectItemCaseSensitive(root, "n_inner");
-    if (inner && !cJSON_IsNull(inner)) {
-        int v;
-        if (!json_int(root, "n_inner", &v, path, err)) goto done;
-        if ((long)v != 4L * cfg->n_embd) {
-            lf_error_set(err, LF_ERR_INPUT, "%s: n_inner %d is not 4 * n_embd (%d); only that is supported", path, v,
-                         cfg->n_embd);
-            goto done;
-        }
-    }
-    const cJSON *qkv = cJSON_GetObjectItemCaseSensitive(root, "qkv_bias");
-    cfg->qkv_bias = true;
-    if (qkv) {
-        if (!cJSON_IsBool(qkv)) {
-            lf_error_set(err, LF_ERR_INPUT, "%s: \"qkv_bias\" must be true or false", path);
-            goto done;
-        }
-        cfg->qkv_bias = cJSON_IsTrue(qkv);
-    }
-    ok = true;
-done:
-    cJSON_Delete(root);
-    return ok;
-}
-
 /* "h.12.attn.c_attn.weight" -> 12 and the rest; -1 when the name is not a
  * block's. Digits as Python prints an int: no sign, no leading zero. */
 static int layer_of(const char *canon, const char **rest) {
@@ -235,7 +145,7 @@ static int layer_of(const char *canon, const char **rest) {
     long n = 0;
     while (*p >= '0' && *p <= '9') {
         n = n * 10 + (*p++ - '0');
-        if (n > MAX_DIM) return -1;
+        if (n > MODEL_CONFIG_MAX_DIM) return -1;
     }
     if (*p != '.') return -1;
     *rest = p + 1;
@@ -269,8 +179,9 @@ static bool infer_config(const StFile *st, Gpt2Config *cfg, LfError *err) {
         return false;
     }
     char s1[128];
-    if (wte->ndim != 2 || wpe->ndim != 2 || wte->shape[1] != wpe->shape[1] || wte->shape[0] > MAX_DIM ||
-        wte->shape[1] > MAX_DIM || wpe->shape[0] > MAX_DIM) {
+    const int64_t max = MODEL_CONFIG_MAX_DIM;
+    if (wte->ndim != 2 || wpe->ndim != 2 || wte->shape[1] != wpe->shape[1] || wte->shape[0] > max ||
+        wte->shape[1] > max || wpe->shape[0] > max) {
         char s2[128];
         lf_error_set(err, LF_ERR_INPUT,
                      "%s: wte.weight %s and wpe.weight %s are not [vocab_size, n_embd] and [n_ctx, n_embd]",
@@ -299,19 +210,6 @@ static bool infer_config(const StFile *st, Gpt2Config *cfg, LfError *err) {
         return false;
     }
     cfg->n_head = p.n_head;
-    return true;
-}
-
-static bool check_limits(const Gpt2Config *cfg, const char *what, LfError *err) {
-    const struct { const char *name; int v; } f[] = {
-        {"n_layer", cfg->n_layer}, {"n_embd", cfg->n_embd}, {"vocab_size", cfg->vocab_size}, {"n_ctx", cfg->n_ctx}};
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-        if (f[i].v > MAX_DIM) {
-            lf_error_set(err, LF_ERR_INPUT, "%s: %s %d is implausibly large (limit %d)", what, f[i].name, f[i].v,
-                         MAX_DIM);
-            return false;
-        }
-    }
     return true;
 }
 
@@ -471,13 +369,8 @@ static bool read_config(Gpt2Checkpoint *ck, LfError *err) {
     }
     struct stat sb;
     ck->has_config = stat(cfg_path, &sb) == 0;
-    bool ok = ck->has_config ? config_from_json(cfg_path, cfg, err) : infer_config(ck->st, cfg, err);
-    const char *what = ck->has_config ? cfg_path : ck->file;
-    if (ok) ok = check_limits(cfg, what, err);
-    if (ok && !gpt2_config_validate(cfg, err)) {
-        lf_error_prefix(err, "%s", what);
-        ok = false;
-    }
+    bool ok = ck->has_config ? model_config_read(cfg_path, cfg, err)
+                             : infer_config(ck->st, cfg, err) && model_config_check(cfg, ck->file, err);
     free(cfg_path);
     return ok;
 }

@@ -245,6 +245,28 @@ static bool read_classes(const cJSON *root, AdapterConfig *ac, const char *path,
     return ok;
 }
 
+bool merged_parse_config(const char *text, size_t len, const char *name, const Gpt2Config *base, AdapterConfig *ac,
+                         LfError *err) {
+    memset(ac, 0, sizeof *ac);
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    const cJSON *lf = cJSON_GetObjectItemCaseSensitive(root, "lorafit");
+    const cJSON *max_length = cJSON_GetObjectItemCaseSensitive(lf, "max_length");
+    const char *pool = json_str(lf, "pooling");
+    ac->base = *base;
+    ac->lora = lora_config_default();
+    ac->naming = MODTREE_HF;
+    ac->task = ADAPTER_TASK_CLASSIFY;
+    ac->pool = pool && !strcmp(pool, "last-position") ? POOL_LAST_POSITION : POOL_LAST_TOKEN;
+    ac->max_length = cJSON_IsNumber(max_length) && max_length->valueint >= 1 && max_length->valueint <= ac->base.n_ctx
+                         ? max_length->valueint
+                         : ac->base.n_ctx;
+    bool ok = root != NULL;
+    if (!ok) lf_error_set(err, LF_ERR_INPUT, "%s: not valid JSON", name);
+    ok = ok && read_classes(root, ac, name, err);
+    cJSON_Delete(root);
+    return ok;
+}
+
 bool merged_load_config(const Gpt2Checkpoint *ck, AdapterConfig *ac, LfError *err) {
     memset(ac, 0, sizeof *ac);
     if (!merged_has_head(ck)) {
@@ -258,23 +280,8 @@ bool merged_load_config(const Gpt2Checkpoint *ck, AdapterConfig *ac, LfError *er
     size_t len;
     char *text = fs_read_file(path, &len, err);
     if (!text) return false;
-    cJSON *root = cJSON_ParseWithLength(text, len);
+    bool ok = merged_parse_config(text, len, path, checkpoint_config(ck), ac, err);
     free(text);
-    const cJSON *lf = cJSON_GetObjectItemCaseSensitive(root, "lorafit");
-    const cJSON *max_length = cJSON_GetObjectItemCaseSensitive(lf, "max_length");
-    const char *pool = json_str(lf, "pooling");
-    ac->base = *checkpoint_config(ck);
-    ac->lora = lora_config_default();
-    ac->naming = MODTREE_HF;
-    ac->task = ADAPTER_TASK_CLASSIFY;
-    ac->pool = pool && !strcmp(pool, "last-position") ? POOL_LAST_POSITION : POOL_LAST_TOKEN;
-    ac->max_length = cJSON_IsNumber(max_length) && max_length->valueint >= 1 && max_length->valueint <= ac->base.n_ctx
-                         ? max_length->valueint
-                         : ac->base.n_ctx;
-    bool ok = root != NULL;
-    if (!ok) lf_error_set(err, LF_ERR_INPUT, "%s: not valid JSON", path);
-    ok = ok && read_classes(root, ac, path, err);
-    cJSON_Delete(root);
     return ok;
 }
 

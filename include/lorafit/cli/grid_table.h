@@ -6,6 +6,7 @@
 #define LORAFIT_CLI_GRID_TABLE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "lorafit/util/error.h"
@@ -29,6 +30,12 @@ bool grid_row_write(const char *path, const GridRow *row, LfError *err);
  * it is absent, unreadable, incomplete (without a test accuracy when
  * want_test) or for other values: the run is not finished then. */
 bool grid_row_read(const char *path, GridRow *row, bool want_test);
+
+/* The same from the text of a result.json (len bytes): no text, however
+ * broken or cut short, does more than make it false. A result read has
+ * whole parameter counts 1 <= trainable <= total and accuracies in [0, 1]
+ * (the test one may be NaN when not wanted). */
+bool grid_row_parse(const char *text, size_t len, GridRow *row, bool want_test);
 
 /* The table on f, one line per row. */
 void grid_table_print(FILE *f, const GridRow *rows, int n);

@@ -6,9 +6,10 @@
  *
  * Shape: from config.json when present (n_layer, n_embd, n_head,
  * vocab_size, n_positions or else n_ctx; an optional "qkv_bias": false for
- * models without Q/K/V biases), otherwise inferred from the tensors
- * (n_layer from the highest h.N, vocab_size and n_embd from wte, n_ctx from
- * wpe) with n_head taken from the preset of that n_layer and n_embd.
+ * models without Q/K/V biases; io/model_config.h reads and checks it),
+ * otherwise inferred from the tensors (n_layer from the highest h.N,
+ * vocab_size and n_embd from wte, n_ctx from wpe) with n_head taken from
+ * the preset of that n_layer and n_embd.
  *
  * Tensors: Hugging Face names, with or without the "transformer." prefix.
  * Every weight must be there with exactly its expected shape, in F32, F16,

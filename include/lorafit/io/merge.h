@@ -25,6 +25,7 @@
 #define LORAFIT_MERGE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "lorafit/engine/gpt2.h"
 #include "lorafit/io/adapter_config.h"
@@ -46,6 +47,12 @@ bool merged_has_head(const Gpt2Checkpoint *ck);
  * and max length from config.json, no adapters. An error names the model
  * when it has no head, or its config.json lacks num_labels. */
 bool merged_load_config(const Gpt2Checkpoint *ck, AdapterConfig *ac, LfError *err);
+
+/* The same from the text of that config.json (len bytes, from the file
+ * `name`, for messages) over the base shape it was read with: the parse
+ * merged_load_config makes once it has found the head. */
+bool merged_parse_config(const char *text, size_t len, const char *name, const Gpt2Config *base, AdapterConfig *ac,
+                         LfError *err);
 
 /* Copies the merged head (score.weight, score.bias) into m->head_w, head_b. */
 bool merged_load_head(const Gpt2Checkpoint *ck, Gpt2Model *m, LfError *err);
