@@ -28,6 +28,9 @@ printf 'Label,Text\nham,"unterminated\n' > "$TMP/bad.csv"
 expect_fail 2 "bad.csv:2:" train --model "$TMP/model" --train "$TMP/bad.csv" --out "$TMP/x4"
 : > "$TMP/a-file"
 expect_fail 1 "a-file/sub" "${TRAIN[@]}" --out "$TMP/a-file/sub"
+# --force replaces an adapter only, and says so before training, not after it.
+expect_fail 2 "a-file exists and is not an adapter directory" "${TRAIN[@]}" --out "$TMP/a-file" --force
+[ -z "$out" ] && pass || fail "train --out a-file --force trained before refusing: $out"
 for d in x0 x1 x2 x3 x4; do [ ! -e "$TMP/$d" ] && pass || fail "$d was written despite the error"; done
 expect_fail 2 "--rank differs from the checkpoint" "${TRAIN[@]}" --resume "$TMP/adapter" --rank 4
 expect_fail 2 "no such adapter directory" eval --model "$TMP/model" --adapter "$TMP/none" --data "$TMP/tiny.csv"
