@@ -33,6 +33,10 @@ expect_fail 2 "a-file exists and is not an adapter directory" "${TRAIN[@]}" --ou
 [ -z "$out" ] && pass || fail "train --out a-file --force trained before refusing: $out"
 for d in x0 x1 x2 x3 x4; do [ ! -e "$TMP/$d" ] && pass || fail "$d was written despite the error"; done
 expect_fail 2 "--rank differs from the checkpoint" "${TRAIN[@]}" --resume "$TMP/adapter" --rank 4
+# A hand-edited config whose alpha no train could write: refused, not NaN probabilities.
+cp -r "$TMP/adapter" "$TMP/edited"
+sed -i 's/"lora_alpha":[[:space:]]*16/"lora_alpha": 1e39/' "$TMP/edited/adapter_config.json"
+expect_fail 2 'adapter_config.json: "lora_alpha" must be between -1e9 and 1e9, got 1e+39' classify --model "$TMP/model" --adapter "$TMP/edited" "hi"
 expect_fail 2 "no such adapter directory" eval --model "$TMP/model" --adapter "$TMP/none" --data "$TMP/tiny.csv"
 
 # An adapter refuses another base model: another shape, or the same shape with other weights.
