@@ -8,6 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+bool fs_same_path(const char *a, const char *b) {
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 bool fs_make_parents(const char *path, LfError *err) {
     char buf[4096];
     size_t n = strlen(path);

@@ -15,6 +15,10 @@
 
 #include "lorafit/util/error.h"
 
+/* Whether a and b both exist and are the same file or directory (the same
+ * device and inode, whatever the spelling: "m", "./m/", a symlink to m). */
+bool fs_same_path(const char *a, const char *b);
+
 /* Creates every missing directory above `path` (not `path` itself), as
  * `mkdir -p "$(dirname path)"` would. */
 bool fs_make_parents(const char *path, LfError *err);
