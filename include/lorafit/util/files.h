@@ -25,7 +25,8 @@ bool fs_make_parents(const char *path, LfError *err);
 
 /* Creates a new empty directory "<path>.tmp-XXXXXX" beside path (making
  * path's parents first) with the ordinary mode (0777 less the umask); its
- * name goes to tmp[size]. For writers that replace a whole directory. */
+ * name goes to tmp[size]. For writers that replace a whole directory.
+ * Here and in fs_replace_dir, "out/" names the directory out, as "out". */
 bool fs_make_temp_dir(const char *path, char *tmp, size_t size, LfError *err);
 
 /* Puts the complete directory tmp (made by fs_make_temp_dir, then filled)
