@@ -31,7 +31,10 @@ expect_fail 1 "a-file/sub" "${TRAIN[@]}" --out "$TMP/a-file/sub"
 # --force replaces an adapter only, and says so before training, not after it.
 expect_fail 2 "a-file exists and is not an adapter directory" "${TRAIN[@]}" --out "$TMP/a-file" --force
 [ -z "$out" ] && pass || fail "train --out a-file --force trained before refusing: $out"
-for d in x0 x1 x2 x3 x4; do [ ! -e "$TMP/$d" ] && pass || fail "$d was written despite the error"; done
+mkdir "$TMP/a-dir"
+expect_fail 2 "a-dir is a directory; give a file name" "${TRAIN[@]}" --out "$TMP/x5" --plot "$TMP/a-dir"
+[ -z "$out" ] && pass || fail "train --plot a-dir trained before refusing: $out"
+for d in x0 x1 x2 x3 x4 x5; do [ ! -e "$TMP/$d" ] && pass || fail "$d was written despite the error"; done
 expect_fail 2 "--rank differs from the checkpoint" "${TRAIN[@]}" --resume "$TMP/adapter" --rank 4
 # A hand-edited config whose alpha no train could write: refused, not NaN probabilities.
 cp -r "$TMP/adapter" "$TMP/edited"

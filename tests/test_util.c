@@ -77,6 +77,8 @@ static void test_atomic(const char *tmp) {
     CHECK(!fs_write_text(missing, "x", &err) && strstr(err.msg, "cannot create a temporary file beside") &&
               strstr(err.msg, missing) && err.kind == LF_ERR_IO,
           "a missing directory: %s", err.msg);
+    CHECK(!fs_write_text(dir, "x", &err) && strstr(err.msg, "is a directory") && err.kind == LF_ERR_INPUT,
+          "a directory for a file: %s", err.msg);
     unlink(path);
     rmdir(dir);
 }

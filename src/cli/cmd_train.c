@@ -22,6 +22,7 @@
 #include "lorafit/report/norm_log.h"
 #include "lorafit/report/report.h"
 #include "lorafit/util/clock.h"
+#include "lorafit/util/files.h"
 #include "lorafit/cli/session.h"
 #include "lorafit/engine/trainer.h"
 
@@ -356,7 +357,8 @@ static bool setup(TrainRun *r, LfError *err) {
         return false;
     }
     bool lm = ac->task == ADAPTER_TASK_CAUSAL_LM;
-    if (!adapter_check_writable(o->out, err) || !open_base(r, err) ||
+    if (!adapter_check_writable(o->out, err) || (o->plot_path && !fs_check_file_path(o->plot_path, err)) ||
+        !open_base(r, err) ||
         !(lm ? train_load_lm(r, err) : train_load_classes(r, err) && train_encode_classes(r, err)))
         return false;
     ac->base_dtype = r->s.base_dtype;
