@@ -45,6 +45,7 @@ expect_fail 2 "no such adapter directory" eval --model "$TMP/model" --adapter "$
 # An adapter refuses another base model: another shape, or the same shape with other weights.
 run random-model --out "$TMP/wider" --n-layer 2 --n-embd 64 --n-head 2 --n-ctx 128 --seed 7
 expect_fail 2 "n_embd = 32, but this model has n_embd = 64" classify --model "$TMP/wider" --adapter "$TMP/adapter" "hi"
+expect_fail 2 "n_embd = 32, but this model has n_embd = 64" inspect --model "$TMP/wider" --adapter "$TMP/adapter"
 run random-model --out "$TMP/other" --n-layer 2 --n-embd 32 --n-head 2 --n-ctx 128 --seed 8
 expect_fail 2 "different base weights" eval --model "$TMP/other" --adapter "$TMP/adapter" --data "$TMP/tiny.csv"
 

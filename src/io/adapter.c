@@ -231,6 +231,8 @@ bool adapter_open_alone(const char *dir, const Gpt2Weights *base, AdapterConfig 
     if (!shape->cfg.vocab_size) shape->cfg.vocab_size = 1;
     if (!shape->cfg.n_ctx) shape->cfg.n_ctx = 1;
     int n_classes = ac->task == ADAPTER_TASK_CAUSAL_LM ? 0 : ac->n_classes;
+    /* the shapes first: another base's is said as such, not as a misshapen tensor */
+    if (base && !adapter_check_base(ac, &base->cfg, 0, err)) return false;
     return classifier_build(net, base ? base : shape, ac->naming, &ac->lora, n_classes, 1, 1, 0, err) &&
            adapter_load_weights(dir, ac, &net->model, net->slots, err);
 }
