@@ -34,7 +34,10 @@ expect_fail 2 "a-file exists and is not an adapter directory" "${TRAIN[@]}" --ou
 mkdir "$TMP/a-dir"
 expect_fail 2 "a-dir is a directory; give a file name" "${TRAIN[@]}" --out "$TMP/x5" --plot "$TMP/a-dir"
 [ -z "$out" ] && pass || fail "train --plot a-dir trained before refusing: $out"
-for d in x0 x1 x2 x3 x4 x5; do [ ! -e "$TMP/$d" ] && pass || fail "$d was written despite the error"; done
+cp "$TMP/tiny.csv" "$TMP/tiny-kept.csv"
+expect_fail 2 "--log $TMP/tiny.csv is the --train file" "${TRAIN[@]}" --out "$TMP/x6" --log "$TMP/tiny.csv"
+cmp -s "$TMP/tiny.csv" "$TMP/tiny-kept.csv" && pass || fail "train --log overwrote its --train file"
+for d in x0 x1 x2 x3 x4 x5 x6; do [ ! -e "$TMP/$d" ] && pass || fail "$d was written despite the error"; done
 expect_fail 2 "--rank differs from the checkpoint" "${TRAIN[@]}" --resume "$TMP/adapter" --rank 4
 # A hand-edited config whose alpha no train could write: refused, not NaN probabilities.
 cp -r "$TMP/adapter" "$TMP/edited"

@@ -418,6 +418,13 @@ void cli_print_help(const CliCommand *c, FILE *f) {
     if (c->epilogue) fprintf(f, "\n%s\n", c->epilogue);
 }
 
+bool cli_check_not_input(const char *out_opt, const char *out, const char *in_opt, const char *in, LfError *err) {
+    if (!out || !in || !fs_same_path(out, in)) return true;
+    lf_error_set(err, LF_ERR_INPUT, "%s %s is the %s file: writing it would destroy it; give another file", out_opt,
+                 out, in_opt);
+    return false;
+}
+
 bool cli_stderr_is_tty(void) { return isatty(STDERR_FILENO) == 1; }
 
 bool cli_read_stdin_lines(char **text, char ***lines, size_t *n, const char *what, LfError *err) {

@@ -373,7 +373,10 @@ static bool setup(TrainRun *r, LfError *err) {
     }
     bool lm = ac->task == ADAPTER_TASK_CAUSAL_LM;
     if (!adapter_check_writable(o->out, err) || (o->plot_path && !fs_check_file_path(o->plot_path, err)) ||
-        !open_base(r, err) ||
+        !cli_check_not_input("--log", o->log_path, "--train", o->train, err) ||
+        !cli_check_not_input("--log", o->log_path, "--val", o->val, err) ||
+        !cli_check_not_input("--plot", o->plot_path, "--train", o->train, err) ||
+        !cli_check_not_input("--plot", o->plot_path, "--val", o->val, err) || !open_base(r, err) ||
         !(lm ? train_load_lm(r, err) : train_load_classes(r, err) && train_encode_classes(r, err)))
         return false;
     ac->base_dtype = r->s.base_dtype;
