@@ -15,6 +15,10 @@ expect_fail 2 "usage: lorafit train" train --train "$TMP/tiny.csv" --out "$TMP/x
 expect_fail 2 "'--bogus'" "${TRAIN[@]}" --out "$TMP/x0" --bogus
 expect_fail 2 "'--rank'" "${TRAIN[@]}" --out "$TMP/x0" --rank 0
 expect_fail 2 "'--lr'" "${TRAIN[@]}" --out "$TMP/x0" --lr abc
+# eval's classes are the adapter's: its --help offers no --labels, and it refuses one.
+run eval --help
+case "$out" in *--labels*) fail "eval --help lists --labels, which eval refuses" ;; *) pass ;; esac
+expect_fail 2 "'--labels'" eval --model "$TMP/model" --adapter "$TMP/adapter" --data "$TMP/tiny.csv" --labels ham,spam
 expect_fail 2 "has no classification head (score.weight): pass --adapter" eval --model "$TMP/model" --data "$TMP/tiny.csv"
 expect_fail 2 "no message given" classify --model "$TMP/model" --adapter "$TMP/adapter"
 

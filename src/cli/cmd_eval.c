@@ -35,7 +35,7 @@ static const CliOption OPTIONS[] = {
     {.name = "--data", .type = CLI_STRING, CLI_AT(Options, data), .metavar = "FILE", .flags = CLI_REQUIRED,
      .help = "a labelled CSV or TSV file; SQuAD JSON (qa); SQuAD, Alpaca, prompt/completion or text (causal-lm)"},
     {.name = "--json", .type = CLI_FLAG, CLI_AT(Options, json), .help = "print the results as one JSON object"},
-    CLI_INCLUDE(DATASET_OPTIONS, Options, dopt),
+    CLI_INCLUDE(DATASET_READ_OPTIONS, Options, dopt),
     CLI_HEADING("qa:"),
     CLI_INCLUDE(EVAL_QA_OPTIONS, Options, lm),
     {0}};
@@ -43,7 +43,7 @@ static const CliOption OPTIONS[] = {
 static const CliCommand COMMAND = {
     .name = "eval",
     .usage = "lorafit eval [--task classification|qa|causal-lm] --model DIR [--adapter DIR] --data FILE [--json] "
-             "[--batch-size N] [--threads N] [--vocab DIR] " DATASET_CLI_USAGE,
+             "[--batch-size N] [--threads N] [--vocab DIR] " DATASET_READ_CLI_USAGE,
     .synopsis = "lorafit eval --model DIR --adapter DIR --data FILE [options]\n"
                 "       lorafit eval --task qa|causal-lm --model DIR [--adapter DIR] --data FILE [options]",
     .about = "Classifies every row of FILE with the adapter and prints the accuracy as the labs\n"
@@ -66,8 +66,6 @@ static const CliCommand COMMAND = {
 static int parse_options(int argc, char **argv, Options *o) {
     CliParse p;
     int rc = cli_parse(&p, &COMMAND, argc, argv, o);
-    if (rc == CLI_RUN && cli_given(&p, "--labels"))
-        return cli_error(&p, "--labels cannot be used with eval: the classes are the adapter's");
     static const char *const dataset_names[] = {"--format", "--label-col", "--text-col", "--header", "--no-header",
                                                 NULL};
     if (rc == CLI_RUN && o->task != EVAL_CLASSIFICATION)
