@@ -47,6 +47,12 @@ expect_fail 2 "--rank differs from the checkpoint" "${TRAIN[@]}" --resume "$TMP/
 cp -r "$TMP/adapter" "$TMP/edited"
 sed -i 's/"lora_alpha":[[:space:]]*16/"lora_alpha": 1e39/' "$TMP/edited/adapter_config.json"
 expect_fail 2 'adapter_config.json: "lora_alpha" must be between -1e9 and 1e9, got 1e+39' classify --model "$TMP/model" --adapter "$TMP/edited" "hi"
+# A PEFT config's r: a whole number in train's range, not truncated (2.5) or an out-of-memory (1e9).
+cp -r "${LORAFIT_SOURCE_DIR:-.}/tests/fixtures/peft/seq_cls" "$TMP/peft"
+sed -i 's/"r": 2,/"r": 1e9,/' "$TMP/peft/adapter_config.json"
+expect_fail 2 'adapter_config.json: "r" must be between 1 and 65536' inspect --adapter "$TMP/peft"
+sed -i 's/"r": 1e9,/"r": 2.5,/' "$TMP/peft/adapter_config.json"
+expect_fail 2 'adapter_config.json: missing or invalid "r"' inspect --adapter "$TMP/peft"
 expect_fail 2 "no such adapter directory" eval --model "$TMP/model" --adapter "$TMP/none" --data "$TMP/tiny.csv"
 
 # An adapter refuses another base model: another shape, or the same shape with other weights.

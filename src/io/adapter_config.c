@@ -276,9 +276,14 @@ static bool classes_from_json(const cJSON *root, AdapterConfig *ac, const char *
     return ok;
 }
 
-/* What train can have written (its --alpha and --lora-dropout ranges): a
- * hand-edited 1e39 would make every logit inf or NaN without a word. */
+/* What train can have written (its --rank, --alpha and --lora-dropout
+ * ranges): a hand-edited alpha of 1e39 would make every logit inf or NaN
+ * without a word, an r of 1e9 an "out of memory". */
 static bool check_lora_numbers(const AdapterConfig *ac, const char *path, LfError *err) {
+    if (ac->lora.rank > 65536) {
+        lf_error_set(err, LF_ERR_INPUT, "%s: \"r\" must be between 1 and 65536, got %d", path, ac->lora.rank);
+        return false;
+    }
     if (!(fabs(ac->lora.alpha) <= 1e9)) {
         lf_error_set(err, LF_ERR_INPUT, "%s: \"lora_alpha\" must be between -1e9 and 1e9, got %g", path,
                      ac->lora.alpha);
