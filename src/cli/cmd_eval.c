@@ -266,6 +266,20 @@ static bool eval_adapter(Session *s, EvalData *ed, const Options *o, int r, cJSO
     return ok;
 }
 
+/* Each adapter's config, task and base, before the first report: one
+ * that would be refused is said alone, not after the others' reports. */
+static bool check_adapters(const Session *s, const CliStringList *dirs, LfError *err) {
+    bool ok = true;
+    for (int r = 0; ok && r < dirs->n; r++) {
+        AdapterConfig ac;
+        ok = adapter_load_config(dirs->v[r], &ac, err) &&
+             adapter_check_task(&ac, ADAPTER_TASK_CLASSIFY, dirs->v[r], err) &&
+             adapter_check_base(&ac, checkpoint_config(s->ck), checkpoint_fingerprint(s->ck), err);
+        adapter_config_free(&ac);
+    }
+    return ok;
+}
+
 /* Opens the base once; per adapter loads it, reads the data if needed,
  * classifies, scores. Returns the exit code. */
 static int run(Options *o, LfError *err) {
@@ -274,7 +288,7 @@ static int run(Options *o, LfError *err) {
     const CliStringList *dirs = &o->m.adapters;
     cJSON *array = o->json && dirs->n > 1 ? cJSON_CreateArray() : NULL;
     /* the ranks agree before each collective step (classify_shared) */
-    bool ok = dist_agree(o->d, session_open_classifier_base(&s, &o->m, err), err);
+    bool ok = dist_agree(o->d, session_open_classifier_base(&s, &o->m, err) && check_adapters(&s, dirs, err), err);
     for (int r = 0; ok && r < (dirs->n ? dirs->n : 1); r++)
         ok = dist_agree(o->d,
                         session_use_adapter(&s, dirs->n ? dirs->v[r] : NULL, err) && eval_data_for(&ed, o, &s, err),
