@@ -442,9 +442,16 @@ bool cli_read_stdin_lines(char **text, char ***lines, size_t *n, const char *wha
         lf_error_set(err, LF_ERR_IO, "out of memory reading standard input");
         return false;
     }
+    size_t line_no = 0;
     for (char *line = buf; line < buf + len;) {
         char *nl = memchr(line, '\n', (size_t)(buf + len - line));
         char *end = nl ? nl : buf + len;
+        line_no++;
+        /* a NUL would silently cut the line short (or empty it, "holds no message") */
+        if (memchr(line, '\0', (size_t)(end - line))) {
+            lf_error_set(err, LF_ERR_INPUT, "line %zu of standard input holds a NUL byte: not text", line_no);
+            return false;
+        }
         if (end > line && end[-1] == '\r') end[-1] = '\0';
         *end = '\0';
         if (*line) (*lines)[(*n)++] = line;

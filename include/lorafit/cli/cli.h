@@ -160,7 +160,8 @@ bool cli_stderr_is_tty(void);
 /* Reads standard input whole (*text, owned) and splits it into its
  * non-empty lines (LF or CRLF): *lines [*n] (owned array) points into
  * *text. No line at all is an LF_ERR_INPUT error "standard input holds no
- * `what`". On failure the caller still frees *text and *lines. */
+ * `what`", and so is a NUL byte (naming its line). On failure the caller
+ * still frees *text and *lines. */
 bool cli_read_stdin_lines(char **text, char ***lines, size_t *n, const char *what, LfError *err);
 
 #endif
