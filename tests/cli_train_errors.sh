@@ -43,6 +43,10 @@ expect_fail 2 "--log $TMP/tiny.csv is the --train file" "${TRAIN[@]}" --out "$TM
 cmp -s "$TMP/tiny.csv" "$TMP/tiny-kept.csv" && pass || fail "train --log overwrote its --train file"
 for d in x0 x1 x2 x3 x4 x5 x6; do [ ! -e "$TMP/$d" ] && pass || fail "$d was written despite the error"; done
 expect_fail 2 "--rank differs from the checkpoint" "${TRAIN[@]}" --resume "$TMP/adapter" --rank 4
+# Other data: the checkpoint's row count against this file's (6 then), not this file's twice.
+head -n 6 "$TMP/tiny.csv" > "$TMP/five.csv"
+expect_fail 2 "five.csv is not the data the checkpoint in $TMP/adapter was trained on (6 rows then, 5 now)" \
+  train --model "$TMP/model" --train "$TMP/five.csv" --batch-size 2 --threads 1 --resume "$TMP/adapter" --out "$TMP/x7"
 # A hand-edited config whose alpha no train could write: refused, not NaN probabilities.
 cp -r "$TMP/adapter" "$TMP/edited"
 sed -i 's/"lora_alpha":[[:space:]]*16/"lora_alpha": 1e39/' "$TMP/edited/adapter_config.json"

@@ -386,8 +386,10 @@ static bool setup(TrainRun *r, LfError *err) {
     ac->base = *cfg;
     ac->base_fingerprint = fingerprint;
     ac->naming = lora_targets_style(&ac->lora);
-    ac->training.train_rows = (long)r->train.n;
-    if (!o->resume) ac->training.train_digest = tokenset_digest(&r->train);
+    if (!o->resume) { /* on resume, the checkpoint's: train_restore compares them */
+        ac->training.train_rows = (long)r->train.n;
+        ac->training.train_digest = tokenset_digest(&r->train);
+    }
 
     int max_T = ac->pool == POOL_LAST_POSITION ? ac->max_length : longest_kept(&r->train);
     if (o->val && ac->pool == POOL_LAST_TOKEN && longest_kept(&r->val) > max_T) max_T = longest_kept(&r->val);
