@@ -38,10 +38,12 @@ expect_fail 2 "a-file exists and is not an adapter directory" "${TRAIN[@]}" --ou
 mkdir "$TMP/a-dir"
 expect_fail 2 "a-dir is a directory; give a file name" "${TRAIN[@]}" --out "$TMP/x5" --plot "$TMP/a-dir"
 [ -z "$out" ] && pass || fail "train --plot a-dir trained before refusing: $out"
+expect_fail 1 "cannot create a temporary file beside $TMP/no-dir/p.svg" "${TRAIN[@]}" --out "$TMP/x8" --plot "$TMP/no-dir/p.svg"
+[ -z "$out" ] && pass || fail "train --plot no-dir/p.svg trained before failing: $out"
 cp "$TMP/tiny.csv" "$TMP/tiny-kept.csv"
 expect_fail 2 "--log $TMP/tiny.csv is the --train file" "${TRAIN[@]}" --out "$TMP/x6" --log "$TMP/tiny.csv"
 cmp -s "$TMP/tiny.csv" "$TMP/tiny-kept.csv" && pass || fail "train --log overwrote its --train file"
-for d in x0 x1 x2 x3 x4 x5 x6; do [ ! -e "$TMP/$d" ] && pass || fail "$d was written despite the error"; done
+for d in x0 x1 x2 x3 x4 x5 x6 x8; do [ ! -e "$TMP/$d" ] && pass || fail "$d was written despite the error"; done
 expect_fail 2 "--rank differs from the checkpoint" "${TRAIN[@]}" --resume "$TMP/adapter" --rank 4
 # Other data: the checkpoint's row count against this file's (6 then), not this file's twice.
 head -n 6 "$TMP/tiny.csv" > "$TMP/five.csv"

@@ -372,7 +372,7 @@ static bool setup(TrainRun *r, LfError *err) {
         return false;
     }
     bool lm = ac->task == ADAPTER_TASK_CAUSAL_LM;
-    if (!adapter_check_writable(o->out, err) || (o->plot_path && !fs_check_file_path(o->plot_path, err)) ||
+    if (!adapter_check_writable(o->out, err) || (o->plot_path && !fs_check_writable(o->plot_path, err)) ||
         !cli_check_not_input("--log", o->log_path, "--train", o->train, err) ||
         !cli_check_not_input("--log", o->log_path, "--val", o->val, err) ||
         !cli_check_not_input("--plot", o->plot_path, "--train", o->train, err) ||

@@ -144,7 +144,7 @@ bool fs_replace_dir(const char *tmp, const char *path_as_given, const char *cons
 
 /* ---- the atomic writer ------------------------------------------------- */
 
-bool fs_check_file_path(const char *path, LfError *err) {
+static bool check_file_path(const char *path, LfError *err) {
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return true;
     lf_error_set(err, LF_ERR_INPUT, "%s is a directory; give a file name", path);
@@ -152,7 +152,7 @@ bool fs_check_file_path(const char *path, LfError *err) {
 }
 
 bool fs_atomic_open(FsAtomic *a, const char *path, LfError *err) {
-    if (!fs_check_file_path(path, err)) return false;
+    if (!check_file_path(path, err)) return false;
     size_t size = strlen(path) + 48;
     *a = (FsAtomic){strdup(path), malloc(size), NULL};
     if (!a->path || !a->tmp) {
@@ -178,6 +178,13 @@ bool fs_atomic_open(FsAtomic *a, const char *path, LfError *err) {
         fs_atomic_abort(a);
         return false;
     }
+    return true;
+}
+
+bool fs_check_writable(const char *path, LfError *err) {
+    FsAtomic a;
+    if (!fs_atomic_open(&a, path, err)) return false;
+    fs_atomic_abort(&a);
     return true;
 }
 

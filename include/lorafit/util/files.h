@@ -57,14 +57,15 @@ typedef struct {
     FILE *f;    /* write the contents here; NULL once finished */
 } FsAtomic;
 
-/* Checks that path can name a file we write: not an existing directory
- * (an LF_ERR_INPUT error "PATH is a directory"). For commands that write a
- * file only after their work, to say so before it. */
-bool fs_check_file_path(const char *path, LfError *err);
-
 /* Creates the temporary file (mode 0666 less the umask, as for any file we
- * write), after fs_check_file_path. On failure *a needs no clean-up. */
+ * write). A path that is a directory is an LF_ERR_INPUT error "PATH is a
+ * directory". On failure *a needs no clean-up. */
 bool fs_atomic_open(FsAtomic *a, const char *path, LfError *err);
+
+/* Whether fs_atomic_open(path) succeeds now, with its error if not (the
+ * temporary file is removed again). For commands that write a file only
+ * after their work, to say so before it. */
+bool fs_check_writable(const char *path, LfError *err);
 
 /* Flushes, syncs and closes the temporary file: its contents are then on
  * disk under the temporary name. A write error met at any time since
