@@ -59,6 +59,9 @@ cp "$LM/synthetic_copy_dev.json" "$TMP/dev.json"
 expect_fail 2 "--predictions $TMP/dev.json is the --data file" eval --task qa --model "$TMP/model" \
   --data "$TMP/dev.json" --predictions "$TMP/dev.json" --max-new-tokens 1
 cmp -s "$LM/synthetic_copy_dev.json" "$TMP/dev.json" && pass || fail "eval --predictions overwrote its --data"
+# ... and one in a missing directory fails before anything is read (here a model that is not there).
+expect_fail 1 "cannot create a temporary file beside $TMP/no-dir/p.json" eval --task qa --model "$TMP/no-model" \
+  --data "$LM/synthetic_copy_dev.json" --predictions "$TMP/no-dir/p.json"
 run generate --model "$TMP/model" --adapter "$TMP/untrained" --json --max-new-tokens 16 --threads 2 "The secret word is"
 untrained=$out
 run generate --model "$TMP/model" --json --max-new-tokens 16 --threads 2 "The secret word is"
