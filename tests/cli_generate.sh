@@ -66,6 +66,13 @@ for bs in 1 2 3; do
 done
 run "${GEN[@]}" --max-new-tokens 10 --json --batch-size 2 - < "$TMP/prompts.txt"
 [ "$(printf '%s\n' "$out" | wc -l)" -eq 3 ] && pass || fail "--json from stdin: not 3 lines: $out"
+# A NUL byte on stdin is named, not cut off (the line ended there; a line
+# starting with one was skipped as blank: "standard input holds no prompt").
+printf 'ok\n\000cd\n' > "$TMP/nul.txt"
+expect_fail 2 "line 2 of standard input holds a NUL byte" "${GEN[@]}" - < "$TMP/nul.txt"
+# --help says that the blank line was skipped (not taken as the empty prompt).
+run generate --help
+case "$out" in *"(blank lines are"*"skipped)"*) pass ;; *) fail "generate --help does not say blank lines are skipped" ;; esac
 
 # Sampling: reproducible from --seed, and another seed draws otherwise.
 SAMPLE=("${GEN[@]}" --json --max-new-tokens 16 --temperature 1.5 --top-k 1000 --top-p 0.95)

@@ -70,5 +70,8 @@ expect_that "and so are its adapters" cmp -s "$TMP/stopped/r4_a16_lr0.01_W_query
 expect_fail 2 "--rank 0: want a whole number in [1, 65536]" "${GRID[@]}" --out "$TMP/bad" --rank 4 --rank 0
 expect_fail 2 "--lr x: want a number" "${GRID[@]}" --out "$TMP/bad" --lr x
 expect_fail 2 "--targets W_query,,W_value" "${GRID[@]}" --out "$TMP/bad" --targets W_query,,W_value
+# A value twice would be one run listed twice in the table: refused, whatever its spelling.
+expect_fail 2 "--lr 0.001: the same value as --lr 1e-3" "${GRID[@]}" --out "$TMP/bad" --lr 1e-3 --lr 0.001
+expect_fail 2 "--targets c_attn: given twice" "${GRID[@]}" --out "$TMP/bad" --targets c_attn --targets c_attn
 expect_that "nothing written after a refusal" test ! -e "$TMP/bad"
 finish

@@ -38,6 +38,10 @@ expect_fail 2 "already exists; pass --force" merge --model "$TMP/model" --adapte
 run merge --model "$TMP/model" --adapter "$TMP/adapter" --out "$TMP/merged" --force
 [ "$rc" -eq 0 ] && pass || fail "merge --force: $err"
 expect_fail 2 "is not a model directory" merge --model "$TMP/model" --adapter "$TMP/adapter" --out "$TMP/adapter" --force
+# The base's own directory, however spelled: --force must not replace the base with the merge.
+cp "$TMP/model/model.safetensors" "$TMP/base-copy.safetensors"
+expect_fail 2 "is the model's own directory" merge --model "$TMP/model" --adapter "$TMP/adapter" --out "$TMP/model" --force
+cmp -s "$TMP/model/model.safetensors" "$TMP/base-copy.safetensors" && pass || fail "merge --force replaced its base"
 expect_fail 2 "'--dtype'" merge --model "$TMP/model" --adapter "$TMP/adapter" --out "$TMP/m2" --dtype f8
 expect_fail 2 "no-such-adapter" merge --model "$TMP/model" --adapter "$TMP/no-such-adapter" --out "$TMP/m3"
 [ ! -e "$TMP/m3" ] && pass || fail "a failed merge left $TMP/m3"

@@ -76,6 +76,12 @@ mkdir -p "$TMP/keep" && touch "$TMP/keep/mine"
 # An output "directory" that is a file: a write failure, exit 1.
 expect 1 "lorafit split: cannot create the output directory $TMP/keep/mine: Not a directory" \
     "$FIX/labs_train.csv" --out-dir "$TMP/keep/mine"
+# The input among the files to write: refused, the input kept.
+mkdir -p "$TMP/self" && cp "$FIX/labs_train.csv" "$TMP/self/train.csv"
+expect 2 "lorafit split: $TMP/self/train.csv is the input: the split would replace it; choose another --out" \
+    "$TMP/self/train.csv" --out-dir "$TMP/self"
+cmp -s "$FIX/labs_train.csv" "$TMP/self/train.csv" && [ "$(ls -A "$TMP/self")" = "train.csv" ] && ok \
+    || bad "split over its own input changed $TMP/self: $(ls -A "$TMP/self")"
 
 # --- success --------------------------------------------------------------
 # 5 rows: train floor(3.5) = 3, validation floor(0.5) = 0, test 2.

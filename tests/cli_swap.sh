@@ -92,6 +92,9 @@ run train --task causal-lm --model "$TMP/model" --train "$TMP/lm.txt" --out "$TM
 expect_fail 2 "lm is an adapter for causal language modelling" classify "${BASE[@]}" --adapter "$A1" \
   --adapter "$TMP/lm" hi
 [ -z "$out" ] && pass || fail "classify printed before refusing the language-model adapter: $out"
+expect_fail 2 "lm is an adapter for causal language modelling" eval "${BASE[@]}" --data "$TMP/tiny.csv" \
+  --adapter "$A1" --adapter "$TMP/lm"
+[ -z "$out" ] && pass || fail "eval printed before refusing the language-model adapter: $out"
 expect_fail 2 "--adapter is given once with --task qa or causal-lm" eval --task causal-lm "${BASE[@]}" \
   --data "$TMP/tiny.csv" --adapter "$A1" --adapter "$A2"
 many=()

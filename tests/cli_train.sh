@@ -60,6 +60,9 @@ grep -qE '^(ham|spam) \(confidence: (0\.[5-9][0-9]|1\.00)\)$' "$TMP/pred" && pas
 interrupt_after "$TMP/log2.jsonl" 20 "${TRAIN[@]}" --epochs 1000 --out "$TMP/resumed" --log "$TMP/log2.jsonl"
 [ "$rc" -eq 130 ] && pass || fail "interrupted train exited $rc, want 130: $err"
 case "$err" in *"checkpoint saved to"*) pass ;; *) fail "no checkpoint message: $err" ;; esac
+# The hint resumes the run as it was going: into the same log.
+case "$err" in *"Resume with: lorafit train "*" --log $TMP/log2.jsonl --resume $TMP/resumed"*) pass ;;
+  *) fail "the resume hint drops --log: $err" ;; esac
 stopped_at=$(wc -l < "$TMP/log2.jsonl")
 epochs=$((stopped_at / steps + 1))
 reference=$TMP/adapter

@@ -54,6 +54,14 @@ run "${EVAL[@]}" --task qa --max-new-tokens 8 --json --predictions "$TMP/pred-ba
   fail "eval --task qa without --adapter: exit $rc: $out $err; with B = 0: $untrained"
 cmp -s "$TMP/pred-b0.json" "$TMP/pred-base.json" && pass || fail "qa predictions without --adapter differ from B = 0's"
 grep -q '"copy-2-[0-9]*": "[^"]' "$TMP/pred-base.json" && pass || fail "the base model answered nothing: $(head -c 200 "$TMP/pred-base.json")"
+# --predictions naming the --data file would overwrite the questions with the answers.
+cp "$LM/synthetic_copy_dev.json" "$TMP/dev.json"
+expect_fail 2 "--predictions $TMP/dev.json is the --data file" eval --task qa --model "$TMP/model" \
+  --data "$TMP/dev.json" --predictions "$TMP/dev.json" --max-new-tokens 1
+cmp -s "$LM/synthetic_copy_dev.json" "$TMP/dev.json" && pass || fail "eval --predictions overwrote its --data"
+# ... and one in a missing directory fails before anything is read (here a model that is not there).
+expect_fail 1 "cannot create a temporary file beside $TMP/no-dir/p.json" eval --task qa --model "$TMP/no-model" \
+  --data "$LM/synthetic_copy_dev.json" --predictions "$TMP/no-dir/p.json"
 run generate --model "$TMP/model" --adapter "$TMP/untrained" --json --max-new-tokens 16 --threads 2 "The secret word is"
 untrained=$out
 run generate --model "$TMP/model" --json --max-new-tokens 16 --threads 2 "The secret word is"

@@ -170,6 +170,13 @@ static void test_errors(void) {
                         "x.json", "x.json:1:92: question 1 of paragraph 1 of article 1 answer 1 has no \"text\"");
     expect_memory_error("{\"data\": [{\"paragraphs\": [{\"context\": \"c\", \"qas\": [{\"id\": 5}]}]}]}", "y.json",
                         "y.json:1:52: question 1 of paragraph 1 of article 1 has a non-string \"id\"");
+    {   /* a NUL in plain text: named where it is, not the text silently cut there */
+        LfError err = {0};
+        LmData *d = lm_data_load_memory("line one\nab\0cd\n", 15, "nul.txt", &err);
+        CHECK(d == NULL && err.kind == LF_ERR_INPUT && strstr(err.msg, "nul.txt:2:3: NUL byte"),
+              "a NUL byte in text: %s", d ? "loaded" : err.msg);
+        lm_data_free(d);
+    }
     /* Python says 2:14, just past the end; cJSON points at the last character. */
     expect_memory_error("[{\"text\": \"a\"},\n {\"text\": \"b\"", "z.json", "z.json:2:13: malformed JSON");
 }

@@ -1,5 +1,6 @@
 /* test_util.c - the shared utilities: the atomic writer leaves the old
- * file or the whole new one and no temporary file; UTF-8 as Unicode
+ * file or the whole new one and no temporary file, a directory is replaced
+ * whole (named with a trailing slash too); UTF-8 as Unicode
  * defines it; FNV-1a against the published test vectors; the monotonic
  * clock. */
 #include <dirent.h>
@@ -76,6 +77,8 @@ static void test_atomic(const char *tmp) {
     CHECK(!fs_write_text(missing, "x", &err) && strstr(err.msg, "cannot create a temporary file beside") &&
               strstr(err.msg, missing) && err.kind == LF_ERR_IO,
           "a missing directory: %s", err.msg);
+    CHECK(!fs_write_text(dir, "x", &err) && strstr(err.msg, "is a directory") && err.kind == LF_ERR_INPUT,
+          "a directory for a file: %s", err.msg);
     unlink(path);
     rmdir(dir);
 }
@@ -128,8 +131,39 @@ static void test_clock(void) {
     CHECK(t1 - t0 >= 0.009 && t1 - t0 < 5.0, "10 ms measured as %.4f s", t1 - t0);
 }
 
+/* A directory named with a trailing slash ("--out ad/", as the shell
+ * completes it) is replaced like one without: the temporary directories go
+ * beside it, not into it. */
+static void test_replace_dir(const char *tmp) {
+    static const char *const files[] = {"a", NULL};
+    char top[4096], out[4200], slashed[4300], t[4400], path[4500];
+    snprintf(top, sizeof top, "%s/util-replace", tmp);
+    snprintf(out, sizeof out, "%s/out", top);
+    snprintf(slashed, sizeof slashed, "%s/", out);
+    LfError err = {0};
+    mkdir(top, 0777);
+    mkdir(out, 0777);
+    snprintf(path, sizeof path, "%s/a", out);
+    CHECK(fs_write_text(path, "old", &err), "write: %s", err.msg);
+    CHECK(fs_same_path(out, slashed) && !fs_same_path(out, top), "fs_same_path: out and out/ only");
+
+    CHECK(fs_make_temp_dir(slashed, t, sizeof t, &err), "temp dir: %s", err.msg);
+    CHECK(strncmp(t, out, strlen(out)) == 0 && t[strlen(out)] == '.', "beside out, not in it: %s", t);
+    snprintf(path, sizeof path, "%s/a", t);
+    CHECK(fs_write_text(path, "new", &err), "write: %s", err.msg);
+    CHECK(fs_replace_dir(t, slashed, files, &err), "replace out/: %s", err.msg);
+    snprintf(path, sizeof path, "%s/a", out);
+    char *got = slurp(path);
+    CHECK(got && strcmp(got, "new\n") == 0, "out/a is the new one: %s", got ? got : "(none)");
+    free(got);
+    CHECK(count_files(out, ".") == 2 && count_files(top, "out.") == 0, "no temporary directory left");
+    fs_remove_dir(out, files);
+    rmdir(top);
+}
+
 int main(void) {
     test_atomic(check_env("LORAFIT_TMP", "/tmp"));
+    test_replace_dir(check_env("LORAFIT_TMP", "/tmp"));
     test_utf8();
     test_hash();
     test_clock();

@@ -418,6 +418,13 @@ void cli_print_help(const CliCommand *c, FILE *f) {
     if (c->epilogue) fprintf(f, "\n%s\n", c->epilogue);
 }
 
+bool cli_check_not_input(const char *out_opt, const char *out, const char *in_opt, const char *in, LfError *err) {
+    if (!out || !in || !fs_same_path(out, in)) return true;
+    lf_error_set(err, LF_ERR_INPUT, "%s %s is the %s file: writing it would destroy it; give another file", out_opt,
+                 out, in_opt);
+    return false;
+}
+
 bool cli_stderr_is_tty(void) { return isatty(STDERR_FILENO) == 1; }
 
 bool cli_read_stdin_lines(char **text, char ***lines, size_t *n, const char *what, LfError *err) {
@@ -435,9 +442,16 @@ bool cli_read_stdin_lines(char **text, char ***lines, size_t *n, const char *wha
         lf_error_set(err, LF_ERR_IO, "out of memory reading standard input");
         return false;
     }
+    size_t line_no = 0;
     for (char *line = buf; line < buf + len;) {
         char *nl = memchr(line, '\n', (size_t)(buf + len - line));
         char *end = nl ? nl : buf + len;
+        line_no++;
+        /* a NUL would silently cut the line short (or empty it, "holds no message") */
+        if (memchr(line, '\0', (size_t)(end - line))) {
+            lf_error_set(err, LF_ERR_INPUT, "line %zu of standard input holds a NUL byte: not text", line_no);
+            return false;
+        }
         if (end > line && end[-1] == '\r') end[-1] = '\0';
         *end = '\0';
         if (*line) (*lines)[(*n)++] = line;

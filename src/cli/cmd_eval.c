@@ -35,7 +35,7 @@ static const CliOption OPTIONS[] = {
     {.name = "--data", .type = CLI_STRING, CLI_AT(Options, data), .metavar = "FILE", .flags = CLI_REQUIRED,
      .help = "a labelled CSV or TSV file; SQuAD JSON (qa); SQuAD, Alpaca, prompt/completion or text (causal-lm)"},
     {.name = "--json", .type = CLI_FLAG, CLI_AT(Options, json), .help = "print the results as one JSON object"},
-    CLI_INCLUDE(DATASET_OPTIONS, Options, dopt),
+    CLI_INCLUDE(DATASET_READ_OPTIONS, Options, dopt),
     CLI_HEADING("qa:"),
     CLI_INCLUDE(EVAL_QA_OPTIONS, Options, lm),
     {0}};
@@ -43,7 +43,7 @@ static const CliOption OPTIONS[] = {
 static const CliCommand COMMAND = {
     .name = "eval",
     .usage = "lorafit eval [--task classification|qa|causal-lm] --model DIR [--adapter DIR] --data FILE [--json] "
-             "[--batch-size N] [--threads N] [--vocab DIR] " DATASET_CLI_USAGE,
+             "[--batch-size N] [--threads N] [--vocab DIR] " DATASET_READ_CLI_USAGE,
     .synopsis = "lorafit eval --model DIR --adapter DIR --data FILE [options]\n"
                 "       lorafit eval --task qa|causal-lm --model DIR [--adapter DIR] --data FILE [options]",
     .about = "Classifies every row of FILE with the adapter and prints the accuracy as the labs\n"
@@ -66,8 +66,6 @@ static const CliCommand COMMAND = {
 static int parse_options(int argc, char **argv, Options *o) {
     CliParse p;
     int rc = cli_parse(&p, &COMMAND, argc, argv, o);
-    if (rc == CLI_RUN && cli_given(&p, "--labels"))
-        return cli_error(&p, "--labels cannot be used with eval: the classes are the adapter's");
     static const char *const dataset_names[] = {"--format", "--label-col", "--text-col", "--header", "--no-header",
                                                 NULL};
     if (rc == CLI_RUN && o->task != EVAL_CLASSIFICATION)
@@ -268,6 +266,20 @@ static bool eval_adapter(Session *s, EvalData *ed, const Options *o, int r, cJSO
     return ok;
 }
 
+/* Each adapter's config, task and base, before the first report: one
+ * that would be refused is said alone, not after the others' reports. */
+static bool check_adapters(const Session *s, const CliStringList *dirs, LfError *err) {
+    bool ok = true;
+    for (int r = 0; ok && r < dirs->n; r++) {
+        AdapterConfig ac;
+        ok = adapter_load_config(dirs->v[r], &ac, err) &&
+             adapter_check_task(&ac, ADAPTER_TASK_CLASSIFY, dirs->v[r], err) &&
+             adapter_check_base(&ac, checkpoint_config(s->ck), checkpoint_fingerprint(s->ck), err);
+        adapter_config_free(&ac);
+    }
+    return ok;
+}
+
 /* Opens the base once; per adapter loads it, reads the data if needed,
  * classifies, scores. Returns the exit code. */
 static int run(Options *o, LfError *err) {
@@ -276,7 +288,7 @@ static int run(Options *o, LfError *err) {
     const CliStringList *dirs = &o->m.adapters;
     cJSON *array = o->json && dirs->n > 1 ? cJSON_CreateArray() : NULL;
     /* the ranks agree before each collective step (classify_shared) */
-    bool ok = dist_agree(o->d, session_open_classifier_base(&s, &o->m, err), err);
+    bool ok = dist_agree(o->d, session_open_classifier_base(&s, &o->m, err) && check_adapters(&s, dirs, err), err);
     for (int r = 0; ok && r < (dirs->n ? dirs->n : 1); r++)
         ok = dist_agree(o->d,
                         session_use_adapter(&s, dirs->n ? dirs->v[r] : NULL, err) && eval_data_for(&ed, o, &s, err),

@@ -83,9 +83,10 @@ static const CliCommand COMMAND = {
                 "       lorafit generate --model DIR [--adapter DIR] [options] -   < prompts.txt",
     .about = "Continues the prompt and prints the continuation. Greedy unless --temperature is above 0;\n"
              "stops at <|endoftext|>, at --stop, after --max-new-tokens or at the model's context.\n"
-             "With '-' the prompts are read from standard input, one per line, and decoded\n"
-             "--batch-size at a time; each continuation is printed on its own line, in order.\n"
-             "An empty prompt starts from <|endoftext|>, as GPT-2's unconditional samples do.",
+             "With '-' the prompts are read from standard input, one per line (blank lines are\n"
+             "skipped), and decoded --batch-size at a time; each continuation is printed on its own\n"
+             "line, in order. An empty prompt argument (\"\") starts from <|endoftext|>, as GPT-2's\n"
+             "unconditional samples do.",
     .options = OPTIONS,
 };
 

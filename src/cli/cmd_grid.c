@@ -109,11 +109,27 @@ static bool axis_numbers(const CliParse *p, const char *name, const CliStringLis
     return true;
 }
 
+/* A value given twice would be one run trained once and reported twice
+ * ("finished before, skipped"): refused, naming both spellings (1e-3, 0.001). */
+static bool axis_distinct(const CliParse *p, const char *name, const CliStringList *list, const double *v, int n) {
+    for (int i = 1; i < n; i++)
+        for (int j = 0; j < i; j++)
+            if (v[i] == v[j]) {
+                if (!strcmp(list->v[i], list->v[j])) cli_error(p, "%s %s: given twice", name, list->v[i]);
+                else cli_error(p, "%s %s: the same value as %s %s", name, list->v[i], name, list->v[j]);
+                return false;
+            }
+    return true;
+}
+
 static int parse_axes(const CliParse *p, const Options *o, GridAxes *g) {
     double ranks[CLI_LIST_MAX];
     if (!axis_numbers(p, "--rank", &o->ranks, "8", 1, 65536, true, ranks, &g->n_ranks) ||
         !axis_numbers(p, "--alpha", &o->alphas, "16", -1e9, 1e9, false, g->alphas, &g->n_alphas) ||
-        !axis_numbers(p, "--lr", &o->lrs, "5e-5", 0, 10, false, g->lrs, &g->n_lrs))
+        !axis_numbers(p, "--lr", &o->lrs, "5e-5", 0, 10, false, g->lrs, &g->n_lrs) ||
+        !axis_distinct(p, "--rank", &o->ranks, ranks, g->n_ranks) ||
+        !axis_distinct(p, "--alpha", &o->alphas, g->alphas, g->n_alphas) ||
+        !axis_distinct(p, "--lr", &o->lrs, g->lrs, g->n_lrs))
         return 2;
     for (int i = 0; i < g->n_ranks; i++) g->ranks[i] = (int)ranks[i];
     g->n_targets = o->targets.n ? o->targets.n : 1;
@@ -123,6 +139,9 @@ static int parse_axes(const CliParse *p, const Options *o, GridAxes *g) {
         LfError err = {0};
         if (g->targets[i][0] && !lora_config_set_targets(&lc, g->targets[i], &err))
             return cli_error(p, "--targets %s: %s", g->targets[i], err.msg);
+        for (int j = 0; j < i; j++)
+            if (!strcmp(g->targets[i], g->targets[j]))
+                return cli_error(p, "--targets %s: given twice", g->targets[i]);
     }
     return CLI_RUN;
 }

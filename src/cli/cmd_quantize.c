@@ -102,14 +102,13 @@ int cmd_quantize(int argc, char **argv) {
     LfError err = {0};
     QuantWeights qw = {0};
     Gpt2Checkpoint *ck = checkpoint_open(o.model, &err);
-    char in_real[PATH_MAX], out_real[PATH_MAX];
     bool ok = ck != NULL;
     if (ok && checkpoint_base_dtype(ck) != QUANT_F32) {
         lf_error_set(&err, LF_ERR_INPUT, "%s is already quantized (%s); quantize the fp32 model", checkpoint_file(ck),
                      quant_dtype_name(checkpoint_base_dtype(ck)));
         ok = false;
     }
-    if (ok && realpath(checkpoint_dir(ck), in_real) && realpath(o.out, out_real) && !strcmp(in_real, out_real)) {
+    if (ok && fs_same_path(checkpoint_dir(ck), o.out)) {
         lf_error_set(&err, LF_ERR_INPUT, "--out %s is the model's own directory; choose another", o.out);
         ok = false;
     }

@@ -98,6 +98,11 @@ static bool write_parts(const SplitArgs *s, const Dataset *d, const DatasetSplit
             ok = false;
             break;
         }
+        if (fs_same_path(path, s->input)) {
+            lf_error_set(err, LF_ERR_INPUT, "%s is the input: the split would replace it; choose another --out", path);
+            ok = false;
+            break;
+        }
         ok = fs_atomic_open(&part[p], path, err);
         if (ok && !dataset_write_csv(d, sp->rows + start, counts[p], s->label_ids, part[p].f)) {
             lf_error_errno(err, LF_ERR_IO, "cannot write %s", path);

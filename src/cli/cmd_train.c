@@ -22,6 +22,7 @@
 #include "lorafit/report/norm_log.h"
 #include "lorafit/report/report.h"
 #include "lorafit/util/clock.h"
+#include "lorafit/util/files.h"
 #include "lorafit/cli/session.h"
 #include "lorafit/engine/trainer.h"
 
@@ -265,20 +266,35 @@ static void finish_epoch(TrainRun *r, int epoch, EpochStats *es, LfError *err, b
     fflush(stdout);
 }
 
+/* Appends " NAME VALUE" to buf[cap] when value is given. */
+static void append_option(char *buf, size_t cap, const char *name, const char *value) {
+    size_t n = strlen(buf);
+    if (value && n < cap) snprintf(buf + n, cap - n, " %s %s", name, value);
+}
+
 /* After a signal: where the checkpoint is and the command that resumes it. */
 static void print_stopped(TrainRun *r) {
     const TrainOptions *o = r->o;
-    /* Results are bitwise repeatable at the same thread count (and ranks): the hint repeats them. */
-    char threads[32] = "", launcher[32] = "", by[48] = "a signal to another rank";
+    /* Results are bitwise repeatable at the same thread count (and ranks): the hint repeats them,
+     * and the options that say where the rest of the run's output goes (the checkpoint keeps none). */
+    char threads[32] = "", launcher[32] = "", by[48] = "a signal to another rank", every[2][16];
     if (o->threads) snprintf(threads, sizeof threads, " --threads %d", o->threads);
+    snprintf(every[0], sizeof every[0], "%d", o->track_norms);
+    snprintf(every[1], sizeof every[1], "%d", o->save_every);
+    char outputs[3 * 4096] = "";
+    append_option(outputs, sizeof outputs, "--vocab", o->vocab);
+    append_option(outputs, sizeof outputs, "--log", o->log_path);
+    append_option(outputs, sizeof outputs, "--track-norms", o->track_norms ? every[0] : NULL);
+    append_option(outputs, sizeof outputs, "--plot", o->plot_path);
+    append_option(outputs, sizeof outputs, "--save-every", o->save_every ? every[1] : NULL);
     if (dist_size(r->d) > 1) snprintf(launcher, sizeof launcher, "mpirun -n %d ", dist_size(r->d));
     if (stop_requested) snprintf(by, sizeof by, "%s", stop_requested == SIGTERM ? "SIGTERM" : "SIGINT");
     progress_clear(&r->progress);
     fprintf(stderr,
             "lorafit train: stopped by %s after step %ld; checkpoint saved to %s\n"
-            "Resume with: %slorafit train --model %s --train %s%s%s%s --resume %s\n",
+            "Resume with: %slorafit train --model %s --train %s%s%s%s%s --resume %s\n",
             by, r->tr.step, o->out, launcher, o->model, o->train, o->val ? " --val " : "", o->val ? o->val : "",
-            threads, o->out);
+            threads, outputs, o->out);
 }
 
 /* The loop. Returns 0, 130 when stopped by a signal, or 1/2 with err set. */
@@ -356,7 +372,11 @@ static bool setup(TrainRun *r, LfError *err) {
         return false;
     }
     bool lm = ac->task == ADAPTER_TASK_CAUSAL_LM;
-    if (!adapter_check_writable(o->out, err) || !open_base(r, err) ||
+    if (!adapter_check_writable(o->out, err) || (o->plot_path && !fs_check_writable(o->plot_path, err)) ||
+        !cli_check_not_input("--log", o->log_path, "--train", o->train, err) ||
+        !cli_check_not_input("--log", o->log_path, "--val", o->val, err) ||
+        !cli_check_not_input("--plot", o->plot_path, "--train", o->train, err) ||
+        !cli_check_not_input("--plot", o->plot_path, "--val", o->val, err) || !open_base(r, err) ||
         !(lm ? train_load_lm(r, err) : train_load_classes(r, err) && train_encode_classes(r, err)))
         return false;
     ac->base_dtype = r->s.base_dtype;
@@ -366,8 +386,10 @@ static bool setup(TrainRun *r, LfError *err) {
     ac->base = *cfg;
     ac->base_fingerprint = fingerprint;
     ac->naming = lora_targets_style(&ac->lora);
-    ac->training.train_rows = (long)r->train.n;
-    if (!o->resume) ac->training.train_digest = tokenset_digest(&r->train);
+    if (!o->resume) { /* on resume, the checkpoint's: train_restore compares them */
+        ac->training.train_rows = (long)r->train.n;
+        ac->training.train_digest = tokenset_digest(&r->train);
+    }
 
     int max_T = ac->pool == POOL_LAST_POSITION ? ac->max_length : longest_kept(&r->train);
     if (o->val && ac->pool == POOL_LAST_TOKEN && longest_kept(&r->val) > max_T) max_T = longest_kept(&r->val);

@@ -34,17 +34,22 @@ static bool parse_labels(const char *as, const char *v, void *field, LfError *er
     return true;
 }
 
-const CliOption DATASET_OPTIONS[] = {
-    {.name = "--format", .type = CLI_CHOICE, CLI_AT(DatasetOptions, format),
-     .choices = (const char *const[]){"csv", "tsv", NULL}, .values = (const int[]){CSV_FORMAT_CSV, CSV_FORMAT_TSV},
-     .def_text = "by extension, else by content", .help = "how to read the file"},
-    {.name = "--label-col", .type = CLI_CUSTOM, CLI_AT(DatasetOptions, label_col), .metavar = "COL",
-     .parse = parse_column, .help = "the label column: a header name or a 0-based index"},
-    {.name = "--text-col", .type = CLI_CUSTOM, CLI_AT(DatasetOptions, text_col), .metavar = "COL",
-     .parse = parse_column, .help = "the text column: a header name or a 0-based index"},
-    {.name = "--labels", .type = CLI_CUSTOM, .at = 0, .size = sizeof(DatasetOptions), .metavar = "A,B,...",
-     .parse = parse_labels, .help = "fix the classes and their order (A = 0, B = 1, ...)"},
-    {.name = "--header", .type = CLI_SET, CLI_AT(DatasetOptions, header), .value = DATASET_HEADER_YES},
-    {.name = "--no-header", .type = CLI_SET, CLI_AT(DatasetOptions, header), .value = DATASET_HEADER_NO,
-     .def_text = "guess", .help = "whether the first row names the columns"},
-    {0}};
+#define OPT_FORMAT                                                                                               \
+    {.name = "--format", .type = CLI_CHOICE, CLI_AT(DatasetOptions, format),                                      \
+     .choices = (const char *const[]){"csv", "tsv", NULL}, .values = (const int[]){CSV_FORMAT_CSV, CSV_FORMAT_TSV}, \
+     .def_text = "by extension, else by content", .help = "how to read the file"}
+#define OPT_COLUMNS                                                                                              \
+    {.name = "--label-col", .type = CLI_CUSTOM, CLI_AT(DatasetOptions, label_col), .metavar = "COL",              \
+     .parse = parse_column, .help = "the label column: a header name or a 0-based index"},                        \
+    {.name = "--text-col", .type = CLI_CUSTOM, CLI_AT(DatasetOptions, text_col), .metavar = "COL",                \
+     .parse = parse_column, .help = "the text column: a header name or a 0-based index"}
+#define OPT_LABELS                                                                                               \
+    {.name = "--labels", .type = CLI_CUSTOM, .at = 0, .size = sizeof(DatasetOptions), .metavar = "A,B,...",       \
+     .parse = parse_labels, .help = "fix the classes and their order (A = 0, B = 1, ...)"}
+#define OPT_HEADER                                                                                               \
+    {.name = "--header", .type = CLI_SET, CLI_AT(DatasetOptions, header), .value = DATASET_HEADER_YES},          \
+    {.name = "--no-header", .type = CLI_SET, CLI_AT(DatasetOptions, header), .value = DATASET_HEADER_NO,          \
+     .def_text = "guess", .help = "whether the first row names the columns"}
+
+const CliOption DATASET_OPTIONS[] = {OPT_FORMAT, OPT_COLUMNS, OPT_LABELS, OPT_HEADER, {0}};
+const CliOption DATASET_READ_OPTIONS[] = {OPT_FORMAT, OPT_COLUMNS, OPT_HEADER, {0}};

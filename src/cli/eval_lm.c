@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lorafit/cli/cli.h"
 #include "lorafit/cli/common_options.h"
 #include "lorafit/cli/lm_input.h"
 #include "lorafit/data/lm_encode.h"
@@ -15,6 +16,7 @@
 #include "lorafit/engine/generation.h"
 #include "lorafit/engine/trainer.h"
 #include "lorafit/util/dist.h"
+#include "lorafit/util/files.h"
 #include "lorafit/util/strbuf.h"
 
 const CliOption EVAL_QA_OPTIONS[] = {
@@ -252,6 +254,10 @@ static bool eval_qa(Session *s, const char *path, bool json, const EvalLmOptions
 int eval_lm_run(EvalTask task, const AdapterOptions *m, const char *data, bool json, const EvalLmOptions *o,
                 const Dist *dist, LfError *err) {
     Session s;
+    /* said before answering every question, not after */
+    if (!cli_check_not_input("--predictions", o->predictions, "--data", data, err) ||
+        (o->predictions && !fs_check_writable(o->predictions, err)))
+        return lf_error_exit_code(err);
     bool ok = dist_agree(dist, session_open_lm_adapter(&s, m, err), err) &&
               (task == EVAL_QA ? eval_qa(&s, data, json, o, dist, err) : eval_perplexity(&s, data, json, dist, err));
     session_close(&s);

@@ -13,10 +13,14 @@ bool train_restore(TrainRun *r, LfError *err) {
     TrainOptions *o = r->o;
     AdapterConfig *ac = &o->ac;
     if (ac->training.train_digest != tokenset_digest(&r->train)) {
-        lf_error_set(err, LF_ERR_INPUT,
-                     "%s is not the data the checkpoint in %s was trained on (%ld rows then, %zu now, "
-                     "or different texts)",
-                     o->train, o->resume, ac->training.train_rows, r->train.n);
+        if (ac->training.train_rows != (long)r->train.n)
+            lf_error_set(err, LF_ERR_INPUT,
+                         "%s is not the data the checkpoint in %s was trained on (%ld rows then, %zu now)", o->train,
+                         o->resume, ac->training.train_rows, r->train.n);
+        else
+            lf_error_set(err, LF_ERR_INPUT,
+                         "%s is not the data the checkpoint in %s was trained on (%zu rows then and now, but other "
+                         "texts or labels)", o->train, o->resume, r->train.n);
         return false;
     }
     TrainState st;

@@ -246,6 +246,18 @@ static bool has_extension(const char *name, const char *ext) {
 static bool read_text(LmData *d, LmSource *src, size_t start, LfError *err) {
     d->kind = LM_KIND_TEXT;
     if (json_text_skip_space(src->text, src->len, start) == src->len) return true; /* no record */
+    /* The text is kept as a C string: a NUL would silently end it there. */
+    const char *nul = memchr(src->text + start, '\0', src->len - start);
+    if (nul) {
+        long line = 1, column = 1;
+        for (const char *c = src->text + start; c < nul; c++) {
+            if (*c == '\n') line++, column = 1;
+            else column++;
+        }
+        lf_error_set(err, LF_ERR_INPUT, "%s:%ld:%ld: NUL byte; this looks like a binary file, not text", src->name,
+                     line, column);
+        return false;
+    }
     LmRecord r = {.prompt = strdup(""), .completion = malloc(src->len - start + 1), .line = 1};
     if (!r.prompt || !r.completion) {
         record_free(&r);

@@ -111,20 +111,23 @@ static bool write_adapter_files(const char *tmp, const AdapterConfig *ac, const 
            (!state || train_state_save(tmp, state, err));
 }
 
-bool adapter_save(const char *dir, const AdapterConfig *ac, const Gpt2Model *m, const LoraSlot *slots,
-                  const TrainState *state, bool overwrite, LfError *err) {
+/* Never replace a directory that is not an adapter: --out $HOME by mistake must not delete it. */
+static bool check_replaceable(const char *dir, LfError *err) {
     char config_path[4096];
     join(config_path, sizeof config_path, dir, ADAPTER_CONFIG_FILE);
+    if (is_dir(dir) && exists(config_path)) return true;
+    lf_error_set(err, LF_ERR_INPUT, "%s exists and is not an adapter directory; choose another --out", dir);
+    return false;
+}
+
+bool adapter_save(const char *dir, const AdapterConfig *ac, const Gpt2Model *m, const LoraSlot *slots,
+                  const TrainState *state, bool overwrite, LfError *err) {
     bool had_dir = exists(dir);
     if (had_dir && !overwrite) {
         lf_error_set(err, LF_ERR_INPUT, "%s already exists; pass --force to replace it", dir);
         return false;
     }
-    /* Never replace a directory that is not an adapter: --out $HOME by mistake must not delete it. */
-    if (had_dir && (!is_dir(dir) || !exists(config_path))) {
-        lf_error_set(err, LF_ERR_INPUT, "%s exists and is not an adapter directory; choose another --out", dir);
-        return false;
-    }
+    if (had_dir && !check_replaceable(dir, err)) return false;
 
     char tmp[4096];
     if (!fs_make_temp_dir(dir, tmp, sizeof tmp, err)) {
@@ -140,6 +143,8 @@ bool adapter_save(const char *dir, const AdapterConfig *ac, const Gpt2Model *m, 
 }
 
 bool adapter_check_writable(const char *dir, LfError *err) {
+    /* said before training, not after it */
+    if (exists(dir) && !check_replaceable(dir, err)) return false;
     char tmp[4096];
     if (!fs_make_temp_dir(dir, tmp, sizeof tmp, err)) {
         lf_error_prefix(err, "cannot save the adapter to %s", dir);
@@ -226,6 +231,8 @@ bool adapter_open_alone(const char *dir, const Gpt2Weights *base, AdapterConfig 
     if (!shape->cfg.vocab_size) shape->cfg.vocab_size = 1;
     if (!shape->cfg.n_ctx) shape->cfg.n_ctx = 1;
     int n_classes = ac->task == ADAPTER_TASK_CAUSAL_LM ? 0 : ac->n_classes;
+    /* the shapes first: another base's is said as such, not as a misshapen tensor */
+    if (base && !adapter_check_base(ac, &base->cfg, 0, err)) return false;
     return classifier_build(net, base ? base : shape, ac->naming, &ac->lora, n_classes, 1, 1, 0, err) &&
            adapter_load_weights(dir, ac, &net->model, net->slots, err);
 }

@@ -276,6 +276,27 @@ static bool classes_from_json(const cJSON *root, AdapterConfig *ac, const char *
     return ok;
 }
 
+/* What train can have written (its --rank, --alpha and --lora-dropout
+ * ranges): a hand-edited alpha of 1e39 would make every logit inf or NaN
+ * without a word, an r of 1e9 an "out of memory". */
+static bool check_lora_numbers(const AdapterConfig *ac, const char *path, LfError *err) {
+    if (ac->lora.rank > 65536) {
+        lf_error_set(err, LF_ERR_INPUT, "%s: \"r\" must be between 1 and 65536, got %d", path, ac->lora.rank);
+        return false;
+    }
+    if (!(fabs(ac->lora.alpha) <= 1e9)) {
+        lf_error_set(err, LF_ERR_INPUT, "%s: \"lora_alpha\" must be between -1e9 and 1e9, got %g", path,
+                     ac->lora.alpha);
+        return false;
+    }
+    if (!(ac->lora.dropout >= 0 && ac->lora.dropout < 1)) {
+        lf_error_set(err, LF_ERR_INPUT, "%s: \"lora_dropout\" must be at least 0 and below 1, got %g", path,
+                     ac->lora.dropout);
+        return false;
+    }
+    return true;
+}
+
 bool adapter_load_config(const char *dir, AdapterConfig *ac, LfError *err) {
     memset(ac, 0, sizeof *ac);
     ac->lora = lora_config_default();
@@ -299,7 +320,7 @@ bool adapter_load_config(const char *dir, AdapterConfig *ac, LfError *err) {
     const char *format = json_string(root, "format");
     bool ok = true;
     if (!format && cJSON_GetObjectItemCaseSensitive(root, "peft_type")) { /* written by Python PEFT */
-        ok = peft_import_config(dir, root, ac, path, err);
+        ok = peft_import_config(dir, root, ac, path, err) && check_lora_numbers(ac, path, err);
         cJSON_Delete(root);
         if (!ok) adapter_config_free(ac);
         return ok;
@@ -310,7 +331,7 @@ bool adapter_load_config(const char *dir, AdapterConfig *ac, LfError *err) {
         ok = false;
     }
     ok = ok && config_from_json(root, ac, path, err) && targets_from_json(root, ac, path, err) &&
-         classes_from_json(root, ac, path, err);
+         classes_from_json(root, ac, path, err) && check_lora_numbers(ac, path, err);
     cJSON_Delete(root);
     if (!ok) adapter_config_free(ac);
     return ok;

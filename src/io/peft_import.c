@@ -2,6 +2,7 @@
 #include "lorafit/io/peft_import.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,8 +160,9 @@ bool peft_import_config(const char *dir, const cJSON *root, AdapterConfig *ac, c
     if (!refuse_unsupported(root, path, err) || !read_targets(root, ac, path, err)) return false;
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(root, "r"), *alpha = cJSON_GetObjectItemCaseSensitive(root, "lora_alpha");
     const cJSON *dropout = cJSON_GetObjectItemCaseSensitive(root, "lora_dropout");
-    if (!cJSON_IsNumber(r) || r->valueint < 1 || !cJSON_IsNumber(alpha)) {
-        lf_error_set(err, LF_ERR_INPUT, "%s: missing or invalid \"%s\"", path, cJSON_IsNumber(r) && r->valueint >= 1 ? "lora_alpha" : "r");
+    bool r_ok = cJSON_IsNumber(r) && r->valueint >= 1 && r->valuedouble == floor(r->valuedouble); /* not 2.5 as 2 */
+    if (!r_ok || !cJSON_IsNumber(alpha)) {
+        lf_error_set(err, LF_ERR_INPUT, "%s: missing or invalid \"%s\"", path, r_ok ? "lora_alpha" : "r");
         return false;
     }
     const char *task = json_str(root, "task_type");

@@ -8,15 +8,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-bool fs_make_parents(const char *path, LfError *err) {
-    char buf[4096];
+bool fs_same_path(const char *a, const char *b) {
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* path into buf[4096] without its trailing slashes: "out/dir/" names out/dir,
+ * and "out/dir/.tmp-XXXXXX" would be a temporary name inside it, not beside. */
+static bool trim_slashes(const char *path, char *buf, LfError *err) {
     size_t n = strlen(path);
-    if (n >= sizeof buf) {
+    if (n >= 4096) {
         lf_error_set(err, LF_ERR_INPUT, "path too long: %.64s...", path);
         return false;
     }
     memcpy(buf, path, n + 1);
-    while (n > 0 && buf[n - 1] == '/') buf[--n] = '\0'; /* "out/dir/" names out/dir */
+    while (n > 1 && buf[n - 1] == '/') buf[--n] = '\0';
+    return true;
+}
+
+bool fs_make_parents(const char *path, LfError *err) {
+    char buf[4096];
+    if (!trim_slashes(path, buf, err)) return false;
     char *last = strrchr(buf, '/');
     if (!last || last == buf) return true; /* a parent of "" or "/" always exists */
     *last = '\0';
@@ -84,8 +96,9 @@ char *fs_read_file(const char *path, size_t *len, LfError *err) {
 }
 
 bool fs_make_temp_dir(const char *path, char *tmp, size_t size, LfError *err) {
-    if (!fs_make_parents(path, err)) return false;
-    if (snprintf(tmp, size, "%s.tmp-XXXXXX", path) >= (int)size || !mkdtemp(tmp)) {
+    char dir[4096];
+    if (!trim_slashes(path, dir, err) || !fs_make_parents(dir, err)) return false;
+    if (snprintf(tmp, size, "%s.tmp-XXXXXX", dir) >= (int)size || !mkdtemp(tmp)) {
         lf_error_errno(err, LF_ERR_IO, "cannot create a temporary directory beside %s", path);
         return false;
     }
@@ -103,7 +116,12 @@ void fs_remove_dir(const char *dir, const char *const *files) {
     rmdir(dir);
 }
 
-bool fs_replace_dir(const char *tmp, const char *path, const char *const *files, LfError *err) {
+bool fs_replace_dir(const char *tmp, const char *path_as_given, const char *const *files, LfError *err) {
+    char path[4096];
+    if (!trim_slashes(path_as_given, path, err)) {
+        fs_remove_dir(tmp, files);
+        return false;
+    }
     struct stat st;
     bool had_dir = lstat(path, &st) == 0;
     char old[4096];
@@ -126,7 +144,15 @@ bool fs_replace_dir(const char *tmp, const char *path, const char *const *files,
 
 /* ---- the atomic writer ------------------------------------------------- */
 
+static bool check_file_path(const char *path, LfError *err) {
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return true;
+    lf_error_set(err, LF_ERR_INPUT, "%s is a directory; give a file name", path);
+    return false;
+}
+
 bool fs_atomic_open(FsAtomic *a, const char *path, LfError *err) {
+    if (!check_file_path(path, err)) return false;
     size_t size = strlen(path) + 48;
     *a = (FsAtomic){strdup(path), malloc(size), NULL};
     if (!a->path || !a->tmp) {
@@ -152,6 +178,13 @@ bool fs_atomic_open(FsAtomic *a, const char *path, LfError *err) {
         fs_atomic_abort(a);
         return false;
     }
+    return true;
+}
+
+bool fs_check_writable(const char *path, LfError *err) {
+    FsAtomic a;
+    if (!fs_atomic_open(&a, path, err)) return false;
+    fs_atomic_abort(&a);
     return true;
 }
 

@@ -143,6 +143,11 @@ const char *cli_first_change(const CliParse *p, const void *a, const void *b);
  * belong to another --task. */
 int cli_refuse_given(const CliParse *p, const char *const *names, const char *why);
 
+/* An LF_ERR_INPUT error when the file `out` that option out_opt writes is
+ * the file `in` that in_opt reads (--log given the --train file): writing
+ * it would destroy the input. Either may be NULL (not given). */
+bool cli_check_not_input(const char *out_opt, const char *out, const char *in_opt, const char *in, LfError *err);
+
 /* Prints "lorafit CMD: <message>" and the usage line to stderr; returns 2. */
 int cli_error(const CliParse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -155,7 +160,8 @@ bool cli_stderr_is_tty(void);
 /* Reads standard input whole (*text, owned) and splits it into its
  * non-empty lines (LF or CRLF): *lines [*n] (owned array) points into
  * *text. No line at all is an LF_ERR_INPUT error "standard input holds no
- * `what`". On failure the caller still frees *text and *lines. */
+ * `what`", and so is a NUL byte (naming its line). On failure the caller
+ * still frees *text and *lines. */
 bool cli_read_stdin_lines(char **text, char ***lines, size_t *n, const char *what, LfError *err);
 
 #endif

@@ -9,7 +9,10 @@
 #include "lorafit/data/dataset.h"
 
 extern const CliOption DATASET_OPTIONS[];
+/* The same but --labels: for eval, whose classes are the adapter's. */
+extern const CliOption DATASET_READ_OPTIONS[];
 
 #define DATASET_CLI_USAGE \
     "[--format csv|tsv] [--label-col COL] [--text-col COL] [--labels A,B,...] [--header|--no-header]"
+#define DATASET_READ_CLI_USAGE "[--format csv|tsv] [--label-col COL] [--text-col COL] [--header|--no-header]"
 #endif

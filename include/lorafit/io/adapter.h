@@ -44,8 +44,9 @@ bool adapter_save(const char *dir, const AdapterConfig *ac, const Gpt2Model *m, 
                   const TrainState *state, bool overwrite, LfError *err);
 
 /* Checks, before any work, that an adapter can be written to dir: its
- * parent directories exist or can be made, and a temporary directory can
- * be created beside it (and is removed again). */
+ * parent directories exist or can be made, a temporary directory can be
+ * created beside it (and is removed again), and what already is at dir is an
+ * adapter directory (adapter_save never replaces anything else). */
 bool adapter_check_writable(const char *dir, LfError *err);
 
 /* Reads adapter_model.safetensors into m's parameters. Every tensor must be

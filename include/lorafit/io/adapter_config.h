@@ -72,7 +72,9 @@ void adapter_config_free(AdapterConfig *ac);
 bool adapter_config_save(const char *dir, const AdapterConfig *ac, const LoraSlot *slots, int n_slots,
                          LfError *err);
 
-/* Reads dir/adapter_config.json into *ac (free with adapter_config_free). */
+/* Reads dir/adapter_config.json into *ac (free with adapter_config_free).
+ * A field missing or out of the range train writes (r above 65536, alpha
+ * beyond +-1e9, dropout outside [0, 1)) is an LF_ERR_INPUT error naming it. */
 bool adapter_load_config(const char *dir, AdapterConfig *ac, LfError *err);
 
 /* Whether the adapter (in dir) was trained for `want`; if not, an

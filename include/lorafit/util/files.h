@@ -15,13 +15,18 @@
 
 #include "lorafit/util/error.h"
 
+/* Whether a and b both exist and are the same file or directory (the same
+ * device and inode, whatever the spelling: "m", "./m/", a symlink to m). */
+bool fs_same_path(const char *a, const char *b);
+
 /* Creates every missing directory above `path` (not `path` itself), as
  * `mkdir -p "$(dirname path)"` would. */
 bool fs_make_parents(const char *path, LfError *err);
 
 /* Creates a new empty directory "<path>.tmp-XXXXXX" beside path (making
  * path's parents first) with the ordinary mode (0777 less the umask); its
- * name goes to tmp[size]. For writers that replace a whole directory. */
+ * name goes to tmp[size]. For writers that replace a whole directory.
+ * Here and in fs_replace_dir, "out/" names the directory out, as "out". */
 bool fs_make_temp_dir(const char *path, char *tmp, size_t size, LfError *err);
 
 /* Puts the complete directory tmp (made by fs_make_temp_dir, then filled)
@@ -53,8 +58,14 @@ typedef struct {
 } FsAtomic;
 
 /* Creates the temporary file (mode 0666 less the umask, as for any file we
- * write). On failure *a needs no clean-up. */
+ * write). A path that is a directory is an LF_ERR_INPUT error "PATH is a
+ * directory". On failure *a needs no clean-up. */
 bool fs_atomic_open(FsAtomic *a, const char *path, LfError *err);
+
+/* Whether fs_atomic_open(path) succeeds now, with its error if not (the
+ * temporary file is removed again). For commands that write a file only
+ * after their work, to say so before it. */
+bool fs_check_writable(const char *path, LfError *err);
 
 /* Flushes, syncs and closes the temporary file: its contents are then on
  * disk under the temporary name. A write error met at any time since
