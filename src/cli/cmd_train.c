@@ -410,8 +410,8 @@ static bool setup(TrainRun *r, LfError *err) {
     if (nan_at) r->tr.nan_at_step = atol(nan_at);
     if (!trainer_share(&r->tr, r->d, err)) return false;
     if (trainer_batches_per_epoch(&r->tr) == 0) {
-        lf_error_set(err, LF_ERR_INPUT, "%s has %zu rows, fewer than one batch of %d (lower --batch-size or pass --keep-last)",
-                     o->train, r->train.n, ac->training.batch_size);
+        lf_error_set(err, LF_ERR_INPUT, "%s has %zu %s, fewer than one batch of %d (lower --batch-size or pass --keep-last)",
+                     o->train, r->train.n, r->lm_train ? lm_input_unit(r->lm_train) : "rows", ac->training.batch_size);
         return false;
     }
     if (o->resume && !train_restore(r, err)) return false;

@@ -26,8 +26,10 @@ bool lm_input_read(const char *path, Tokenizer *tok, int max_length, int *mask_p
     return false;
 }
 
+const char *lm_input_unit(const LmData *d) { return d->kind == LM_KIND_TEXT ? "windows" : "examples"; }
+
 static void describe(const char *what, const LmData *d, const TokenSet *ts, FILE *f) {
-    fprintf(f, "%s %zu %s (%s, %ld target tokens)", what, ts->n, d->kind == LM_KIND_TEXT ? "windows" : "examples",
+    fprintf(f, "%s %zu %s (%s, %ld target tokens)", what, ts->n, lm_input_unit(d),
             lm_kind_name(d->kind), lm_input_targets(ts));
 }
 
