@@ -51,6 +51,11 @@ bool train_load_lm(TrainRun *r, LfError *err) {
     if (!check_max_length(ac->max_length, n_ctx, err) ||
         !lm_input_read(o->train, r->s.tok, ac->max_length, &ac->training.mask_prompt, &r->lm_train, &r->train, err))
         return false;
+    if (r->lm_train->kind == LM_KIND_TEXT && cli_given(&o->cli, "--mask-prompt")) {
+        /* plain text has no prompt: the mask would count every token while the run said "prompts masked" */
+        lf_error_set(err, LF_ERR_INPUT, "%s is plain text: it has no prompt for --mask-prompt to mask", o->train);
+        return false;
+    }
     lm_input_notes(r->lm_train, &r->train, "train");
     if (!o->val) return true;
     int mask = ac->training.mask_prompt;
