@@ -156,6 +156,9 @@ static void test_errors(void) {
                  "err_trailing.jsonl:2:36: more text after the JSON object");
     expect_memory_error("", "empty.jsonl", "empty.jsonl: no records: the file is empty");
     expect_memory_error(" \n", "blank.txt", "blank.txt: no records");
+    /* an empty .json is empty, not a JSON value cut short */
+    expect_memory_error("", "empty.json", "empty.json: no records: the file is empty");
+    expect_memory_error("\xEF\xBB\xBF \r\n", "bom.json", "bom.json: no records: the file is empty");
     expect_memory_error("[{\"foo\": 1}]", "k.json", "k.json:1:2: record 1 has none of the fields lorafit reads");
     expect_memory_error("[{\"instruction\": \"i\", \"output\": 3}]", "n.json",
                         "n.json:1:2: record 1: \"output\" is not a string");

@@ -284,6 +284,7 @@ LmData *lm_data_load_memory(const char *text, size_t len, const char *name, LfEr
     bool ok;
     if (has_extension(name, ".txt")) ok = read_text(d, &src, start, err);
     else if (has_extension(name, ".jsonl")) ok = read_lines(d, &src, start, err);
+    else if (first >= len) ok = true; /* blank: "the file is empty" below, not a JSON syntax error */
     else if (looks_json || has_extension(name, ".json")) ok = read_json(d, &src, start, err);
     else ok = read_text(d, &src, start, err);
     if (ok && d->n == 0) {
