@@ -9,6 +9,10 @@
 ADAPTER=${LORAFIT_SOURCE_DIR:-.}/tests/fixtures/generate/lm-adapter
 run random-model --out "$TMP/model" --n-layer 2 --n-embd 32 --n-head 2 --n-ctx 64 --seed 7
 [ "$rc" -eq 0 ] && pass || fail "random-model: $err"
+# A vocabulary smaller than the tokenizer's: refused before writing (no command could open the model).
+expect_fail 2 "--vocab-size 100 is smaller than the GPT-2 tokenizer's 50257 ids" random-model --out "$TMP/small_vocab" \
+  --n-layer 1 --n-embd 16 --n-head 2 --n-ctx 8 --vocab-size 100
+[ ! -e "$TMP/small_vocab/model.safetensors" ] && pass || fail "random-model --vocab-size 100 wrote a model"
 GEN=(generate --model "$TMP/model" --adapter "$ADAPTER" --threads 2)
 
 # generated_ids of a --json line, space-separated

@@ -8,6 +8,7 @@
 #include "lorafit/cli/cli.h"
 #include "lorafit/cli/commands.h"
 #include "lorafit/cli/common_options.h"
+#include "lorafit/data/tokenizer.h"
 #include "lorafit/engine/config.h"
 #include "lorafit/engine/random_weights.h"
 
@@ -64,6 +65,10 @@ int cmd_random_model(int argc, char **argv) {
     for (int i = 0; i < 5; i++)
         if (given[i]) *fields[i] = given[i];
     if (!gpt2_config_validate(&cfg, &err)) return cli_error(&p, "%s", err.msg);
+    /* every command opens the model with the GPT-2 tokenizer, which refuses fewer ids */
+    if (cfg.vocab_size < TOK_GPT2_VOCAB_SIZE)
+        return cli_error(&p, "--vocab-size %d is smaller than the GPT-2 tokenizer's %d ids", cfg.vocab_size,
+                         TOK_GPT2_VOCAB_SIZE);
 
     Gpt2Weights *w = gpt2_weights_random(&cfg, (uint64_t)o.seed, &err);
     bool ok = w && checkpoint_write(o.out, w, o.force, &err);
