@@ -68,6 +68,10 @@ for bs in 1 2 3; do
   run "${GEN[@]}" --max-new-tokens 10 --batch-size "$bs" - < "$TMP/prompts.txt"
   [ "$out"$'\n' = "$want" ] && pass || fail "stdin, batch $bs:"$'\n'"$out"$'\n'"want:"$'\n'"$want"
 done
+# A Windows-made file (UTF-8 BOM, CRLF) gives the same continuations: the BOM is no part of "Hello".
+printf '\357\273\277Hello\r\nThe cat sat\r\n\r\nOnce upon a time\r\n' > "$TMP/prompts_bom.txt"
+run "${GEN[@]}" --max-new-tokens 10 --batch-size 2 - < "$TMP/prompts_bom.txt"
+[ "$out"$'\n' = "$want" ] && pass || fail "stdin with a BOM and CRLF:"$'\n'"$out"$'\n'"want:"$'\n'"$want"
 run "${GEN[@]}" --max-new-tokens 10 --json --batch-size 2 - < "$TMP/prompts.txt"
 [ "$(printf '%s\n' "$out" | wc -l)" -eq 3 ] && pass || fail "--json from stdin: not 3 lines: $out"
 # A NUL byte on stdin is named, not cut off (the line ended there; a line

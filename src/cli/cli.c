@@ -443,7 +443,9 @@ bool cli_read_stdin_lines(char **text, char ***lines, size_t *n, const char *wha
         return false;
     }
     size_t line_no = 0;
-    for (char *line = buf; line < buf + len;) {
+    /* a UTF-8 BOM (Notepad's) is no part of the first line, as data files read it */
+    char *first = len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0 ? buf + 3 : buf;
+    for (char *line = first; line < buf + len;) {
         char *nl = memchr(line, '\n', (size_t)(buf + len - line));
         char *end = nl ? nl : buf + len;
         line_no++;
