@@ -59,6 +59,12 @@ cp "$LM/synthetic_copy_dev.json" "$TMP/dev.json"
 expect_fail 2 "--predictions $TMP/dev.json is the --data file" eval --task qa --model "$TMP/model" \
   --data "$TMP/dev.json" --predictions "$TMP/dev.json" --max-new-tokens 1
 cmp -s "$LM/synthetic_copy_dev.json" "$TMP/dev.json" && pass || fail "eval --predictions overwrote its --data"
+# Two questions with one id: the {id: answer} file cannot hold both answers (it held the key twice).
+printf '{"data":[{"paragraphs":[{"context":"c a b","qas":[\n{"id":"q1","question":"x","answers":[{"text":"a"}]},\n{"id":"q1","question":"y","answers":[{"text":"b"}]}]}]}]}\n' \
+  > "$TMP/dup-ids.json"
+expect_fail 2 'dup-ids.json:3:1: question id "q1" was already used at' eval --task qa --model "$TMP/model" \
+  --data "$TMP/dup-ids.json" --predictions "$TMP/dup-pred.json" --max-new-tokens 1
+[ ! -e "$TMP/dup-pred.json" ] && pass || fail "eval wrote predictions with a repeated id"
 # ... and one in a missing directory fails before anything is read (here a model that is not there).
 expect_fail 1 "cannot create a temporary file beside $TMP/no-dir/p.json" eval --task qa --model "$TMP/no-model" \
   --data "$LM/synthetic_copy_dev.json" --predictions "$TMP/no-dir/p.json"

@@ -227,7 +227,28 @@ static void test_synthetic(const char *task, size_t n_train, size_t n_dev) {
     }
 }
 
+/* SQuAD ids key eval's --predictions map: a repeated one is named at both places. */
+static void test_unique_ids(void) {
+    const char *dup = "{\"data\":[{\"paragraphs\":[{\"context\":\"c a b\",\"qas\":["
+                      "{\"id\":\"q1\",\"question\":\"x\",\"answers\":[{\"text\":\"a\"}]},\n"
+                      "{\"id\":\"q2\",\"question\":\"y\",\"answers\":[{\"text\":\"b\"}]},\n"
+                      "{\"id\":\"q1\",\"question\":\"z\",\"answers\":[{\"text\":\"b\"}]}]}]}]}";
+    LfError err = {0};
+    LmData *d = lm_data_load_memory(dup, strlen(dup), "dup.json", &err);
+    REQUIRE(d != NULL && d->n == 3, "dup.json: %s", err.msg);
+    CHECK(!lm_data_check_unique_ids(d, &err) && err.kind == LF_ERR_INPUT, "a repeated id passed");
+    CHECK(strstr(err.msg, "dup.json:3:1: question id \"q1\" was already used at dup.json:1:") != NULL, "got: %s",
+          err.msg);
+    lm_data_free(d);
+    LfError ok_err = {0};
+    d = load("tests/fixtures/lm/squad_v2.json", &ok_err);
+    REQUIRE(d != NULL, "squad_v2.json: %s", ok_err.msg);
+    CHECK(lm_data_check_unique_ids(d, &ok_err), "squad_v2.json's distinct ids: %s", ok_err.msg);
+    lm_data_free(d);
+}
+
 int main(void) {
+    test_unique_ids();
     test_squad_v1();
     test_squad_v2();
     test_alpaca("tests/fixtures/lm/alpaca.json", 2, 5);

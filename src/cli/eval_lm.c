@@ -178,6 +178,8 @@ static bool qa_open(Qa *q, const LmData *d, const char *path, size_t *n_cut, LfE
         lf_error_set(err, LF_ERR_IO, "out of memory");
         return false;
     }
+    /* said before answering every question: the {id: answer} file cannot hold both */
+    if (q->o->predictions && !lm_data_check_unique_ids(d, err)) return false;
     return session_build_lm(q->s, 1, 1, err) && qa_setup(q, d, n_cut, err);
 }
 

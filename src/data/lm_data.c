@@ -319,6 +319,40 @@ void lm_data_free(LmData *d) {
     free(d);
 }
 
+typedef struct {
+    const char *id;
+    size_t i;
+} IdAt;
+
+static int by_id_then_place(const void *a, const void *b) {
+    const IdAt *x = a, *y = b;
+    int c = strcmp(x->id, y->id);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+bool lm_data_check_unique_ids(const LmData *d, LfError *err) {
+    IdAt *ids = malloc((d->n ? d->n : 1) * sizeof *ids);
+    if (!ids) {
+        lf_error_set(err, LF_ERR_IO, "out of memory checking the ids of %s", d->name);
+        return false;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < d->n; i++)
+        if (d->records[i].id) ids[n++] = (IdAt){d->records[i].id, i};
+    qsort(ids, n, sizeof *ids, by_id_then_place);
+    bool ok = true;
+    for (size_t k = 1; ok && k < n; k++) {
+        if (strcmp(ids[k - 1].id, ids[k].id) != 0) continue;
+        char first[256], second[256];
+        lf_error_set(err, LF_ERR_INPUT, "%s: question id \"%s\" was already used at %s",
+                     lm_data_where(d, ids[k].i, second, sizeof second), ids[k].id,
+                     lm_data_where(d, ids[k - 1].i, first, sizeof first));
+        ok = false;
+    }
+    free(ids);
+    return ok;
+}
+
 const char *lm_kind_name(LmKind kind) {
     switch (kind) {
     case LM_KIND_SQUAD: return "squad";

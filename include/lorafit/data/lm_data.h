@@ -111,6 +111,11 @@ const char *lm_kind_name(LmKind kind);
  * (which has no prompt). */
 bool lm_kind_masks_prompt(LmKind kind);
 
+/* Whether every SQuAD question id is distinct (an {id: answer} map such as
+ * eval's --predictions cannot hold two); else an LF_ERR_INPUT error naming
+ * both places. Records without an id are not compared. */
+bool lm_data_check_unique_ids(const LmData *d, LfError *err);
+
 /* "FILE:LINE:COLUMN" or "FILE:LINE" for record i, into buf. */
 const char *lm_data_where(const LmData *d, size_t i, char *buf, size_t size);
 
