@@ -13,6 +13,13 @@ run random-model --out "$TMP/model" --n-layer 2 --n-embd 32 --n-head 2 --n-ctx 6
 expect_fail 2 "--vocab-size 100 is smaller than the GPT-2 tokenizer's 50257 ids" random-model --out "$TMP/small_vocab" \
   --n-layer 1 --n-embd 16 --n-head 2 --n-ctx 8 --vocab-size 100
 [ ! -e "$TMP/small_vocab/model.safetensors" ] && pass || fail "random-model --vocab-size 100 wrote a model"
+# A padded vocabulary (50304 rows, as nanoGPT's): only the tokenizer's ids are sampled, since the
+# others have no text (a random model at temperature 5 picks some within 20 prompts x 15 tokens).
+run random-model --out "$TMP/padded" --n-layer 1 --n-embd 16 --n-head 2 --n-ctx 16 --vocab-size 50304
+[ "$rc" -eq 0 ] && pass || fail "random-model --vocab-size 50304: $err"
+run generate --model "$TMP/padded" --temperature 5 --json --max-new-tokens 15 - < <(printf 'hi %d\n' $(seq 1 20))
+top=$(grep -o '"generated_ids":\[[0-9,]*' <<<"$out" | grep -o '[0-9][0-9]*' | sort -n | tail -1)
+[ "$rc" -eq 0 ] && [ -n "$top" ] && [ "$top" -lt 50257 ] && pass || fail "padded vocabulary: exit $rc, largest id '$top'"
 GEN=(generate --model "$TMP/model" --adapter "$ADAPTER" --threads 2)
 
 # generated_ids of a --json line, space-separated

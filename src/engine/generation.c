@@ -18,8 +18,10 @@ bool generation_init(Generation *g, const Gpt2Model *m, int max_B, int max_T, co
         lf_error_set(err, LF_ERR_IO, "out of memory");
         return false;
     }
+    /* the logits rows stay V long; the samplers read their first n_ids */
+    int n_ids = g->V < TOK_GPT2_VOCAB_SIZE ? g->V : TOK_GPT2_VOCAB_SIZE;
     for (int b = 0; b < max_B; b++)
-        if (!sampler_init(&g->samplers[b], sc, g->V, err)) return false;
+        if (!sampler_init(&g->samplers[b], sc, n_ids, err)) return false;
     return true;
 }
 

@@ -14,7 +14,9 @@
  * Each sequence's sampler is seeded again when the sequence starts, so its
  * tokens do not depend on the sequences decoded beside it (the batch size).
  * The sampler sees the sequence's whole history (prompt and generated) for
- * the repetition penalty. */
+ * the repetition penalty. Only the GPT-2 tokenizer's ids are picked: a model
+ * with a padded vocabulary (50304 rows) has logits past them that no text
+ * stands for. */
 #ifndef LORAFIT_GENERATION_H
 #define LORAFIT_GENERATION_H
 
