@@ -156,6 +156,11 @@ static void test_errors(void) {
                  "err_trailing.jsonl:2:36: more text after the JSON object");
     expect_memory_error("", "empty.jsonl", "empty.jsonl: no records: the file is empty");
     expect_memory_error(" \n", "blank.txt", "blank.txt: no records");
+    /* eval reads the same file: the message is not train's alone */
+    expect_memory_error("{\"data\":[{\"paragraphs\":[{\"context\":\"c\",\"qas\":[{\"id\":\"i\",\"question\":\"q\","
+                        "\"answers\":[],\"is_impossible\":true}]}]}]}",
+                        "v2.json", "v2.json: all 1 questions are unanswerable (SQuAD v2.0 is_impossible): "
+                                   "nothing to learn from or score");
     /* an empty .json is empty, not a JSON value cut short */
     expect_memory_error("", "empty.json", "empty.json: no records: the file is empty");
     expect_memory_error("\xEF\xBB\xBF \r\n", "bom.json", "bom.json: no records: the file is empty");

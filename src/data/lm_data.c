@@ -290,7 +290,7 @@ LmData *lm_data_load_memory(const char *text, size_t len, const char *name, LfEr
     if (ok && d->n == 0) {
         if (d->n_unanswerable)
             lf_error_set(err, LF_ERR_INPUT, "%s: all %zu questions are unanswerable (SQuAD v2.0 is_impossible): "
-                         "nothing to learn", name, d->n_unanswerable);
+                         "nothing to learn from or score", name, d->n_unanswerable);
         else
             lf_error_set(err, LF_ERR_INPUT, "%s: no records: the file is empty", name);
         ok = false;
