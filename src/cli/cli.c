@@ -425,6 +425,12 @@ bool cli_check_not_input(const char *out_opt, const char *out, const char *in_op
     return false;
 }
 
+bool cli_check_out_not_model(const char *out, const char *model_dir, LfError *err) {
+    if (!fs_same_path(model_dir, out)) return true;
+    lf_error_set(err, LF_ERR_INPUT, "--out %s is the model's own directory; choose another", out);
+    return false;
+}
+
 bool cli_stderr_is_tty(void) { return isatty(STDERR_FILENO) == 1; }
 
 bool cli_read_stdin_lines(char **text, char ***lines, size_t *n, const char *what, LfError *err) {

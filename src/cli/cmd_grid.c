@@ -124,8 +124,8 @@ static bool axis_distinct(const CliParse *p, const char *name, const CliStringLi
 
 static int parse_axes(const CliParse *p, const Options *o, GridAxes *g) {
     double ranks[CLI_LIST_MAX];
-    if (!axis_numbers(p, "--rank", &o->ranks, "8", 1, 65536, true, ranks, &g->n_ranks) ||
-        !axis_numbers(p, "--alpha", &o->alphas, "16", -1e9, 1e9, false, g->alphas, &g->n_alphas) ||
+    if (!axis_numbers(p, "--rank", &o->ranks, "8", 1, LORA_RANK_MAX, true, ranks, &g->n_ranks) ||
+        !axis_numbers(p, "--alpha", &o->alphas, "16", -LORA_ALPHA_ABS_MAX, LORA_ALPHA_ABS_MAX, false, g->alphas, &g->n_alphas) ||
         !axis_numbers(p, "--lr", &o->lrs, "5e-5", 0, 10, false, g->lrs, &g->n_lrs) ||
         !axis_distinct(p, "--rank", &o->ranks, ranks, g->n_ranks) ||
         !axis_distinct(p, "--alpha", &o->alphas, g->alphas, g->n_alphas) ||

@@ -10,7 +10,6 @@
 #include "lorafit/io/adapter.h"
 #include "lorafit/io/merge.h"
 #include "lorafit/util/clock.h"
-#include "lorafit/util/files.h"
 
 typedef struct {
     const char *model, *adapter, *out;
@@ -46,12 +45,8 @@ static bool merge(const Options *o, LfError *err) {
     AdapterConfig ac = {0};
     Classifier net = {0};
     Gpt2Checkpoint *ck = checkpoint_open(o->model, err);
-    bool ok = ck != NULL;
-    if (ok && fs_same_path(checkpoint_dir(ck), o->out)) { /* --force would replace the base with the merge */
-        lf_error_set(err, LF_ERR_INPUT, "--out %s is the model's own directory; choose another", o->out);
-        ok = false;
-    }
-    ok = ok && adapter_load_config(o->adapter, &ac, err) &&
+    bool ok = ck && cli_check_out_not_model(o->out, checkpoint_dir(ck), err) &&
+              adapter_load_config(o->adapter, &ac, err) &&
               adapter_check_base(&ac, checkpoint_config(ck), checkpoint_fingerprint(ck), err) &&
               classifier_build(&net, checkpoint_weights(ck), ac.naming, &ac.lora,
                                ac.task == ADAPTER_TASK_CAUSAL_LM ? 0 : ac.n_classes, 1, 1, 0, err) &&

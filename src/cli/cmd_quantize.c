@@ -108,11 +108,7 @@ int cmd_quantize(int argc, char **argv) {
                      quant_dtype_name(checkpoint_base_dtype(ck)));
         ok = false;
     }
-    if (ok && fs_same_path(checkpoint_dir(ck), o.out)) {
-        lf_error_set(&err, LF_ERR_INPUT, "--out %s is the model's own directory; choose another", o.out);
-        ok = false;
-    }
-    ok = ok && quant_weights_build(&qw, checkpoint_weights(ck), o.dtype, &err) &&
+    ok = ok && cli_check_out_not_model(o.out, checkpoint_dir(ck), &err) && quant_weights_build(&qw, checkpoint_weights(ck), o.dtype, &err) &&
          checkpoint_write_quantized(o.out, &qw.w, checkpoint_fingerprint(ck), o.force, &err) &&
          copy_tokenizer(checkpoint_dir(ck), o.out, &err);
     if (ok) {

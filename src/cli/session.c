@@ -152,12 +152,17 @@ bool session_open_lm_adapter(Session *s, const AdapterOptions *o, LfError *err) 
     return open_adapter_for(s, o, ADAPTER_TASK_CAUSAL_LM, err);
 }
 
+/* lc without initial values: the adapter's weights replace them all. */
+static LoraConfig lora_to_load(const LoraConfig *lc) {
+    LoraConfig loaded = *lc;
+    loaded.init = LORA_INIT_NONE;
+    return loaded;
+}
+
 bool session_build_lm(Session *s, int max_B, int max_T, LfError *err) {
     classifier_free(&s->net);
     if (!s->adapter_dir) return session_build_model(s, s->ac.naming, NULL, 0, max_B, max_T, 0, err);
-    /* no initial values: the adapter's weights replace them all */
-    LoraConfig loaded = s->ac.lora;
-    loaded.init = LORA_INIT_NONE;
+    LoraConfig loaded = lora_to_load(&s->ac.lora);
     return session_build_model(s, s->ac.naming, &loaded, 0, max_B, max_T, 0, err) &&
            adapter_load_weights(s->adapter_dir, &s->ac, &s->net.model, s->net.slots, err);
 }
@@ -174,10 +179,8 @@ bool session_classify(Session *s, const TokenSet *ts, float *probs, double *mean
                                                : (ts->longest < ac->max_length ? ts->longest : ac->max_length);
     int max_B = ts->n < (size_t)s->batch_size ? (int)ts->n : s->batch_size;
     classifier_free(&s->net);
-    /* no initial values: the adapter's weights (or the merged head) replace them all */
-    bool merged = !s->adapter_dir;
-    LoraConfig loaded = ac->lora;
-    loaded.init = LORA_INIT_NONE;
+    bool merged = !s->adapter_dir; /* the merged head replaces the initial one too */
+    LoraConfig loaded = lora_to_load(&ac->lora);
     return session_build_model(s, ac->naming, merged ? NULL : &loaded, ac->n_classes, max_B > 0 ? max_B : 1,
                                max_T, 0, err) &&
            (merged ? merged_load_head(s->ck, &s->net.model, err)

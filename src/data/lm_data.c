@@ -249,13 +249,9 @@ static bool read_text(LmData *d, LmSource *src, size_t start, LfError *err) {
     /* The text is kept as a C string: a NUL would silently end it there. */
     const char *nul = memchr(src->text + start, '\0', src->len - start);
     if (nul) {
-        long line = 1, column = 1;
-        for (const char *c = src->text + start; c < nul; c++) {
-            if (*c == '\n') line++, column = 1;
-            else column++;
-        }
+        JsonPosition at = json_cursor_at(&src->cursor, (size_t)(nul - src->text));
         lf_error_set(err, LF_ERR_INPUT, "%s:%ld:%ld: NUL byte; this looks like a binary file, not text", src->name,
-                     line, column);
+                     at.line, at.column);
         return false;
     }
     LmRecord r = {.prompt = strdup(""), .completion = malloc(src->len - start + 1), .line = 1};

@@ -280,13 +280,14 @@ static bool classes_from_json(const cJSON *root, AdapterConfig *ac, const char *
  * ranges): a hand-edited alpha of 1e39 would make every logit inf or NaN
  * without a word, an r of 1e9 an "out of memory". */
 static bool check_lora_numbers(const AdapterConfig *ac, const char *path, LfError *err) {
-    if (ac->lora.rank > 65536) {
-        lf_error_set(err, LF_ERR_INPUT, "%s: \"r\" must be between 1 and 65536, got %d", path, ac->lora.rank);
+    if (ac->lora.rank > LORA_RANK_MAX) {
+        lf_error_set(err, LF_ERR_INPUT, "%s: \"r\" must be between 1 and %d, got %d", path, LORA_RANK_MAX,
+                     ac->lora.rank);
         return false;
     }
-    if (!(fabs(ac->lora.alpha) <= 1e9)) {
+    if (!(fabs(ac->lora.alpha) <= LORA_ALPHA_ABS_MAX)) {
         lf_error_set(err, LF_ERR_INPUT, "%s: \"lora_alpha\" must be between -1e9 and 1e9, got %g", path,
-                     ac->lora.alpha);
+                     ac->lora.alpha); /* the text of LORA_ALPHA_ABS_MAX */
         return false;
     }
     if (!(ac->lora.dropout >= 0 && ac->lora.dropout < 1)) {

@@ -8,30 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *read_text(const char *path, size_t *len, LfError *err) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        lf_error_errno(err, LF_ERR_INPUT, "cannot open %s", path);
-        return NULL;
-    }
-    char *buf = malloc(MODEL_CONFIG_MAX_BYTES + 1);
-    size_t n = buf ? fread(buf, 1, MODEL_CONFIG_MAX_BYTES + 1, fp) : 0;
-    bool bad = ferror(fp);
-    fclose(fp);
-    if (!buf) {
-        lf_error_set(err, LF_ERR_IO, "%s: out of memory", path);
-    } else if (bad) {
-        lf_error_set(err, LF_ERR_INPUT, "%s: read error", path);
-    } else if (n > MODEL_CONFIG_MAX_BYTES) {
-        lf_error_set(err, LF_ERR_INPUT, "%s: larger than %d bytes, not a model config", path, MODEL_CONFIG_MAX_BYTES);
-    } else {
-        buf[n] = '\0';
-        *len = n;
-        return buf;
-    }
-    free(buf);
-    return NULL;
-}
+#include "lorafit/util/files.h"
 
 static bool json_int(const cJSON *root, const char *key, int *out, const char *name, LfError *err) {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, key);
@@ -98,9 +75,12 @@ bool model_config_parse(const char *text, size_t len, const char *name, Gpt2Conf
 
 bool model_config_read(const char *path, Gpt2Config *cfg, LfError *err) {
     size_t len;
-    char *text = read_text(path, &len, err);
+    char *text = fs_read_file(path, &len, err);
     if (!text) return false;
-    bool ok = model_config_parse(text, len, path, cfg, err);
+    bool ok = len <= MODEL_CONFIG_MAX_BYTES;
+    if (!ok)
+        lf_error_set(err, LF_ERR_INPUT, "%s: larger than %d bytes, not a model config", path, MODEL_CONFIG_MAX_BYTES);
+    ok = ok && model_config_parse(text, len, path, cfg, err);
     free(text);
     return ok;
 }

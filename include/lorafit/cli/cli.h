@@ -148,6 +148,10 @@ int cli_refuse_given(const CliParse *p, const char *const *names, const char *wh
  * it would destroy the input. Either may be NULL (not given). */
 bool cli_check_not_input(const char *out_opt, const char *out, const char *in_opt, const char *in, LfError *err);
 
+/* An LF_ERR_INPUT error when the directory --out names is model_dir, the
+ * model read from (merge, quantize): --force would replace the model. */
+bool cli_check_out_not_model(const char *out, const char *model_dir, LfError *err);
+
 /* Prints "lorafit CMD: <message>" and the usage line to stderr; returns 2. */
 int cli_error(const CliParse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "lorafit/cli/cli.h"
+#include "lorafit/engine/lora.h"
 #include "lorafit/engine/quant.h"
 
 #define CLI_OPT_THREADS(T, f, help_)                                                                          \
@@ -30,11 +31,11 @@
      .flags = (flags_), .help = (help_)}
 
 #define CLI_OPT_RANK(T, f, flags_, help_)                                                                     \
-    {.name = "--rank", .type = CLI_INT, CLI_AT(T, f), .lo = 1, .hi = 65536, .metavar = "N", .def = "8",       \
+    {.name = "--rank", .type = CLI_INT, CLI_AT(T, f), .lo = 1, .hi = LORA_RANK_MAX, .metavar = "N", .def = "8", \
      .flags = (flags_), .help = (help_)}
 
 #define CLI_OPT_ALPHA(T, f, flags_, help_)                                                                    \
-    {.name = "--alpha", .type = CLI_DOUBLE, CLI_AT(T, f), .lo_f = -1e9, .hi_f = 1e9, .metavar = "X",          \
+    {.name = "--alpha", .type = CLI_DOUBLE, CLI_AT(T, f), .lo_f = -LORA_ALPHA_ABS_MAX, .hi_f = LORA_ALPHA_ABS_MAX, .metavar = "X", \
      .def = "16", .flags = (flags_), .help = (help_)}
 
 /* Stored into the LoraConfig at member f. */

@@ -29,6 +29,11 @@ typedef enum {
 
 #define LORA_MAX_TARGETS 16
 
+/* The ranges train accepts and an adapter config may hold: beyond them a
+ * rank is an out-of-memory and an alpha turns every logit inf or NaN. */
+#define LORA_RANK_MAX 65536
+#define LORA_ALPHA_ABS_MAX 1e9
+
 typedef struct {
     int rank;            /* default 8 */
     double alpha;        /* default 16 */
