@@ -43,7 +43,6 @@ while [ $# -gt 0 ]; do
 done
 [[ -x $bin ]] || { echo "bench-quant: no lorafit executable at $bin; build it or set LORAFIT_BIN" >&2; exit 2; }
 case " $dtypes " in *" fp32 "*) ;; *) echo "bench-quant: --dtypes must include fp32 (the ratios' base)" >&2; exit 2 ;; esac
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 if [ "$dtypes_given" -eq 0 ] && "$bin" --version --verbose 2>/dev/null | grep -q -- '--base-dtype bf16 runs on'; then
   dtypes+=" bf16"
 fi

@@ -89,11 +89,10 @@ done
 case $rounds in ''|*[!0-9]*|0) echo "bench-vs-pytorch.sh: --rounds takes a whole number of at least 1, not '$rounds'" >&2; exit 2 ;; esac
 if [ -n "$keep" ]; then work=$keep; mkdir -p "$work"; else work=$(mktemp -d); trap 'rm -rf "$work"' EXIT; fi
 
-# Same threads on both sides. lorafit's OpenMP pool waits passively (its
-# OpenBLAS and OpenMP pools take turns; see include/lorafit/gpt2.h); torch
-# keeps its defaults.
+# Same threads on both sides. How idle threads wait is each side's own
+# choice (lorafit's: include/lorafit/cli/runtime.h; torch's: libgomp's
+# default), unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set for both.
 export OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
-lorafit_env=(env OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive})
 
 # Peak RSS in MB from /usr/bin/time -v's report.
 peak_mb() { awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$1"; }
@@ -113,7 +112,7 @@ bench_args=(--json --threads "$threads" --repeat "$repeat" --warmup "$warmup" --
 [ "$quick" = 1 ] && bench_args+=(--quick)
 for r in $(seq "$rounds"); do
   if [ "$rounds" -gt 1 ]; then echo "-- round $r of $rounds"; fi
-  "${lorafit_env[@]}" /usr/bin/time -v "$LORAFIT" bench "${bench_args[@]}" >"$work/lorafit.$r.json" 2>"$work/lorafit.$r.time" ||
+  /usr/bin/time -v "$LORAFIT" bench "${bench_args[@]}" >"$work/lorafit.$r.json" 2>"$work/lorafit.$r.time" ||
     { own_stderr "$work/lorafit.$r.time"; exit 1; }
   echo "load average after lorafit: $(load)"
   /usr/bin/time -v "$PYTHON" "$here/reference/bench_torch.py" "$work/lorafit.$r.json" >"$work/torch.$r.json" 2>"$work/torch.$r.time" ||
@@ -127,7 +126,7 @@ lf, th = (json.load(open(p)) for p in sys.argv[1:3])
 lf_rss, th_rss = sys.argv[3], sys.argv[4]
 tc = {c["name"]: c for c in th["cases"]}
 print(f"model: {lf['model']} ({lf['n_layer']} layers x {lf['n_embd']}), {lf['adapters']} adapters rank {lf['rank']}; "
-      f"torch {th['torch']} with {th['threads']} threads; lorafit {lf['threads']} threads, OMP_WAIT_POLICY {lf['omp_wait_policy']}")
+      f"torch {th['torch']} with {th['threads']} threads; lorafit {lf['threads']} threads, {lf['omp_wait_policy']}")
 print(f"{'case':<13} {'lorafit ms':>10} {'torch ms':>9} {'torch/lorafit':>13} {'lorafit tok/s':>13} {'torch tok/s':>11}"
       f" {'GFLOP/step':>10} {'lorafit GF/s':>12} {'torch GF/s':>10} {'ceiling':>8} {'of ceil.':>8} {'at ceil.':>8}")
 for c in lf["cases"]:
@@ -195,15 +194,15 @@ if [ "$classify" = 1 ]; then
     --log-every 0 "${dtype_args[@]}" >/dev/null 2>"$work/train.err" || { cat "$work/train.err" >&2; exit 1; }
   msg="Congratulations! You have won a free cruise. Text WIN to 80086 to claim."
   cmd=("$LORAFIT" classify --model "$model" --adapter "$work/adapter" --threads "$threads" "${dtype_args[@]}" "$msg")
-  "${lorafit_env[@]}" "${cmd[@]}" >/dev/null  # warms the page cache
+  "${cmd[@]}" >/dev/null  # warms the page cache
   times=()
   for i in $(seq 10); do
     t0=$(date +%s%N)
-    "${lorafit_env[@]}" "${cmd[@]}" >/dev/null
+    "${cmd[@]}" >/dev/null
     t1=$(date +%s%N)
     times+=($(( (t1 - t0) / 1000 )))
   done
-  "${lorafit_env[@]}" /usr/bin/time -v "${cmd[@]}" >"$work/classify.out" 2>"$work/classify.time"
+  /usr/bin/time -v "${cmd[@]}" >"$work/classify.out" 2>"$work/classify.time"
   printf '%s\n' "${times[@]}" | sort -n | awk -v rss="$(peak_mb "$work/classify.time")" '
     { t[NR] = $1 / 1000 }
     END { med = NR % 2 ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
@@ -216,7 +215,7 @@ if [ "$epoch" = 1 ]; then
   echo
   echo "== one epoch of the labs' split, last-token pooling, batch 8, $threads threads: $model"
   "$LORAFIT" split "$sms" --out "$work/split" --balance >/dev/null
-  "${lorafit_env[@]}" /usr/bin/time -v "$LORAFIT" train --model "$model" --train "$work/split/train.csv" \
+  /usr/bin/time -v "$LORAFIT" train --model "$model" --train "$work/split/train.csv" \
     --out "$work/epoch-adapter" --epochs 1 --threads "$threads" --log-every 0 "${dtype_args[@]}" >"$work/epoch.out" 2>"$work/epoch.time" ||
     { own_stderr "$work/epoch.time"; exit 1; }
   echo "epoch: $(wall_s "$work/epoch.time") s wall clock (process start to exit, tokenizing included); peak RSS $(peak_mb "$work/epoch.time") MB"

@@ -9,7 +9,7 @@ if [ "$rc" -ne 0 ]; then
 else
   pass
   for want in "ms/step" "tokens/s" "GFLOP/step" "GFLOP/s" "ceiling" "train-padded" "train-last" \
-    "infer-padded" "infer-last" "train-lm " "train-lm-all" "LM, answers counted" "sgemm 256 x 256 x 256" "peak RSS" "load average" "OMP_WAIT_POLICY"; do
+    "infer-padded" "infer-last" "train-lm " "train-lm-all" "LM, answers counted" "sgemm 256 x 256 x 256" "peak RSS" "load average" "GOMP_SPINCOUNT"; do
     case "$out" in
       *"$want"*) pass ;;
       *) fail "bench --quick: stdout lacks '$want'"$'\n'"$out" ;;

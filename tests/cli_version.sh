@@ -15,12 +15,12 @@ if [ "$rc" -eq 0 ] && [[ "$out" =~ ^lorafit\ [0-9]+\.[0-9]+\.[0-9]+$ ]]; then pa
 line() { printf '%s\n' "$out" | grep -m1 "^$1" || true; }
 
 # run_env VAR=VALUE... -- ARGS: lorafit with OPENBLAS_CORETYPE, lorafit's
-# marks and the wait policy unset, then the variables given; sets $out, $err, $rc.
+# marks and the wait settings unset, then the variables given; sets $out, $err, $rc.
 run_env() {
   local vars=()
   while [ "$1" != "--" ]; do vars+=("$1"); shift; done
   shift
-  env -u OPENBLAS_CORETYPE -u LORAFIT_CORETYPE_SET -u LORAFIT_CORETYPE_WAS -u OMP_WAIT_POLICY "${vars[@]}" \
+  env -u OPENBLAS_CORETYPE -u LORAFIT_CORETYPE_SET -u LORAFIT_CORETYPE_WAS -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT "${vars[@]}" \
     "$LORAFIT" "$@" >"$TMP/out" 2>"$TMP/err"
   rc=$?
   out=$(cat "$TMP/out")
@@ -32,6 +32,18 @@ run_env -- --version --verbose
 for want in "CPU: " "vector features: " "OpenBLAS kernels: " "OpenBLAS config: " "threads: " "oneDNN: " "MPI: "; do
   [ -n "$(line "$want")" ] && pass || fail "--version --verbose lacks '$want'"$'\n'"$out"
 done
+
+# OpenMP's idle threads: a short spin that lorafit sets, unless the user
+# set a policy or a spin count, which are kept as they are.
+threads_line=$(line "threads: ")
+[[ "$threads_line" == *"GOMP_SPINCOUNT 10000"* ]] && pass || fail "nothing set: $threads_line"
+run_env OMP_WAIT_POLICY=passive -- --version --verbose
+threads_line=$(line "threads: ")
+[[ "$threads_line" == *"OMP_WAIT_POLICY passive" ]] && pass || fail "OMP_WAIT_POLICY=passive: $threads_line"
+run_env GOMP_SPINCOUNT=500 -- --version --verbose
+threads_line=$(line "threads: ")
+[[ "$threads_line" == *"(GOMP_SPINCOUNT 500)" ]] && pass || fail "GOMP_SPINCOUNT=500: $threads_line"
+run_env -- --version --verbose
 
 # The MPI line names the library's own version, which Open MPI's mpirun states too.
 mpi_line=$(line "MPI: ")
@@ -108,8 +120,8 @@ if [ -r "${LORAFIT_FAKE_CORENAME:-}" ]; then
     "OpenBLAS kernels: $best, chosen by lorafit (OpenBLAS picked Prescott by itself);"*) pass ;;
     *) fail "a library on Prescott: $(line "OpenBLAS kernels: ")"$'\n'"stderr: $err" ;;
   esac
-  # the wait policy is set in the same start
-  [[ "$(line "threads: ")" == *"OMP_WAIT_POLICY PASSIVE"* ]] && pass || fail "policy: $(line "threads: ")"
+  # the spin count is set in the same start
+  [[ "$(line "threads: ")" == *"GOMP_SPINCOUNT 10000"* ]] && pass || fail "spin count: $(line "threads: ")"
   # a command runs normally after starting again
   run_env "${fake[@]}" -- count-params
   [ "$rc" -eq 0 ] && pass || fail "count-params after the switch: exit $rc: $err"

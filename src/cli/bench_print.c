@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lorafit/cli/bench_run.h"
+#include "lorafit/cli/runtime.h"
 
 /* ---------------------------------------------------------------------------
  * output */
@@ -18,11 +19,6 @@ void bench_read_loadavg(double la[3]) {
     if (!f) return;
     if (fscanf(f, "%lf %lf %lf", &la[0], &la[1], &la[2]) != 3) la[0] = la[1] = la[2] = -1;
     fclose(f);
-}
-
-static const char *wait_policy(void) {
-    const char *p = getenv("OMP_WAIT_POLICY");
-    return p && *p ? p : "unset (libgomp spins)";
 }
 
 static void shape_label(const BenchCase *c, char *buf, size_t size) {
@@ -176,7 +172,8 @@ void bench_print_json(const BenchSummary *s, BenchCase *cases, const bool *on, c
     cJSON_AddStringToObject(root, "kernels_chosen_by", runtime_kernels_origin_name(s->kernels.origin));
     if (s->kernels.best) cJSON_AddStringToObject(root, "kernels_best", s->kernels.best);
     if (!o->no_ceiling) cJSON_AddStringToObject(root, "ceiling_kernels", s->ceiling.ran);
-    cJSON_AddStringToObject(root, "omp_wait_policy", wait_policy());
+    char wait[160];
+    cJSON_AddStringToObject(root, "omp_wait_policy", runtime_wait_policy(wait, sizeof wait));
     cJSON_AddNumberToObject(root, "seed", (double)o->seed);
     cJSON_AddNumberToObject(root, "repeat", o->repeat);
     cJSON_AddNumberToObject(root, "warmup", o->warmup);

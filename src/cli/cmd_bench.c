@@ -144,8 +144,9 @@ static const CliCommand COMMAND = {
     .synopsis = "lorafit bench [options]",
     .about = ABOUT,
     .options = OPTIONS,
-    .epilogue = "OpenMP's threads spin between parallel regions unless OMP_WAIT_POLICY=passive is set\n"
-                "in the environment (libgomp reads it at start-up); the policy in force is printed.",
+    .epilogue = "Between parallel regions OpenMP's threads spin briefly, then sleep: lorafit sets\n"
+                "GOMP_SPINCOUNT=" RUNTIME_SPINCOUNT " unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set in the environment\n"
+                "(libgomp reads them at start-up); the setting in force is printed.",
 };
 
 static int parse_options(int argc, char **argv, BenchOptions *o) {

@@ -14,6 +14,7 @@
 static const char CORETYPE[] = "OPENBLAS_CORETYPE";
 static const char CORETYPE_SET[] = "LORAFIT_CORETYPE_SET";
 static const char CORETYPE_WAS[] = "LORAFIT_CORETYPE_WAS";
+static const char SPINCOUNT[] = "GOMP_SPINCOUNT";
 
 /* Sets OPENBLAS_CORETYPE and both marks, or none of them. */
 static bool choose_kernels(const char *use, const char *was) {
@@ -27,12 +28,12 @@ void runtime_prepare(char **argv) {
     CpuInfo cpu;
     cpu_detect(&cpu);
     BlasKernelChoice choice = blas_kernels_choose(&cpu, blas_kernels_core(), blas_kernels_config(), getenv(CORETYPE));
-    bool policy = !getenv("OMP_WAIT_POLICY") && setenv("OMP_WAIT_POLICY", "PASSIVE", 1) == 0;
+    bool spin = !getenv("OMP_WAIT_POLICY") && !getenv(SPINCOUNT) && setenv(SPINCOUNT, RUNTIME_SPINCOUNT, 1) == 0;
     bool kernels = choice.use && choose_kernels(choice.use, blas_kernels_core());
-    if (!policy && !kernels) return;
+    if (!spin && !kernels) return;
     execv("/proc/self/exe", argv);
     /* should exec fail, run on as we are, saying nothing false about it */
-    if (policy) unsetenv("OMP_WAIT_POLICY");
+    if (spin) unsetenv(SPINCOUNT);
     if (kernels) unsetenv(CORETYPE), unsetenv(CORETYPE_SET), unsetenv(CORETYPE_WAS);
 }
 
@@ -60,6 +61,19 @@ void runtime_kernels(RuntimeKernels *k) {
 const char *runtime_ceiling_kernels(const RuntimeKernels *k) {
     BlasKernelChoice c = blas_kernels_choose(&k->cpu, k->core, k->config, NULL);
     return c.use;
+}
+
+const char *runtime_wait_policy(char *buf, size_t size) {
+    const char *policy = getenv("OMP_WAIT_POLICY"), *spin = getenv(SPINCOUNT);
+    if (policy && *policy && spin && *spin)
+        snprintf(buf, size, "OMP_WAIT_POLICY %s, GOMP_SPINCOUNT %s", policy, spin);
+    else if (policy && *policy)
+        snprintf(buf, size, "OMP_WAIT_POLICY %s", policy);
+    else if (spin && *spin)
+        snprintf(buf, size, "idle threads spin, then sleep (GOMP_SPINCOUNT %s)", spin);
+    else
+        snprintf(buf, size, "OMP_WAIT_POLICY and GOMP_SPINCOUNT unset (libgomp's default spin)");
+    return buf;
 }
 
 static void describe_kernels(FILE *f, const RuntimeKernels *k) {
@@ -95,10 +109,9 @@ void runtime_describe(FILE *f, const RuntimeKernels *k, int threads, const char 
             c->vendor[0] ? c->vendor : "no cpuid", c->family, c->model);
     fprintf(f, "vector features: %s\n", cpu_features_text(c, features, sizeof features));
     describe_kernels(f, k);
-    const char *policy = getenv("OMP_WAIT_POLICY");
-    fprintf(f, "threads: %d%s; OpenBLAS single-threaded, each GEMM split over lorafit's OpenMP threads; "
-               "OMP_WAIT_POLICY %s\n",
-            threads, threads_note ? threads_note : "", policy && *policy ? policy : "unset (libgomp spins)");
+    char wait[160];
+    fprintf(f, "threads: %d%s; OpenBLAS single-threaded, each GEMM split over lorafit's OpenMP threads; %s\n",
+            threads, threads_note ? threads_note : "", runtime_wait_policy(wait, sizeof wait));
     char dnnl[256];
     bf16_describe(dnnl, sizeof dnnl);
     fprintf(f, "oneDNN: %s\n", dnnl);

@@ -36,8 +36,8 @@
  * OpenBLAS is set to one thread (OPENBLAS_NUM_THREADS=1 or
  * openblas_set_num_threads(1)): each thread then calls sgemm on its own
  * slice of the output. That is the fast setting on 2 cores; with OpenBLAS
- * threaded too, the two pools spin while the other works. On a shared
- * machine, OMP_WAIT_POLICY=passive also helps.
+ * threaded too, the two pools spin while the other works. (How long idle
+ * threads spin is set at start-up: include/lorafit/cli/runtime.h.)
  *
  * Determinism: same seed, same thread count, same bits. The non-GEMM
  * kernels compute each row serially (their bits do not depend on the
