@@ -76,7 +76,7 @@ workflow() {
     local model=$1 split=$2 adapter=$3
     shift 3
     set -x
-    "$lorafit" split "$SMS" --out "$split" --balance
+    "$lorafit" split "$SMS" --out "$split" --force --balance
     "$lorafit" train --model "$model" --train "$split/train.csv" --val "$split/validation.csv" \
         --out "$adapter" --force "${threads[@]}" "$@"
     "$lorafit" eval --model "$model" --adapter "$adapter" --data "$split/test.csv" "${threads[@]}"

@@ -4,7 +4,8 @@
 # count-params' (all params); the CSV and the JSON hold the same rows; a
 # second run skips every finished run (nothing rewritten); a grid stopped
 # by SIGINT in its second run resumes it from its checkpoint and ends with
-# the table of an uninterrupted grid; bad lists are refused before any run.
+# the table of an uninterrupted grid; bad lists, and targets the model
+# lacks, are refused before any run.
 . "$(dirname "$0")/lib.sh"
 
 tiny_model_and_csv
@@ -73,5 +74,8 @@ expect_fail 2 "--targets W_query,,W_value" "${GRID[@]}" --out "$TMP/bad" --targe
 # A value twice would be one run listed twice in the table: refused, whatever its spelling.
 expect_fail 2 "--lr 0.001: the same value as --lr 1e-3" "${GRID[@]}" --out "$TMP/bad" --lr 1e-3 --lr 0.001
 expect_fail 2 "--targets c_attn: given twice" "${GRID[@]}" --out "$TMP/bad" --targets c_attn --targets c_attn
+# A target the model lacks is refused before the first run trains, not when its run comes.
+expect_fail 2 "--targets W_query,fc9: unknown target 'fc9'" "${GRID[@]}" --out "$TMP/bad" \
+  --targets W_query --targets W_query,fc9
 expect_that "nothing written after a refusal" test ! -e "$TMP/bad"
 finish

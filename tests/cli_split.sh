@@ -102,6 +102,22 @@ cat "$TMP/a/train.csv" "$TMP/a/test.csv" | grep -qx 'line two, with a comma"' &&
 cmp -s "$TMP/a/train.csv" "$TMP/b/train.csv" && cmp -s "$TMP/a/test.csv" "$TMP/b/test.csv" \
     && ok || bad "a rerun differs"
 
+# An earlier split is kept unless --force: a rerun with another seed is
+# refused, files untouched; with --force it replaces all three.
+before=$(cat "$TMP/b/train.csv" "$TMP/b/validation.csv" "$TMP/b/test.csv" | md5sum)
+expect 2 "lorafit split: $TMP/b/train.csv already exists; pass --force to replace it" \
+    "$FIX/labs_train.csv" --out-dir "$TMP/b" --seed 9
+[ "$(cat "$TMP/b/train.csv" "$TMP/b/validation.csv" "$TMP/b/test.csv" | md5sum)" = "$before" ] && ok \
+    || bad "a refused rerun changed the files"
+[ -z "$(ls -A "$TMP/b" | grep -v -x -e train.csv -e validation.csv -e test.csv)" ] && ok \
+    || bad "a refused rerun left files: $(ls -A "$TMP/b")"
+rm "$TMP/b/train.csv"
+expect 2 "lorafit split: $TMP/b/validation.csv already exists; pass --force to replace it" \
+    "$FIX/labs_train.csv" --out-dir "$TMP/b" --seed 9
+"$BIN" split "$FIX/labs_train.csv" --out-dir "$TMP/b" --seed 9 --force >/dev/null 2>&1 && ok || bad "--force"
+[ -s "$TMP/b/train.csv" ] && [ "$(cat "$TMP/b/validation.csv" "$TMP/b/test.csv" | md5sum)" != \
+    "$(cat "$TMP/a/validation.csv" "$TMP/a/test.csv" | md5sum)" ] && ok || bad "--force did not replace the files"
+
 # ham/spam names by default, ids with --label-ids; a latin-1 byte warns.
 expect 0 "lorafit split: warning: $FIX/spam_v1v2.csv: 1 row is not valid UTF-8 (line 4); the bytes are kept as they are" \
     "$FIX/spam_v1v2.csv" --out-dir "$TMP/c" --train 1 --val 0

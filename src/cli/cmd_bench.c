@@ -321,10 +321,10 @@ static bool hold_base(Bench *b, const BenchOptions *o, BenchSummary *s, LfError 
     if (!session_base_dtype(held, o->base_dtype, b->ck ? checkpoint_file(b->ck) : "", &s->base_dtype, err))
         return false;
     if (held == QUANT_F32 && s->base_dtype != QUANT_F32) {
-        if (!session_quantize_base(&b->qw, b->w, s->base_dtype, NULL, err)) return false;
+        if (!session_quantize_base(&b->qw, b->w, s->base_dtype, NULL, "bench", err)) return false;
         b->w = &b->qw.w;
     } else if (held != QUANT_F32 &&
-               !session_quant_tiles(checkpoint_quant_matrices(b->ck), b->w->cfg.n_layer * QUANT_MATS_PER_LAYER, err)) {
+               !session_quant_tiles(checkpoint_quant_matrices(b->ck), b->w->cfg.n_layer * QUANT_MATS_PER_LAYER, "bench", err)) {
         return false;
     }
     s->quant_tiles = quant_tiles_name(b->w);

@@ -181,7 +181,7 @@ done:
 }
 
 int cmd_classify(int argc, char **argv) {
-    Options o = {0};
+    Options o = {.m.command = "classify"};
     int rc = parse_options(argc, argv, &o);
     if (rc == CLI_RUN) {
         session_set_threads(o.m.threads);

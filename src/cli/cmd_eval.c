@@ -303,7 +303,7 @@ static int run(Options *o, LfError *err) {
 }
 
 int cmd_eval(int argc, char **argv) {
-    Options o = {0};
+    Options o = {.m.command = "eval"};
     Dist d;
     int rc = session_join_ranks(&d, "eval");
     if (rc) return rc;

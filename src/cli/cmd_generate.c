@@ -199,7 +199,7 @@ typedef struct {
 /* The causal LM (n_classes 0: no head; the decoder has its own cache, so
  * the engine is built for one position only), with the adapter if any. */
 static bool open_model(Generator *g, const Options *o, LfError *err) {
-    AdapterOptions ao = {.model = o->model, .adapters = {.v = {o->adapter}, .n = o->adapter != NULL},
+    AdapterOptions ao = {.command = "generate", .model = o->model, .adapters = {.v = {o->adapter}, .n = o->adapter != NULL},
                          .vocab = o->vocab, .batch_size = 1, .base_dtype = o->base_dtype};
     return session_open_lm_adapter(&g->s, &ao, err) && session_build_lm(&g->s, 1, 1, err);
 }

@@ -18,6 +18,9 @@
 #include "lorafit/cli/session.h"
 #include "lorafit/cli/train_run.h"
 #include "lorafit/engine/batch.h"
+#include "lorafit/engine/lora.h"
+#include "lorafit/engine/modtree.h"
+#include "lorafit/io/checkpoint.h"
 #include "lorafit/util/clock.h"
 #include "lorafit/util/dist.h"
 #include "lorafit/util/files.h"
@@ -258,6 +261,27 @@ static int grid_run(const Options *o, Session *base, GridRow *row, double *overh
     return grid_row_write(result, row, err) ? 0 : lf_error_exit_code(err);
 }
 
+/* Every target list names Linears of this model: asked now, before the
+ * first run trains, rather than when its own run comes. */
+static bool check_targets(const GridAxes *g, const Gpt2Config *cfg, LfError *err) {
+    for (int i = 0; i < g->n_targets; i++) {
+        if (!g->targets[i][0]) continue;
+        LoraConfig lc = lora_config_default();
+        ModTree tree;
+        bool ok = lora_config_set_targets(&lc, g->targets[i], err) &&
+                  modtree_build(&tree, cfg, lora_targets_style(&lc), err);
+        if (ok) {
+            ok = lora_inject(&tree, &lc, err);
+            modtree_free(&tree);
+        }
+        if (!ok) {
+            lf_error_prefix(err, "--targets %s", g->targets[i]);
+            return false;
+        }
+    }
+    return true;
+}
+
 static int run(const Options *o, const GridAxes *g, LfError *err) {
     int n = g->n_ranks * g->n_alphas * g->n_lrs * g->n_targets, rc = 0, trained = 0;
     GridRow *rows = calloc((size_t)n, sizeof *rows);
@@ -267,7 +291,12 @@ static int run(const Options *o, const GridAxes *g, LfError *err) {
         return 1;
     }
     double overhead = 0, most = 0;
-    if (!session_open_base(&base, o->model, o->vocab, err)) {
+    if (!session_open_base(&base, "grid", o->model, o->vocab, err)) {
+        free(rows);
+        return lf_error_exit_code(err);
+    }
+    if (!check_targets(g, checkpoint_config(base.ck), err)) {
+        session_close(&base);
         free(rows);
         return lf_error_exit_code(err);
     }

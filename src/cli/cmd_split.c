@@ -20,7 +20,7 @@ static const char *const PART_NAMES[3] = {"train.csv", "validation.csv", "test.c
 
 typedef struct {
     const char *input, *out_dir;
-    bool balance, label_ids;
+    bool balance, label_ids, force;
     double train, val;
     long seed;
     DatasetOptions data;
@@ -30,8 +30,9 @@ static const CliOption OPTIONS[] = {
     CLI_HEADING("options:"),
     {.name = "INPUT", .type = CLI_STRING, CLI_AT(SplitArgs, input),
      .help = "the labelled file: the UCI SMSSpamCollection, a CSV ..."},
-    CLI_OPT_OUT(SplitArgs, out_dir, 0, "where to write the three files (created if missing)"),
+    CLI_OPT_OUT(SplitArgs, out_dir, 0, "where to write the three files (created if missing); files already there need --force"),
     CLI_ALIAS("--out-dir", "--out"),
+    {.name = "--force", .type = CLI_FLAG, CLI_AT(SplitArgs, force), .help = "replace train.csv, validation.csv and test.csv in --out"},
     {.name = "--balance", .type = CLI_FLAG, CLI_AT(SplitArgs, balance),
      .help = "keep as many rows of every class as the smallest has"},
     {.name = "--train", .type = CLI_DOUBLE, CLI_AT(SplitArgs, train), .lo_f = 0, .hi_f = 1, .metavar = "F",
@@ -46,7 +47,7 @@ static const CliOption OPTIONS[] = {
 
 static const CliCommand COMMAND = {
     .name = "split",
-    .usage = "lorafit split INPUT --out DIR [--balance] [--train 0.7] [--val 0.1] [--seed 123] [--label-ids] "
+    .usage = "lorafit split INPUT --out DIR [--force] [--balance] [--train 0.7] [--val 0.1] [--seed 123] [--label-ids] "
              DATASET_CLI_USAGE,
     .about = "Balance and split a labelled CSV/TSV file into train.csv, validation.csv\n"
              "and test.csv (header Label,Text), as the LoRA spam-classification labs do.",
@@ -100,6 +101,11 @@ static bool write_parts(const SplitArgs *s, const Dataset *d, const DatasetSplit
         }
         if (fs_same_path(path, s->input)) {
             lf_error_set(err, LF_ERR_INPUT, "%s is the input: the split would replace it; choose another --out", path);
+            ok = false;
+            break;
+        }
+        if (!s->force && access(path, F_OK) == 0) {
+            lf_error_set(err, LF_ERR_INPUT, "%s already exists; pass --force to replace it", path);
             ok = false;
             break;
         }

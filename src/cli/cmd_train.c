@@ -351,7 +351,7 @@ static int train_loop(TrainRun *r, LfError *err) {
 static bool open_base(TrainRun *r, LfError *err) {
     const TrainOptions *o = r->o;
     const Session *b = o->base;
-    if (!b) return session_open_base(&r->s, o->model, o->vocab, err) && session_set_base_dtype(&r->s, o->ac.base_dtype, err);
+    if (!b) return session_open_base(&r->s, "train", o->model, o->vocab, err) && session_set_base_dtype(&r->s, o->ac.base_dtype, err);
     if (b->base_dtype != o->ac.base_dtype) {
         lf_error_set(err, LF_ERR_INPUT, "the base is held in %s, the run wants %s", quant_dtype_name(b->base_dtype),
                      quant_dtype_name(o->ac.base_dtype));

@@ -13,8 +13,9 @@
 #include "lorafit/engine/quant_tiles.h"
 #include "lorafit/io/merge.h"
 
-bool session_open_base(Session *s, const char *model, const char *vocab_dir, LfError *err) {
+bool session_open_base(Session *s, const char *command, const char *model, const char *vocab_dir, LfError *err) {
     memset(s, 0, sizeof *s);
+    s->command = command;
     s->ck = checkpoint_open(model, err);
     if (!s->ck) return false;
     s->tok = tok_load_default(vocab_dir, checkpoint_dir(s->ck), err);
@@ -53,14 +54,15 @@ bool session_base_dtype(QuantDtype in_file, QuantDtype wanted, const char *file,
     return false;
 }
 
-bool session_quant_tiles(QuantMatrix *mats, int n, LfError *err) {
+bool session_quant_tiles(QuantMatrix *mats, int n, const char *command, LfError *err) {
     bool reference = false;
     if (!bf16_reference_wanted(&reference, err)) return false;
     /* fp32 tiles on a CPU without bf16 are the rule, said by bench; on one
      * with it they mean oneDNN refused the tiles, which the user should hear */
     LfError why = {0};
     if (!quant_tiles_choose(mats, n, reference, &why) && bf16_usable(NULL))
-        fprintf(stderr, "warning: the int8/nf4 GEMMs stay in fp32 tiles, not bf16: %s\n", why.msg);
+        fprintf(stderr, "lorafit %s: warning: the int8/nf4 GEMMs stay in fp32 tiles, not bf16: %s\n", command,
+                why.msg);
     return true;
 }
 
@@ -69,9 +71,9 @@ bool session_set_base_dtype(Session *s, QuantDtype dtype, LfError *err) {
     if (!session_base_dtype(in_file, dtype, checkpoint_file(s->ck), &s->base_dtype, err)) return false;
     if (in_file != QUANT_F32)
         return session_quant_tiles(checkpoint_quant_matrices(s->ck),
-                                   checkpoint_config(s->ck)->n_layer * QUANT_MATS_PER_LAYER, err);
+                                   checkpoint_config(s->ck)->n_layer * QUANT_MATS_PER_LAYER, s->command, err);
     if (dtype == QUANT_F32) return true;
-    if (!session_quantize_base(&s->qw, checkpoint_weights(s->ck), dtype, s->ck, err)) {
+    if (!session_quantize_base(&s->qw, checkpoint_weights(s->ck), dtype, s->ck, s->command, err)) {
         lf_error_prefix(err, "%s", checkpoint_file(s->ck));
         return false;
     }
@@ -79,13 +81,13 @@ bool session_set_base_dtype(Session *s, QuantDtype dtype, LfError *err) {
 }
 
 bool session_quantize_base(QuantWeights *qw, const Gpt2Weights *w, QuantDtype dtype, Gpt2Checkpoint *release,
-                           LfError *err) {
+                           const char *command, LfError *err) {
     bool reference = false;
     if (!bf16_reference_wanted(&reference, err) || (dtype == QUANT_BF16 && !reference && !bf16_usable(err)))
         return false; /* before converting anything */
     if (!quant_weights_build(qw, w, dtype, err)) return false;
     if (release) checkpoint_release_block_matrices(release); /* the fp32 copies no longer count in RSS */
-    if (dtype != QUANT_BF16) return session_quant_tiles(qw->mats, w->cfg.n_layer * QUANT_MATS_PER_LAYER, err);
+    if (dtype != QUANT_BF16) return session_quant_tiles(qw->mats, w->cfg.n_layer * QUANT_MATS_PER_LAYER, command, err);
     return reference || bf16_weights_use_dnnl(qw, err);
 }
 
@@ -99,7 +101,7 @@ bool session_build_model(Session *s, ModTreeStyle naming, const LoraConfig *lc, 
 }
 
 bool session_open_classifier_base(Session *s, const AdapterOptions *o, LfError *err) {
-    if (!session_open_base(s, o->model, o->vocab, err)) return false;
+    if (!session_open_base(s, o->command, o->model, o->vocab, err)) return false;
     s->batch_size = o->batch_size;
     return session_set_base_dtype(s, o->base_dtype, err);
 }
@@ -169,7 +171,7 @@ bool session_build_lm(Session *s, int max_B, int max_T, LfError *err) {
 
 void session_warn_base_dtype(const Session *s, const AdapterConfig *ac, const char *adapter_dir) {
     if (ac->base_dtype != s->base_dtype)
-        fprintf(stderr, "warning: %s was trained with --base-dtype %s; using it with %s\n", adapter_dir,
+        fprintf(stderr, "lorafit %s: warning: %s was trained with --base-dtype %s; using it with %s\n", s->command, adapter_dir,
                 quant_dtype_name(ac->base_dtype), quant_dtype_name(s->base_dtype));
 }
 

@@ -42,11 +42,13 @@ typedef struct {
     const char *adapter_dir;
     AdapterConfig ac;
     int batch_size;
+    const char *command; /* the command that opened it, for its warnings ("lorafit eval: warning: ...") */
 } Session;
 
 /* Opens the checkpoint (a directory or a .safetensors file) and the
- * tokenizer (vocab_dir, or next to the model, or lorafit's own copy). */
-bool session_open_base(Session *s, const char *model, const char *vocab_dir, LfError *err);
+ * tokenizer (vocab_dir, or next to the model, or lorafit's own copy) for
+ * `command` (its name, as warnings start "lorafit <command>: warning: "). */
+bool session_open_base(Session *s, const char *command, const char *model, const char *vocab_dir, LfError *err);
 
 /* Holds the base's block Linear weights in `dtype` from now on: quantized
  * here, unless the file already holds them quantized (then it must be
@@ -73,14 +75,15 @@ static inline bool session_recompute(int option, QuantDtype base) {
  * attached; release's fp32 block matrices given back once converted, before
  * oneDNN makes its copies (NULL: none to give back). */
 bool session_quantize_base(QuantWeights *qw, const Gpt2Weights *w, QuantDtype dtype, Gpt2Checkpoint *release,
-                           LfError *err);
+                           const char *command, LfError *err);
 
 /* The tiles of an int8 or nf4 base's GEMMs, mats[0 .. n - 1] (quant_tiles.h):
  * bf16 on oneDNN where the CPU and oneDNN can, bf16 on the reference with
  * LORAFIT_BF16_BACKEND=reference, else fp32. Fails (LF_ERR_INPUT) only on
- * a wrong value of that variable. session_set_base_dtype and
+ * a wrong value of that variable; fp32 tiles where bf16 ones were possible
+ * are a warning from `command`. session_set_base_dtype and
  * session_quantize_base call it. */
-bool session_quant_tiles(QuantMatrix *mats, int n, LfError *err);
+bool session_quant_tiles(QuantMatrix *mats, int n, const char *command, LfError *err);
 
 /* On stderr, when the adapter (config ac, in adapter_dir) was trained with
  * another base dtype than s holds: a warning naming both. */
@@ -99,6 +102,7 @@ void session_close(Session *s);
 
 /* The options of the commands that use a trained adapter (eval, classify). */
 typedef struct {
+    const char *command; /* the command's name (set by it, not an option): for warnings */
     const char *model, *vocab;
     CliStringList adapters; /* none: a merged classifier; several: eval and classify only */
     int batch_size; /* texts per forward pass; 8 unless given */
