@@ -14,7 +14,7 @@
 static const char CORETYPE[] = "OPENBLAS_CORETYPE";
 static const char CORETYPE_SET[] = "LORAFIT_CORETYPE_SET";
 static const char CORETYPE_WAS[] = "LORAFIT_CORETYPE_WAS";
-static const char SPINCOUNT[] = "GOMP_SPINCOUNT";
+static const char SPINCOUNT[] = "GOMP_SPINCOUNT", WAIT_POLICY[] = "OMP_WAIT_POLICY";
 
 /* Sets OPENBLAS_CORETYPE and both marks, or none of them. */
 static bool choose_kernels(const char *use, const char *was) {
@@ -28,7 +28,7 @@ void runtime_prepare(char **argv) {
     CpuInfo cpu;
     cpu_detect(&cpu);
     BlasKernelChoice choice = blas_kernels_choose(&cpu, blas_kernels_core(), blas_kernels_config(), getenv(CORETYPE));
-    bool spin = !getenv("OMP_WAIT_POLICY") && !getenv(SPINCOUNT) && setenv(SPINCOUNT, RUNTIME_SPINCOUNT, 1) == 0;
+    bool spin = !getenv(WAIT_POLICY) && !getenv(SPINCOUNT) && setenv(SPINCOUNT, RUNTIME_SPINCOUNT, 1) == 0;
     bool kernels = choice.use && choose_kernels(choice.use, blas_kernels_core());
     if (!spin && !kernels) return;
     execv("/proc/self/exe", argv);
@@ -64,7 +64,7 @@ const char *runtime_ceiling_kernels(const RuntimeKernels *k) {
 }
 
 const char *runtime_wait_policy(char *buf, size_t size) {
-    const char *policy = getenv("OMP_WAIT_POLICY"), *spin = getenv(SPINCOUNT);
+    const char *policy = getenv(WAIT_POLICY), *spin = getenv(SPINCOUNT);
     if (policy && *policy && spin && *spin)
         snprintf(buf, size, "OMP_WAIT_POLICY %s, GOMP_SPINCOUNT %s", policy, spin);
     else if (policy && *policy)
