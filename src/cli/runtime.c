@@ -14,7 +14,8 @@
 static const char CORETYPE[] = "OPENBLAS_CORETYPE";
 static const char CORETYPE_SET[] = "LORAFIT_CORETYPE_SET";
 static const char CORETYPE_WAS[] = "LORAFIT_CORETYPE_WAS";
-static const char SPINCOUNT[] = "GOMP_SPINCOUNT", WAIT_POLICY[] = "OMP_WAIT_POLICY";
+static const char SPINCOUNT[] = "GOMP_SPINCOUNT";
+static const char WAIT_POLICY[] = "OMP_WAIT_POLICY";
 
 /* Sets OPENBLAS_CORETYPE and both marks, or none of them. */
 static bool choose_kernels(const char *use, const char *was) {
