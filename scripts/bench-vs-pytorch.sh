@@ -15,9 +15,10 @@
 #    GPTModel, LoRA rank 8 / alpha 16 on every block Linear, Linear(768, 2)
 #    head, AdamW over the trainable parameters) on exactly those batches, with
 #    torch.set_num_threads(N) and OMP/MKL_NUM_THREADS=N;
-# 3. the table: both sides' ms/step and the ratio torch / lorafit per case,
-#    lorafit's GFLOP/s against its sgemm ceiling, the ratio lorafit would reach
-#    at that ceiling ("at ceil."), and both processes' peak RSS (/usr/bin/time -v);
+# 3. the table (scripts/reference/bench_table.py): both sides' ms/step and the
+#    ratio torch / lorafit per case, lorafit's GFLOP/s against its sgemm
+#    ceiling, the ratio lorafit would reach at that ceiling ("at ceil."), and
+#    both processes' peak RSS (/usr/bin/time -v);
 # 4. unless --no-classify: `lorafit classify` of one message in a fresh process
 #    (median wall clock of 10, warm page cache) with an adapter made by a
 #    one-epoch run on 16 messages;
@@ -120,61 +121,14 @@ for r in $(seq "$rounds"); do
   echo "load average after torch:   $(load)"
   echo
 
-  "$PYTHON" - "$work/lorafit.$r.json" "$work/torch.$r.json" "$(peak_mb "$work/lorafit.$r.time")" "$(peak_mb "$work/torch.$r.time")" <<'EOF'
-import json, sys
-lf, th = (json.load(open(p)) for p in sys.argv[1:3])
-lf_rss, th_rss = sys.argv[3], sys.argv[4]
-tc = {c["name"]: c for c in th["cases"]}
-print(f"model: {lf['model']} ({lf['n_layer']} layers x {lf['n_embd']}), {lf['adapters']} adapters rank {lf['rank']}; "
-      f"torch {th['torch']} with {th['threads']} threads; lorafit {lf['threads']} threads, {lf['omp_wait_policy']}")
-print(f"{'case':<13} {'lorafit ms':>10} {'torch ms':>9} {'torch/lorafit':>13} {'lorafit tok/s':>13} {'torch tok/s':>11}"
-      f" {'GFLOP/step':>10} {'lorafit GF/s':>12} {'torch GF/s':>10} {'ceiling':>8} {'of ceil.':>8} {'at ceil.':>8}")
-for c in lf["cases"]:
-    t = tc[c["name"]]
-    # the ratio lorafit would reach if its whole step ran at the ceiling
-    at_ceiling = (f"{t['ms_per_step'] * c['ceiling_gflops'] / (1000 * c['gflop_per_step']):>7.2f}x"
-                  if c['ceiling_gflops'] > 0 else f"{'-':>8}")
-    print(f"{c['name']:<13} {c['ms_per_step']:>10.1f} {t['ms_per_step']:>9.1f} {t['ms_per_step'] / c['ms_per_step']:>12.2f}x"
-          f" {c['tokens_per_s']:>13.0f} {t['tokens_per_s']:>11.0f} {c['gflop_per_step']:>10.1f} {c['gflops']:>12.1f}"
-          f" {t['gflops_lorafit_count']:>10.1f} {c['ceiling_gflops']:>8.1f} {100 * c['fraction_of_ceiling']:>7.1f}% {at_ceiling}")
-print(f"(GFLOP/s of both sides use lorafit's count of the FLOPs a step needs; ceiling = cblas_sgemm alone at the step's"
-      f" GEMM shapes; sgemm {lf['sgemm_square_n']}^3: {lf['sgemm_square_gflops']:.1f} GFLOP/s;"
-      f" at ceil. = torch ms / the ms lorafit's FLOPs take at the ceiling: the most torch/lorafit can be with these"
-      f" GEMMs, as both sides multiply through the same OpenBLAS)")
-if lf.get("generate") and th.get("generate"):
-    g, t = lf["generate"], th["generate"]
-    print(f"generate, batch 1, greedy, {g['new_tokens']} new tokens after {g['prompt_tokens']}: lorafit {g['ms_per_token']:.2f} ms/token"
-          f" (KV cache), torch {t['ms_per_token']:.1f} ms/token (no cache, the whole sequence per token"
-          f"{'' if t['every_step'] else ', every 32nd step timed'}): {t['ms_per_token'] / g['ms_per_token']:.1f}x;"
-          f" lorafit = {g['ratio_to_weight_read']:.2f} x the weight read ({g['weight_mb']:.0f} MB in {g['weight_read_ms']:.2f} ms,"
-          f" {g['bandwidth_gbs']:.1f} GB/s)")
-print(f"peak RSS (whole process, /usr/bin/time -v): lorafit {lf_rss} MB, torch {th_rss} MB; lorafit's weights"
-      f" {lf['weights_mb']:.1f} MB ({('checkpoint, blocks ' + ('in place' if lf.get('weights_in_place') else 'copied')) if lf['weights_mmapped'] else 'random, allocated'}), RSS with them"
-      f" {lf['rss_with_weights_mb']:.1f} MB, after train-padded {lf['peak_rss_after_train_padded_mb']:.1f} MB")
-EOF
+  "$PYTHON" "$here/reference/bench_table.py" round "$work/lorafit.$r.json" "$work/torch.$r.json" \
+    "$(peak_mb "$work/lorafit.$r.time")" "$(peak_mb "$work/torch.$r.time")"
   if [ "$r" -lt "$rounds" ]; then echo; fi
 done
 
 if [ "$rounds" -gt 1 ]; then
   echo
-  "$PYTHON" - "$work" "$rounds" <<'EOF'
-import json, statistics, sys
-work, rounds = sys.argv[1], int(sys.argv[2])
-runs = [(json.load(open(f"{work}/lorafit.{r}.json")), json.load(open(f"{work}/torch.{r}.json"))) for r in range(1, rounds + 1)]
-print(f"torch / lorafit per round, {rounds} rounds (each: lorafit's cases, then torch's), and their median;")
-print("at ceil.: the ratio if lorafit's whole step ran at its sgemm ceiling (the most these GEMMs allow)")
-print(f"{'case':<13} " + " ".join(f"{'round ' + str(r):>8}" for r in range(1, rounds + 1)) + f" {'median':>8}   at ceil. per round")
-for i, c in enumerate(runs[0][0]["cases"]):
-    ratios, bounds = [], []
-    for lf, th in runs:
-        lc = lf["cases"][i]
-        tm = {t["name"]: t for t in th["cases"]}[lc["name"]]["ms_per_step"]
-        ratios.append(tm / lc["ms_per_step"])
-        if lc["ceiling_gflops"] > 0:
-            bounds.append(tm * lc["ceiling_gflops"] / (1000 * lc["gflop_per_step"]))
-    print(f"{c['name']:<13} " + " ".join(f"{x:>7.2f}x" for x in ratios) + f" {statistics.median(ratios):>7.2f}x   "
-          + " ".join(f"{b:.2f}x" for b in bounds))
-EOF
+  "$PYTHON" "$here/reference/bench_table.py" summary "$work" "$rounds"
 fi
 
 if [ "$classify" = 1 ]; then
