@@ -145,7 +145,7 @@ expect_fail 2 "err_malformed.json:3:" "${T[@]}" --train "$LM/err_malformed.json"
 expect_fail 2 "err_missing_field.jsonl:3: " "${T[@]}" --train "$LM/err_missing_field.jsonl"
 case "$err" in *completion*) pass ;; *) fail "missing field not named: $err" ;; esac
 # text.txt is one window of 2 tokens: the unit is the LM's, not the classifier's rows
-expect_fail 2 "text.txt has 1 windows, fewer than one batch of 2" "${T[@]}" --train "$LM/text.txt" --batch-size 2
+expect_fail 2 "text.txt has 1 window, fewer than one batch of 2" "${T[@]}" --train "$LM/text.txt" --batch-size 2
 expect_fail 2 "text.txt is plain text: it has no prompt for --mask-prompt" "${T[@]}" --train "$LM/text.txt" --mask-prompt
 expect_fail 2 "longer than --max-length" "${T[@]}" --train "$LM/synthetic_copy_train.json" --max-length 2
 expect_fail 2 "--max-length 200 is longer than the model's context (128 tokens)" "${T[@]}" \

@@ -411,7 +411,7 @@ static bool setup(TrainRun *r, LfError *err) {
     if (!trainer_share(&r->tr, r->d, err)) return false;
     if (trainer_batches_per_epoch(&r->tr) == 0) {
         lf_error_set(err, LF_ERR_INPUT, "%s has %zu %s, fewer than one batch of %d (lower --batch-size or pass --keep-last)",
-                     o->train, r->train.n, r->lm_train ? lm_input_unit(r->lm_train) : "rows", ac->training.batch_size);
+                     o->train, r->train.n, r->lm_train ? lm_input_unit(r->lm_train, r->train.n) : r->train.n == 1 ? "row" : "rows", ac->training.batch_size);
         return false;
     }
     if (o->resume && !train_restore(r, err)) return false;

@@ -69,7 +69,7 @@ static bool eval_perplexity(Session *s, const char *path, bool json, const Dist 
                    loss, exp(loss), acc, ts.n, ev.targets, lm_kind_name(d->kind), mask ? "true" : "false");
         } else {
             printf("Loss per token: %.4f\nPerplexity: %.2f\nToken accuracy: %.2f%%\n", loss, exp(loss), 100 * acc);
-            printf("(%zu %s, %ld target tokens, %s)\n", ts.n, lm_input_unit(d),
+            printf("(%zu %s, %ld target tokens, %s)\n", ts.n, lm_input_unit(d, ts.n),
                    ev.targets, mask ? "prompts masked" : "every token counted");
         }
     }

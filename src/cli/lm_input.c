@@ -26,10 +26,13 @@ bool lm_input_read(const char *path, Tokenizer *tok, int max_length, int *mask_p
     return false;
 }
 
-const char *lm_input_unit(const LmData *d) { return d->kind == LM_KIND_TEXT ? "windows" : "examples"; }
+const char *lm_input_unit(const LmData *d, size_t n) {
+    if (d->kind == LM_KIND_TEXT) return n == 1 ? "window" : "windows";
+    return n == 1 ? "example" : "examples";
+}
 
 static void describe(const char *what, const LmData *d, const TokenSet *ts, FILE *f) {
-    fprintf(f, "%s %zu %s (%s, %ld target tokens)", what, ts->n, lm_input_unit(d),
+    fprintf(f, "%s %zu %s (%s, %ld target tokens)", what, ts->n, lm_input_unit(d, ts->n),
             lm_kind_name(d->kind), lm_input_targets(ts));
 }
 
@@ -52,8 +55,12 @@ bool lm_task_targets(LoraConfig *lc, LfError *err) {
 
 void lm_input_notes(const LmData *d, const TokenSet *ts, const char *cmd) {
     if (d->n_unanswerable)
-        fprintf(stderr, "lorafit %s: note: %s: %zu unanswerable questions skipped\n", cmd, d->name, d->n_unanswerable);
-    if (ts->n_truncated)
+        fprintf(stderr, "lorafit %s: note: %s: %zu unanswerable question%s skipped\n", cmd, d->name, d->n_unanswerable,
+                d->n_unanswerable == 1 ? "" : "s");
+    if (ts->n_truncated == 1)
+        fprintf(stderr, "lorafit %s: note: %s: 1 prompt did not fit %d tokens with its answer and was cut from the left\n",
+                cmd, d->name, ts->max_length);
+    else if (ts->n_truncated)
         fprintf(stderr,
                 "lorafit %s: note: %s: %zu prompts did not fit %d tokens with their answers and were cut from the "
                 "left\n",

@@ -28,9 +28,9 @@ enum { LM_MASK_BY_KIND = -1 };
 bool lm_input_read(const char *path, Tokenizer *tok, int max_length, int *mask_prompt, LmData **data, TokenSet *ts,
                    LfError *err);
 
-/* What one of d's encoded records is called: "windows" (text is cut into
- * context-sized windows) or "examples". */
-const char *lm_input_unit(const LmData *d);
+/* What n of d's encoded records are called: "windows" (text is cut into
+ * context-sized windows) or "examples", singular when n is 1. */
+const char *lm_input_unit(const LmData *d, size_t n);
 
 /* Next tokens the loss counts in ts. */
 long lm_input_targets(const TokenSet *ts);
