@@ -1,8 +1,8 @@
 /* cmd_train.c - `lorafit train`: fine-tune GPT-2 with LoRA and a
  * classification head on a labelled CSV, as the labs do, or the language
- * model itself on text (--task causal-lm), and save the adapter. The loop's mechanics are in trainer.c; this file owns what the
- * user sees (log lines, progress bar, JSON log, plot), checkpoints and
- * Ctrl-C. */
+ * model itself on text (--task causal-lm), and save the adapter. The
+ * loop's mechanics are in trainer.c; this file owns what the user sees (log
+ * lines, progress bar, JSON log, plot), checkpoints and Ctrl-C. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -410,8 +410,10 @@ static bool setup(TrainRun *r, LfError *err) {
     if (nan_at) r->tr.nan_at_step = atol(nan_at);
     if (!trainer_share(&r->tr, r->d, err)) return false;
     if (trainer_batches_per_epoch(&r->tr) == 0) {
+        const size_t n = r->train.n;
+        const char *unit = r->lm_train ? lm_input_unit(r->lm_train, n) : n == 1 ? "row" : "rows";
         lf_error_set(err, LF_ERR_INPUT, "%s has %zu %s, fewer than one batch of %d (lower --batch-size or pass --keep-last)",
-                     o->train, r->train.n, r->lm_train ? lm_input_unit(r->lm_train, r->train.n) : r->train.n == 1 ? "row" : "rows", ac->training.batch_size);
+                     o->train, n, unit, ac->training.batch_size);
         return false;
     }
     if (o->resume && !train_restore(r, err)) return false;

@@ -58,7 +58,8 @@ void lm_input_notes(const LmData *d, const TokenSet *ts, const char *cmd) {
         fprintf(stderr, "lorafit %s: note: %s: %zu unanswerable question%s skipped\n", cmd, d->name, d->n_unanswerable,
                 d->n_unanswerable == 1 ? "" : "s");
     if (ts->n_truncated == 1)
-        fprintf(stderr, "lorafit %s: note: %s: 1 prompt did not fit %d tokens with its answer and was cut from the left\n",
+        fprintf(stderr,
+                "lorafit %s: note: %s: 1 prompt did not fit %d tokens with its answer and was cut from the left\n",
                 cmd, d->name, ts->max_length);
     else if (ts->n_truncated)
         fprintf(stderr,
