@@ -57,13 +57,10 @@ void lm_input_notes(const LmData *d, const TokenSet *ts, const char *cmd) {
     if (d->n_unanswerable)
         fprintf(stderr, "lorafit %s: note: %s: %zu unanswerable question%s skipped\n", cmd, d->name, d->n_unanswerable,
                 d->n_unanswerable == 1 ? "" : "s");
-    if (ts->n_truncated == 1)
-        fprintf(stderr,
-                "lorafit %s: note: %s: 1 prompt did not fit %d tokens with its answer and was cut from the left\n",
-                cmd, d->name, ts->max_length);
-    else if (ts->n_truncated)
-        fprintf(stderr,
-                "lorafit %s: note: %s: %zu prompts did not fit %d tokens with their answers and were cut from the "
-                "left\n",
-                cmd, d->name, ts->n_truncated, ts->max_length);
+    if (ts->n_truncated) {
+        const bool one = ts->n_truncated == 1;
+        fprintf(stderr, "lorafit %s: note: %s: %zu prompt%s did not fit %d tokens with %s and %s cut from the left\n",
+                cmd, d->name, ts->n_truncated, one ? "" : "s", ts->max_length, one ? "its answer" : "their answers",
+                one ? "was" : "were");
+    }
 }
